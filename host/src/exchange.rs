@@ -1,0 +1,142 @@
+//! The state of one request as it travels through handlers and filters: IG's context chain
+//! (client, router, transaction, attributes, session) flattened into one owned struct.
+
+pub(crate) mod scope;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+use crate::expr::Value;
+use crate::heap::Properties;
+use crate::http::{CollectError, Request, collect_bounded, full_body};
+
+pub use scope::{ExchangeScope, ExchangeScopeMut};
+
+/// How much of a request body the gateway buffers when a condition or filter reads
+/// `request.entity`; larger bodies make the expression evaluate to null rather than growing
+/// memory without bound.
+pub const DEFAULT_ENTITY_LIMIT: usize = 1 << 20;
+
+/// Where the request came from (IG's `contexts.client`).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    /// True when the connection arrived over TLS.
+    pub secure: bool,
+}
+
+/// What routing has done to the request so far (IG's `contexts.router`).
+#[derive(Debug, Clone, Default)]
+pub struct RoutingInfo {
+    /// The URI as the client sent it, before any baseURI rebasing or filter rewrote it.
+    pub original_uri: Arc<str>,
+    /// The part of the path still to be matched by nested routers.
+    pub remaining_uri: Arc<str>,
+    /// The path prefix consumed by the routers so far.
+    pub matched_uri: Arc<str>,
+    /// Names of the routes this request passed through, outermost first.
+    pub route_names: Vec<Arc<str>>,
+}
+
+/// Session attributes. Persistence (JWT cookie sessions) wraps this map; until a session
+/// manager is configured the session lives as long as the request.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub values: IndexMap<String, Value>,
+    pub changed: bool,
+}
+
+pub struct Exchange {
+    pub request: Request,
+    /// The buffered request body, present once something asked to read the entity.
+    pub request_entity: Option<Bytes>,
+    pub attributes: IndexMap<String, Value>,
+    pub session: Session,
+    pub client: ClientInfo,
+    pub routing: RoutingInfo,
+    pub transaction_id: Arc<str>,
+    /// Properties of the route being executed, visible to request-time expressions by name.
+    pub properties: Option<Arc<Properties>>,
+    pub started: Instant,
+}
+
+impl Exchange {
+    pub fn new(request: Request, client: ClientInfo, transaction_id: Arc<str>) -> Self {
+        let original_uri: Arc<str> = request.uri().to_string().into();
+        let remaining_uri: Arc<str> = request.uri().path().into();
+        Exchange {
+            request,
+            request_entity: None,
+            attributes: IndexMap::new(),
+            session: Session::default(),
+            client,
+            routing: RoutingInfo {
+                original_uri,
+                remaining_uri,
+                matched_uri: Arc::from(""),
+                route_names: Vec::new(),
+            },
+            transaction_id,
+            properties: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Buffers the request body so expressions can read `request.entity`, leaving an
+    /// equivalent body in place for whoever handles the request next.
+    pub async fn buffer_request_entity(&mut self, limit: usize) -> Result<&Bytes, CollectError> {
+        if self.request_entity.is_none() {
+            let body = std::mem::replace(self.request.body_mut(), crate::http::empty_body());
+            let bytes = collect_bounded(body, limit).await?;
+            *self.request.body_mut() = full_body(bytes.clone());
+            self.request_entity = Some(bytes);
+        }
+        Ok(self.request_entity.get_or_insert_with(Bytes::new))
+    }
+
+    /// Replaces the request body with `bytes`, keeping the buffered copy in step.
+    pub fn set_request_entity(&mut self, bytes: Bytes) {
+        if let Ok(length) = http::HeaderValue::try_from(bytes.len().to_string()) {
+            self.request
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, length);
+        }
+        self.request
+            .headers_mut()
+            .remove(http::header::TRANSFER_ENCODING);
+        *self.request.body_mut() = full_body(bytes.clone());
+        self.request_entity = Some(bytes);
+    }
+
+    pub fn scope(&self) -> ExchangeScope<'_> {
+        ExchangeScope::new(self, None)
+    }
+
+    pub fn scope_mut(&mut self) -> ExchangeScopeMut<'_> {
+        ExchangeScopeMut::new(self)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub fn exchange(method: &str, uri: &str) -> Exchange {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(crate::http::empty_body())
+            .unwrap_or_else(|error| panic!("bad test request {uri}: {error}"));
+        let client = ClientInfo {
+            remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            local: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure: false,
+        };
+        Exchange::new(request, client, Arc::from("test-transaction"))
+    }
+}

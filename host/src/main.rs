@@ -1,0 +1,186 @@
+//! The `ferrogate` command: `run` serves a configuration directory, `check` validates one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ferrogate::config::resolve_config_dir;
+use ferrogate::gateway::Gateway;
+use ferrogate::heap::{BuildMode, TypeRegistry};
+use ferrogate::server::Server;
+use ferrogate::telemetry::{LogFormat, init_logging};
+
+#[derive(Parser)]
+#[command(
+    name = "ferrogate",
+    version,
+    about = "A programmable HTTP gateway that speaks ForgeRock Identity Gateway configuration"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the configuration directory (config.json, admin.json, routes/).
+    Run {
+        /// The configuration directory; default $FERROGATE_CONFIG, else $HOME/.openig/config.
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+        /// Listen on this address instead of admin.json's connectors (repeatable), e.g.
+        /// 127.0.0.1:8080; port 0 picks a free port, logged at start.
+        #[arg(long = "listen", value_name = "ADDR")]
+        listen: Vec<SocketAddr>,
+        /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        drain_timeout: u64,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate config.json, admin.json and every route without serving; exit 1 on any error.
+    Check {
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
+    /// List the object types this gateway knows.
+    Types,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            config_dir,
+            listen,
+            drain_timeout,
+            log_format,
+        } => {
+            init_logging(log_format);
+            match run(
+                resolve_config_dir(config_dir),
+                listen,
+                Duration::from_secs(drain_timeout),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!("{error:#}");
+                    eprintln!("ferrogate: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { config_dir } => check(resolve_config_dir(config_dir)),
+        Command::Types => {
+            let registry = TypeRegistry::standard();
+            for (name, factory) in registry.entries() {
+                println!("{name}\t{}\t{}", factory.kind.describe(), factory.origin);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run(config_dir: PathBuf, listen: Vec<SocketAddr>, drain: Duration) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        tracing::info!(config_dir = %config_dir.display(), "loading configuration");
+        let directory = config_dir.clone();
+        let gateway = tokio::task::spawn_blocking(move || {
+            Gateway::load(
+                &directory,
+                BuildMode::Serve,
+                Arc::new(TypeRegistry::standard()),
+            )
+        })
+        .await
+        .context("configuration loading panicked")?
+        .map_err(|errors| {
+            anyhow::anyhow!(
+                "the configuration in {} is invalid:\n{errors}",
+                config_dir.display()
+            )
+        })?;
+        let addresses: Vec<SocketAddr> = if listen.is_empty() {
+            gateway
+                .admin
+                .connectors
+                .iter()
+                .map(|connector| connector.address)
+                .collect()
+        } else {
+            listen
+        };
+        let server = Server::bind(Arc::new(gateway), &addresses).await?;
+        for address in server.local_addresses() {
+            tracing::info!(address = %address, "listening");
+        }
+        server.run(shutdown_signal(), drain).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the gateway");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn check(config_dir: PathBuf) -> ExitCode {
+    match Gateway::load(
+        &config_dir,
+        BuildMode::Check,
+        Arc::new(TypeRegistry::standard()),
+    ) {
+        Ok(gateway) => {
+            let routes: usize = gateway
+                .environment
+                .routers
+                .lock()
+                .map(|routers| {
+                    routers
+                        .iter()
+                        .filter_map(std::sync::Weak::upgrade)
+                        .map(|router| router.snapshot().routes.len())
+                        .sum()
+                })
+                .unwrap_or(0);
+            println!(
+                "{}: configuration is valid ({routes} routes)",
+                config_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", config_dir.display(), errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}

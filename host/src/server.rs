@@ -1,0 +1,209 @@
+//! Listeners and the hyper service: each request becomes an [`Exchange`], admin paths go to
+//! the admin surface, everything else to the top-level handler.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::admin::Admin;
+use crate::exchange::{ClientInfo, Exchange};
+use crate::gateway::Gateway;
+use crate::http::{BoxError, Response};
+
+/// Bounds on what a client may send before the gateway refuses it, so one client cannot
+/// exhaust memory with headers.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+
+struct Shared {
+    gateway: Arc<Gateway>,
+    admin: Admin,
+    admin_prefix: String,
+}
+
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Server {
+    /// Binds every address first, so that a port in use fails the start rather than leaving
+    /// a half-listening gateway.
+    pub async fn bind(gateway: Arc<Gateway>, addresses: &[SocketAddr]) -> std::io::Result<Server> {
+        let mut listeners = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let listener = TcpListener::bind(address).await.map_err(|error| {
+                std::io::Error::new(error.kind(), format!("cannot listen on {address}: {error}"))
+            })?;
+            listeners.push(listener);
+        }
+        let admin_prefix = format!("/{}", gateway.admin.prefix);
+        Ok(Server {
+            shared: Arc::new(Shared {
+                admin: Admin::new(gateway.clone()),
+                gateway,
+                admin_prefix,
+            }),
+            listeners,
+        })
+    }
+
+    pub fn local_addresses(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|listener| listener.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests
+    /// up to `drain` to finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()>, drain: Duration) {
+        let graceful = Arc::new(GracefulShutdown::new());
+        let (stop_accepting, _) = tokio::sync::broadcast::channel::<()>(1);
+        let mut accept_loops = Vec::new();
+        for listener in self.listeners {
+            let shared = self.shared.clone();
+            let graceful = graceful.clone();
+            let mut stop = stop_accepting.subscribe();
+            accept_loops.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.recv() => return,
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, remote)) => serve_connection(&shared, &graceful, stream, remote),
+                            Err(error) => {
+                                // Out of file descriptors and the like: back off instead of spinning.
+                                tracing::warn!(%error, "accept failed");
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        shutdown.await;
+        tracing::info!(drain_timeout = ?drain, "shutting down: no new connections, draining requests in flight");
+        let _ = stop_accepting.send(());
+        for accept_loop in accept_loops {
+            let _ = accept_loop.await;
+        }
+        let Ok(graceful) = Arc::try_unwrap(graceful) else {
+            tracing::warn!("connections still registered; not waiting for them");
+            return;
+        };
+        match tokio::time::timeout(drain, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all connections closed"),
+            Err(_) => {
+                tracing::warn!(drain_timeout = ?drain, "requests still in flight after the drain timeout; closing")
+            }
+        }
+    }
+}
+
+fn serve_connection(
+    shared: &Arc<Shared>,
+    graceful: &GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(remote);
+    let client = ClientInfo {
+        remote,
+        local,
+        secure: false,
+    };
+    let shared = shared.clone();
+    let service = service_fn(move |request: http::Request<Incoming>| {
+        let shared = shared.clone();
+        let client = client.clone();
+        async move { Ok::<_, Infallible>(shared.handle(request, client).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    builder
+        .http2()
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection.into_owned());
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%remote, %error, "connection ended with an error");
+        }
+    });
+}
+
+impl Shared {
+    async fn handle(&self, request: http::Request<Incoming>, client: ClientInfo) -> Response {
+        let (mut parts, body) = request.into_parts();
+        absolutize(&mut parts, &client);
+        let body = body
+            .map_err(|error| -> BoxError { Box::new(error) })
+            .boxed();
+        let request = http::Request::from_parts(parts, body);
+        let transaction_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
+        let path = request.uri().path();
+        let is_admin = path == self.admin_prefix
+            || path
+                .strip_prefix(self.admin_prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+        let mut exchange = Exchange::new(request, client, transaction_id);
+        async move {
+            if is_admin {
+                return self.admin.handle(&mut exchange, &self.admin_prefix).await;
+            }
+            match self.gateway.handle(&mut exchange).await {
+                Ok(response) => response,
+                Err(error) => {
+                    tracing::warn!(%error, status = error.status().as_u16(), "request failed");
+                    error.into_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Gives the request IG's absolute URI: the scheme of the listener and the authority the
+/// client addressed (Host header or HTTP/2 `:authority`), so `request.uri.host` and baseURI
+/// rebasing work as in IG.
+fn absolutize(parts: &mut http::request::Parts, client: &ClientInfo) {
+    if parts.uri.scheme().is_some() && parts.uri.authority().is_some() {
+        return;
+    }
+    let authority = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| host.parse::<http::uri::Authority>().ok())
+        .or_else(|| client.local.to_string().parse().ok());
+    let mut uri_parts = std::mem::take(&mut parts.uri).into_parts();
+    uri_parts.scheme = Some(if client.secure {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    });
+    uri_parts.authority = authority;
+    if uri_parts.path_and_query.is_none() {
+        uri_parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    parts.uri = http::Uri::from_parts(uri_parts).unwrap_or_default();
+}
