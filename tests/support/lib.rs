@@ -1,0 +1,250 @@
+//! Support for the end-to-end tests: the real `ferrogate` binary started on loopback with a
+//! temporary configuration directory, and real upstream servers.
+
+#![allow(clippy::unwrap_used)]
+
+pub mod upstream;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The `ferrogate` binary under test: `$FERROGATE_BIN`, else the one cargo built beside this
+/// test executable (`scripts/test` builds it first).
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FERROGATE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let binary = profile_dir.join("ferrogate");
+    assert!(
+        binary.exists(),
+        "{} does not exist: build it first with `cargo build -p ferrogate` (scripts/test does)",
+        binary.display()
+    );
+    assert_fresh(&binary);
+    binary
+}
+
+/// Refuses to test a binary older than the sources it is built from.
+fn assert_fresh(binary: &Path) {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).expect("binary metadata");
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("host/src");
+    let mut newest = None;
+    let mut stack = vec![sources];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(Some(modified));
+            }
+        }
+    }
+    if let Some(newest) = newest {
+        assert!(
+            newest <= built,
+            "{} is older than host/src: rebuild it with `cargo build -p ferrogate` (scripts/test does)",
+            binary.display()
+        );
+    }
+}
+
+/// A temporary IG configuration directory with a `routes/` folder.
+pub struct ConfigDir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for ConfigDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigDir {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("routes")).expect("routes directory");
+        ConfigDir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn routes(&self) -> PathBuf {
+        self.dir.path().join("routes")
+    }
+
+    /// Writes a file relative to the configuration directory, atomically (write then rename)
+    /// so the gateway never reads it half written.
+    pub fn write(&self, relative: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent directory");
+        }
+        let staging = path.with_file_name(format!(
+            ".{}.tmp",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        std::fs::write(&staging, content).expect("write file");
+        std::fs::rename(&staging, &path).expect("rename into place");
+        path
+    }
+
+    pub fn write_route(&self, file_name: &str, route: &serde_json::Value) -> PathBuf {
+        self.write(&format!("routes/{file_name}"), &serde_json::to_string_pretty(route).unwrap())
+    }
+
+    pub fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.dir.path().join(relative)).expect("remove file");
+    }
+}
+
+/// A running gateway; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Gateway {
+    child: Child,
+    pub address: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gateway {
+    /// Starts `ferrogate run` on 127.0.0.1 with an ephemeral port and waits until it listens.
+    pub fn start(config: &Path) -> Gateway {
+        Self::start_with(config, &[], &[])
+    }
+
+    pub fn start_with(config: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        let mut command = Command::new(binary());
+        command
+            .arg("run")
+            .arg("--config-dir")
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--drain-timeout", "5"])
+            .args(extra_args)
+            .env("RUST_LOG", "info,ferrogate=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start ferrogate");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stdout_logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && event["message"] == "listening"
+                    && let Some(address) = event["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok())
+                {
+                    let _ = address_tx.send(address);
+                }
+                stdout_logs.lock().unwrap().push(line);
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let stderr_logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                stderr_logs.lock().unwrap().push(line);
+            }
+        });
+        let address = match address_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("ferrogate did not start listening; its output:\n{}", logs.lock().unwrap().join("\n"));
+            }
+        };
+        Gateway { child, address, logs }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains every one of `needles`, returning it.
+    pub fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|line| needles.iter().all(|n| line.contains(n))) {
+                return Some(line);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, returning its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.terminate(Duration::from_secs(3));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `ferrogate check --config-dir DIR`: (success, stdout, stderr).
+pub fn check(config: &Path) -> (bool, String, String) {
+    let output = Command::new(binary())
+        .arg("check")
+        .arg("--config-dir")
+        .arg(config)
+        .output()
+        .expect("run ferrogate check");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Polls `probe` until it returns true or `timeout` passes; returns how long it took.
+pub fn eventually(timeout: Duration, mut probe: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if probe() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
