@@ -169,3 +169,6 @@ pub(crate) fn register_types(registry: &mut crate::heap::TypeRegistry) {
         ClientHandler::factory(ClientMode::ReverseProxy),
     );
 }
+
+#[cfg(test)]
+mod tests;

@@ -78,6 +78,10 @@ pub struct ChainOfFilters {
 }
 
 impl ChainOfFilters {
+    pub fn new(filters: Vec<Arc<dyn Filter>>) -> Self {
+        ChainOfFilters { filters }
+    }
+
     pub fn from_declaration<'d>(
         builder: &mut HeapBuilder<'d>,
         declaration: &Declaration<'d>,

@@ -152,6 +152,21 @@ impl Route {
             Vec::new(),
         )?;
         builder.add_global_decorators(root.get("globalDecorators"))?;
+        let decorations: Vec<(String, Located<'_>)> = members
+            .keys()
+            .filter(|key| !ROUTE_KEYS.contains(&key.as_str()))
+            .filter_map(|key| root.get(key).map(|at| (key.clone(), at)))
+            .collect();
+        // A key that is neither a setting nor a decorator is the commonest mistake (a typo of
+        // "condition"): report it before anything else in the route can fail.
+        for (name, at) in &decorations {
+            if let Some(close) = did_you_mean(name, ROUTE_KEYS.iter().copied()) {
+                return Err(at
+                    .key_error(format!("unknown key \"{name}\" in the route"))
+                    .with_hint(format!("did you mean \"{close}\"?")));
+            }
+            builder.resolve_decorator(name, at)?;
+        }
         builder.build_all()?;
         let handler_at = root.get("handler").ok_or_else(|| {
             let close = members
@@ -164,11 +179,6 @@ impl Route {
             }
         })?;
         let handler = builder.resolve_handler(&handler_at)?;
-        let decorations: Vec<(String, Located<'_>)> = members
-            .keys()
-            .filter(|key| !ROUTE_KEYS.contains(&key.as_str()))
-            .filter_map(|key| root.get(key).map(|at| (key.clone(), at)))
-            .collect();
         let handler =
             match builder.apply_decorations(
                 HeapObject::Handler(handler),
