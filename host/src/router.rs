@@ -23,7 +23,7 @@ use crate::handler::{Handler, HandlerError, HandlerFuture};
 use crate::heap::{
     BuildMode, Declaration, Environment, Heap, HeapBuilder, HeapObject, ObjectKind, TypeRegistry,
 };
-use crate::http::{Response, text_response};
+use crate::http::{CollectError, Response, text_response};
 
 pub use directory::{FileFingerprint, ScannedFile};
 pub use route::{ROUTE_FILE_LIMIT, ROUTE_KEYS, Route};
@@ -64,6 +64,12 @@ struct FileState {
     /// The version serving now, which may be older than the file when the file is broken.
     deployed: Option<Arc<Route>>,
     error: Option<ConfigError>,
+    /// The last version was refused because another file holds its id or name: it is tried
+    /// again whenever the directory changes, since that other file may have let go.
+    conflict: bool,
+    /// The file could not be read (permissions, not UTF-8, too large): it is read again at
+    /// every rescan, since fixing permissions does not change what the fingerprint sees.
+    unreadable: bool,
 }
 
 /// The status of one route file, for the admin surface and `ferrogate check`.
@@ -161,37 +167,63 @@ impl RouterShared {
                 changed = true;
             }
         }
-        // Files whose content changed, loaded in file name order.
+        // Files whose content changed, loaded in file name order; then, if anything changed,
+        // the files refused as duplicates, in case the file holding their id or name let go
+        // (after the changed files, so that an edited incumbent keeps its claim).
+        let changed_files: Vec<(&PathBuf, &ScannedFile)> = scanned
+            .iter()
+            .filter(|(path, scanned_file)| {
+                files.get(*path).is_none_or(|state| {
+                    state.unreadable || state.fingerprint != scanned_file.fingerprint
+                })
+            })
+            .collect();
+        let retried_files: Vec<(&PathBuf, &ScannedFile)> = if changed || !changed_files.is_empty() {
+            scanned
+                .iter()
+                .filter(|(path, scanned_file)| {
+                    files.get(*path).is_some_and(|state| {
+                        state.conflict && state.fingerprint == scanned_file.fingerprint
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut candidates: Vec<(PathBuf, Result<Route, ConfigError>)> = Vec::new();
-        for (path, scanned_file) in &scanned {
-            let previous = files.get(path);
-            if previous.is_some_and(|state| state.fingerprint == scanned_file.fingerprint) {
-                continue;
-            }
-            let loaded = directory::read(path, scanned_file);
-            let (text, hash) = match loaded {
-                Ok(loaded) => loaded,
-                Err(error) => {
-                    candidates.push((path.clone(), Err(error)));
-                    continue;
-                }
-            };
-            if let Some(state) = files.get_mut(path)
-                && state.content_hash == hash
-            {
-                state.fingerprint = scanned_file.fingerprint.clone();
-                continue;
-            }
-            let result = Route::load(self, &parent, path, &text);
+        let to_load = changed_files
+            .into_iter()
+            .map(|file| (file, false))
+            .chain(retried_files.into_iter().map(|file| (file, true)));
+        for ((path, scanned_file), retry) in to_load {
             let state = files.entry(path.clone()).or_insert_with(|| FileState {
                 fingerprint: scanned_file.fingerprint.clone(),
                 content_hash: 0,
                 deployed: None,
                 error: None,
+                conflict: false,
+                unreadable: false,
             });
+            let (text, hash) = match directory::read(path, scanned_file) {
+                Ok(loaded) => loaded,
+                Err(error) => {
+                    state.unreadable = true;
+                    candidates.push((path.clone(), Err(error)));
+                    continue;
+                }
+            };
+            let was_unreadable = std::mem::replace(&mut state.unreadable, false);
+            if !retry
+                && !was_unreadable
+                && state.content_hash == hash
+                && (state.deployed.is_some() || state.error.is_some())
+            {
+                state.fingerprint = scanned_file.fingerprint.clone();
+                continue;
+            }
             state.fingerprint = scanned_file.fingerprint.clone();
             state.content_hash = hash;
-            candidates.push((path.clone(), result));
+            candidates.push((path.clone(), Route::load(self, &parent, path, &text)));
         }
         // Ids and names already serving from files that did not change keep their claim.
         let candidate_paths: Vec<&PathBuf> = candidates.iter().map(|(path, _)| path).collect();
@@ -207,11 +239,14 @@ impl RouterShared {
             }
         }
         for (path, result) in candidates {
+            let mut conflict = false;
             let outcome = result.and_then(|route| {
                 if let Some(other) = claimed_ids.get(&route.id) {
+                    conflict = true;
                     return Err(duplicate_error(&path, "id", &route.id, other));
                 }
                 if let Some(other) = claimed_names.get(&route.name) {
+                    conflict = true;
                     return Err(duplicate_error(&path, "name", &route.name, other));
                 }
                 Ok(route)
@@ -219,6 +254,7 @@ impl RouterShared {
             let Some(state) = files.get_mut(&path) else {
                 continue;
             };
+            state.conflict = conflict;
             match outcome {
                 Ok(route) => {
                     tracing::info!(router = %self.name, route = %route.name, id = %route.id, file = %path.display(), "route loaded");
@@ -275,10 +311,18 @@ impl RouterShared {
 
     async fn dispatch(&self, exchange: &mut Exchange) -> Result<Response, HandlerError> {
         let snapshot = self.snapshot.load_full();
-        if snapshot.reads_entity
-            && let Err(error) = exchange.buffer_request_entity(DEFAULT_ENTITY_LIMIT).await
-        {
-            tracing::debug!(router = %self.name, %error, "request body not buffered for route conditions");
+        if snapshot.reads_entity {
+            match exchange.buffer_request_entity(DEFAULT_ENTITY_LIMIT).await {
+                Ok(_) => {}
+                // Conditions see a null entity; the body itself is forwarded whole.
+                Err(CollectError::TooLarge { limit }) => {
+                    tracing::debug!(router = %self.name, limit, "request body too large for route conditions to read");
+                }
+                Err(error @ CollectError::Read(_)) => {
+                    tracing::debug!(router = %self.name, %error, "request body could not be read");
+                    return Err(HandlerError::BadRequest(error.to_string()));
+                }
+            }
         }
         for route in &snapshot.routes {
             if route.accepts(exchange) {
