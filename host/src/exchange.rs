@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 
 use crate::expr::Value;
 use crate::heap::Properties;
-use crate::http::{CollectError, Request, collect_bounded, full_body};
+use crate::http::{Buffered, CollectError, Request, buffer_up_to, full_body};
 
 pub use scope::{ExchangeScope, ExchangeScopeMut};
 
@@ -88,13 +88,24 @@ impl Exchange {
     }
 
     /// Buffers the request body so expressions can read `request.entity`, leaving an
-    /// equivalent body in place for whoever handles the request next.
+    /// equivalent body in place for whoever handles the request next. A body over `limit`
+    /// stays unbuffered (expressions see a null entity) but is forwarded whole.
     pub async fn buffer_request_entity(&mut self, limit: usize) -> Result<&Bytes, CollectError> {
         if self.request_entity.is_none() {
             let body = std::mem::replace(self.request.body_mut(), crate::http::empty_body());
-            let bytes = collect_bounded(body, limit).await?;
-            *self.request.body_mut() = full_body(bytes.clone());
-            self.request_entity = Some(bytes);
+            match buffer_up_to(body, limit)
+                .await
+                .map_err(CollectError::Read)?
+            {
+                Buffered::Complete(bytes) => {
+                    *self.request.body_mut() = full_body(bytes.clone());
+                    self.request_entity = Some(bytes);
+                }
+                Buffered::TooLarge(body) => {
+                    *self.request.body_mut() = body;
+                    return Err(CollectError::TooLarge { limit });
+                }
+            }
         }
         Ok(self.request_entity.get_or_insert_with(Bytes::new))
     }

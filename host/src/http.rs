@@ -46,23 +46,68 @@ pub fn json_response(status: http::StatusCode, value: &serde_json::Value) -> Res
     response
 }
 
-/// Reads a whole body into memory, refusing more than `limit` bytes so that a hostile or
-/// mistaken client cannot make the gateway buffer without bound.
-///
-pub async fn collect_bounded(body: Body, limit: usize) -> Result<Bytes, CollectError> {
-    {
-        let mut body = body;
-        let mut buffer = bytes::BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(CollectError::Read)?;
-            if let Ok(data) = frame.into_data() {
-                if buffer.len() + data.len() > limit {
-                    return Err(CollectError::TooLarge { limit });
-                }
-                buffer.extend_from_slice(&data);
-            }
+/// The outcome of reading a body up to a limit without losing it.
+pub enum Buffered {
+    Complete(Bytes),
+    /// Over the limit: the body, whole again (what was read, then the unread rest).
+    TooLarge(Body),
+}
+
+/// Reads a body into memory up to `limit` bytes. A larger body is not lost: it comes back
+/// reassembled so the request can still be forwarded, only not inspected.
+pub async fn buffer_up_to(body: Body, limit: usize) -> Result<Buffered, BoxError> {
+    let mut body = body;
+    let mut buffer = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            // Trailers end the body; a buffered copy has nowhere to carry them.
+            break;
+        };
+        buffer.extend_from_slice(&data);
+        if buffer.len() > limit {
+            let prefixed = Prefixed {
+                prefix: Some(buffer.freeze()),
+                rest: body,
+            };
+            return Ok(Buffered::TooLarge(prefixed.boxed()));
         }
-        Ok(buffer.freeze())
+    }
+    Ok(Buffered::Complete(buffer.freeze()))
+}
+
+/// A body whose first bytes were already read: those, then the rest of the stream.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    rest: Body,
+}
+
+impl http_body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(prefix))));
+        }
+        std::pin::Pin::new(&mut self.rest).poll_frame(context)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let prefix = self.prefix.as_ref().map_or(0, |prefix| prefix.len() as u64);
+        let rest = self.rest.size_hint();
+        let mut hint = http_body::SizeHint::new();
+        hint.set_lower(rest.lower() + prefix);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + prefix);
+        }
+        hint
     }
 }
 

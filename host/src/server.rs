@@ -43,10 +43,7 @@ impl Server {
     pub async fn bind(gateway: Arc<Gateway>, addresses: &[SocketAddr]) -> std::io::Result<Server> {
         let mut listeners = Vec::with_capacity(addresses.len());
         for address in addresses {
-            let listener = TcpListener::bind(address).await.map_err(|error| {
-                std::io::Error::new(error.kind(), format!("cannot listen on {address}: {error}"))
-            })?;
-            listeners.push(listener);
+            listeners.push(bind(*address).await?);
         }
         let admin_prefix = format!("/{}", gateway.admin.prefix);
         Ok(Server {
@@ -108,6 +105,29 @@ impl Server {
                 tracing::warn!(drain_timeout = ?drain, "requests still in flight after the drain timeout; closing")
             }
         }
+    }
+}
+
+/// Binds one address. "All interfaces" is `[::]` (dual stack); where IPv6 is disabled that
+/// fails, and `0.0.0.0` serves the same purpose.
+async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let unspecified_v6 = address.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    match TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(error) if unspecified_v6 && error.kind() != std::io::ErrorKind::AddrInUse => {
+            let fallback = SocketAddr::from(([0, 0, 0, 0], address.port()));
+            tracing::info!(%error, %fallback, "IPv6 is unavailable; listening on IPv4 only");
+            TcpListener::bind(fallback).await.map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("cannot listen on {fallback}: {error}"),
+                )
+            })
+        }
+        Err(error) => Err(std::io::Error::new(
+            error.kind(),
+            format!("cannot listen on {address}: {error}"),
+        )),
     }
 }
 
