@@ -35,7 +35,9 @@ pub fn binary() -> PathBuf {
 
 /// Refuses to test a binary older than the sources it is built from.
 fn assert_fresh(binary: &Path) {
-    let built = std::fs::metadata(binary).and_then(|m| m.modified()).expect("binary metadata");
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .expect("binary metadata");
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("host/src");
     let mut newest = None;
     let mut stack = vec![sources];
@@ -101,7 +103,10 @@ impl ConfigDir {
     }
 
     pub fn write_route(&self, file_name: &str, route: &serde_json::Value) -> PathBuf {
-        self.write(&format!("routes/{file_name}"), &serde_json::to_string_pretty(route).unwrap())
+        self.write(
+            &format!("routes/{file_name}"),
+            &serde_json::to_string_pretty(route).unwrap(),
+        )
     }
 
     pub fn remove(&self, relative: &str) {
@@ -128,7 +133,14 @@ impl Gateway {
             .arg("run")
             .arg("--config-dir")
             .arg(config)
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--drain-timeout", "5"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--drain-timeout",
+                "5",
+            ])
             .args(extra_args)
             .env("RUST_LOG", "info,ferrogate=debug")
             .stdin(Stdio::null())
@@ -146,7 +158,9 @@ impl Gateway {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
                     && event["message"] == "listening"
-                    && let Some(address) = event["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok())
+                    && let Some(address) = event["address"]
+                        .as_str()
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
                 {
                     let _ = address_tx.send(address);
                 }
@@ -164,10 +178,17 @@ impl Gateway {
             Ok(address) => address,
             Err(_) => {
                 let _ = child.kill();
-                panic!("ferrogate did not start listening; its output:\n{}", logs.lock().unwrap().join("\n"));
+                panic!(
+                    "ferrogate did not start listening; its output:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
             }
         };
-        Gateway { child, address, logs }
+        Gateway {
+            child,
+            address,
+            logs,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,7 +203,11 @@ impl Gateway {
     pub fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self.logs().into_iter().find(|line| needles.iter().all(|n| line.contains(n))) {
+            if let Some(line) = self
+                .logs()
+                .into_iter()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
                 return Some(line);
             }
             if Instant::now() > deadline {
@@ -194,7 +219,20 @@ impl Gateway {
 
     /// Sends SIGTERM and waits for the process to exit, returning its exit status.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.send_sigterm();
+        self.wait_exit(timeout)
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_sigterm(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the process to exit, returning its exit status (None on timeout).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -25,18 +25,24 @@ impl Upstream {
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 address_tx.send(listener.local_addr().unwrap()).unwrap();
                 let serve = async {
                     loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
                         tokio::spawn(async move {
                             let service = service_fn(echo);
-                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
+                            let _ =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
                         });
                     }
                 };
@@ -46,7 +52,9 @@ impl Upstream {
                 }
             });
         });
-        let address = address_rx.recv_timeout(Duration::from_secs(10)).expect("upstream started");
+        let address = address_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("upstream started");
         Upstream {
             address,
             stop: Some(stop_tx),
@@ -70,7 +78,9 @@ impl Drop for Upstream {
     }
 }
 
-async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn echo(
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let delay = request
         .headers()
         .get("x-delay-ms")
@@ -84,9 +94,19 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.to_string(), serde_json::Value::from(value.to_str().unwrap_or(""))))
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                serde_json::Value::from(value.to_str().unwrap_or("")),
+            )
+        })
         .collect();
-    let body = request.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let echo = serde_json::json!({
         "method": method,
         "uri": uri,

@@ -1,0 +1,195 @@
+//! End-to-end tests: the real `ferrogate` binary on loopback, its configuration in a
+//! temporary directory, real upstreams and a real HTTP client. One test binary (link time
+//! matters); every test starts its own gateway on an ephemeral port, so they run in parallel.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "e2e/broken.rs"]
+mod broken;
+#[path = "e2e/check.rs"]
+mod check;
+#[path = "e2e/conditions.rs"]
+mod conditions;
+#[path = "e2e/handlers.rs"]
+mod handlers;
+#[path = "e2e/heap.rs"]
+mod heap;
+#[path = "e2e/limits.rs"]
+mod limits;
+#[path = "e2e/reload.rs"]
+mod reload;
+#[path = "e2e/routing.rs"]
+mod routing;
+#[path = "e2e/shutdown.rs"]
+mod shutdown;
+#[path = "e2e/traffic.rs"]
+mod traffic;
+
+use std::time::Duration;
+
+use ferrogate_e2e::{Gateway, eventually};
+use serde_json::{Value, json};
+
+/// The admin listing of the main router's routes.
+pub const ROUTES_LISTING: &str = "/openig/api/system/objects/_router/routes?_queryFilter=true";
+
+/// How long a reload may take to be visible (IG users expect "about at once").
+pub const RELOAD_LIMIT: Duration = Duration::from_secs(1);
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+}
+
+/// A client that never goes through a proxy from the environment.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+pub fn try_send(request: reqwest::blocking::RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let response = request.send()?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text()?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+pub fn send(request: reqwest::blocking::RequestBuilder) -> Reply {
+    try_send(request).unwrap_or_else(|error| panic!("request failed: {error:?}"))
+}
+
+pub fn get(gateway: &Gateway, path: &str) -> Reply {
+    send(client().get(gateway.url(path)))
+}
+
+/// The body of a 200 answer to `GET path`, or the status otherwise, for compact assertions.
+pub fn body_of(gateway: &Gateway, path: &str) -> String {
+    let reply = get(gateway, path);
+    if reply.status == 200 {
+        reply.body
+    } else {
+        format!("<{}>", reply.status)
+    }
+}
+
+/// A route answering `body` with 200 (text/plain) when `condition` holds.
+pub fn static_route(name: Option<&str>, condition: Option<&str>, body: &str) -> Value {
+    let mut route = json!({
+        "handler": {
+            "type": "StaticResponseHandler",
+            "config": {
+                "status": 200,
+                "headers": {"Content-Type": ["text/plain"]},
+                "entity": body
+            }
+        }
+    });
+    if let Some(name) = name {
+        route["name"] = json!(name);
+    }
+    if let Some(condition) = condition {
+        route["condition"] = json!(condition);
+    }
+    route
+}
+
+/// A route answering `body` for `GET path` exactly.
+pub fn path_route(path: &str, body: &str) -> Value {
+    static_route(
+        None,
+        Some(&format!("${{request.uri.path == '{path}'}}")),
+        body,
+    )
+}
+
+/// The main router's route states, from the admin surface.
+pub fn listing(gateway: &Gateway) -> Vec<Value> {
+    listing_at(gateway, ROUTES_LISTING)
+}
+
+pub fn listing_at(gateway: &Gateway, path: &str) -> Vec<Value> {
+    let reply = get(gateway, path);
+    assert_eq!(reply.status, 200, "admin listing: {}", reply.body);
+    reply.json()["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The listing entry of the route file named `file_name`.
+pub fn entry(gateway: &Gateway, file_name: &str) -> Option<Value> {
+    let suffix = format!("/{file_name}");
+    listing(gateway).into_iter().find(|entry| {
+        entry["file"]
+            .as_str()
+            .is_some_and(|file| file.ends_with(&suffix))
+    })
+}
+
+pub fn status_of(gateway: &Gateway, file_name: &str) -> Option<String> {
+    entry(gateway, file_name).and_then(|entry| entry["status"].as_str().map(str::to_owned))
+}
+
+/// Waits (up to a generous bound, so a failure shows the real delay) until `probe` holds and
+/// asserts it happened within `limit`.
+#[track_caller]
+pub fn within(limit: Duration, what: &str, probe: impl FnMut() -> bool) -> Duration {
+    let took = eventually(limit * 4 + Duration::from_secs(2), probe);
+    match took {
+        Some(took) => {
+            assert!(took < limit, "{what}: took {took:?}, more than {limit:?}");
+            took
+        }
+        None => panic!("{what}: never happened"),
+    }
+}
+
+/// Waits for something that has no latency requirement (a reload whose effect is asserted
+/// otherwise), failing after a few seconds.
+#[track_caller]
+pub fn settles(what: &str, probe: impl FnMut() -> bool) {
+    assert!(
+        eventually(Duration::from_secs(5), probe).is_some(),
+        "{what}: never happened"
+    );
+}
+
+/// Whether `error` locates the problem as `<...>/file_name:LINE:COLUMN:`.
+pub fn locates(error: &str, file_name: &str) -> Option<(usize, usize)> {
+    let start = error.find(&format!("/{file_name}:"))? + file_name.len() + 2;
+    let mut parts = error[start..].splitn(3, ':');
+    let line = parts.next()?.parse().ok()?;
+    let column = parts.next()?.parse().ok()?;
+    parts.next()?;
+    Some((line, column))
+}
+
+/// A TCP port on loopback that nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
