@@ -17,7 +17,7 @@ use crate::config::{ConfigError, duration::IgDuration};
 use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
 use crate::http::{Body, BoxError, Response};
-use crate::services::ProxyOptions;
+use crate::proxy::ProxyOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMode {

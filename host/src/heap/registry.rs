@@ -51,7 +51,8 @@ impl TypeRegistry {
         crate::handler::register_types(&mut registry);
         crate::router::register_types(&mut registry);
         crate::decorator::register_types(&mut registry);
-        crate::services::register_types(&mut registry);
+        crate::proxy::register_types(&mut registry);
+        crate::secrets::register_types(&mut registry);
         registry
     }
 
