@@ -61,8 +61,8 @@ impl Gateway {
         mode: BuildMode,
         registry: Arc<TypeRegistry>,
     ) -> Result<Gateway, ConfigErrors> {
-        let admin = AdminSettings::load(config_dir);
         let environment = Environment::new(registry, config_dir.to_path_buf(), mode);
+        let admin = AdminSettings::load(config_dir, &environment);
         let built = load_config(config_dir, &environment);
         let mut errors: Vec<ConfigError> = Vec::new();
         if let Err(error) = &admin {

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ferrogate::config::resolve_config_dir;
+use ferrogate::config::{ConnectorSettings, resolve_config_dir};
 use ferrogate::gateway::Gateway;
 use ferrogate::heap::{BuildMode, TypeRegistry};
 use ferrogate::server::Server;
+use ferrogate::server::tls::ServerTlsOptions;
 use ferrogate::telemetry::{LogFormat, init_logging};
 
 #[derive(Parser)]
@@ -36,6 +37,16 @@ enum Command {
         /// 127.0.0.1:8080; port 0 picks a free port, logged at start.
         #[arg(long = "listen", value_name = "ADDR")]
         listen: Vec<SocketAddr>,
+        /// Listen with HTTPS on this address instead of admin.json's connectors (repeatable);
+        /// needs --tls-cert and --tls-key.
+        #[arg(long = "listen-tls", value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+        listen_tls: Vec<SocketAddr>,
+        /// PEM certificate chain (leaf first) for --listen-tls.
+        #[arg(long, value_name = "FILE", requires = "listen_tls")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --listen-tls.
+        #[arg(long, value_name = "FILE", requires = "listen_tls")]
+        tls_key: Option<PathBuf>,
         /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         drain_timeout: u64,
@@ -57,13 +68,22 @@ fn main() -> ExitCode {
         Command::Run {
             config_dir,
             listen,
+            listen_tls,
+            tls_cert,
+            tls_key,
             drain_timeout,
             log_format,
         } => {
             init_logging(log_format);
+            let listeners = Listeners {
+                plain: listen,
+                tls: listen_tls,
+                certificate: tls_cert,
+                private_key: tls_key,
+            };
             match run(
                 resolve_config_dir(config_dir),
-                listen,
+                listeners,
                 Duration::from_secs(drain_timeout),
             ) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -85,7 +105,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config_dir: PathBuf, listen: Vec<SocketAddr>, drain: Duration) -> anyhow::Result<()> {
+/// The command line's listeners, which replace admin.json's connectors when any is given.
+struct Listeners {
+    plain: Vec<SocketAddr>,
+    tls: Vec<SocketAddr>,
+    certificate: Option<PathBuf>,
+    private_key: Option<PathBuf>,
+}
+
+impl Listeners {
+    fn connectors(self) -> anyhow::Result<Option<Vec<ConnectorSettings>>> {
+        if self.plain.is_empty() && self.tls.is_empty() {
+            return Ok(None);
+        }
+        let mut connectors: Vec<ConnectorSettings> = self
+            .plain
+            .into_iter()
+            .map(|address| ConnectorSettings { address, tls: None })
+            .collect();
+        if !self.tls.is_empty() {
+            let (Some(certificate), Some(private_key)) = (self.certificate, self.private_key)
+            else {
+                anyhow::bail!("--listen-tls needs --tls-cert and --tls-key");
+            };
+            let options = ServerTlsOptions::from_pem_files(&certificate, &private_key)
+                .map_err(|reason| anyhow::anyhow!("--tls-cert/--tls-key: {reason}"))?;
+            let options = Arc::new(options);
+            connectors.extend(self.tls.into_iter().map(|address| ConnectorSettings {
+                address,
+                tls: Some(options.clone()),
+            }));
+        }
+        Ok(Some(connectors))
+    }
+}
+
+fn run(config_dir: PathBuf, listeners: Listeners, drain: Duration) -> anyhow::Result<()> {
+    let command_line_connectors = listeners.connectors()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -108,19 +164,11 @@ fn run(config_dir: PathBuf, listen: Vec<SocketAddr>, drain: Duration) -> anyhow:
                 config_dir.display()
             )
         })?;
-        let addresses: Vec<SocketAddr> = if listen.is_empty() {
-            gateway
-                .admin
-                .connectors
-                .iter()
-                .map(|connector| connector.address)
-                .collect()
-        } else {
-            listen
-        };
-        let server = Server::bind(Arc::new(gateway), &addresses).await?;
-        for address in server.local_addresses() {
-            tracing::info!(address = %address, "listening");
+        let connectors =
+            command_line_connectors.unwrap_or_else(|| gateway.admin.connectors.clone());
+        let server = Server::bind(Arc::new(gateway), &connectors).await?;
+        for (address, scheme) in server.local_addresses() {
+            tracing::info!(address = %address, scheme, "listening");
         }
         server.run(shutdown_signal(), drain).await;
         Ok(())

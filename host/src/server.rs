@@ -16,7 +16,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+pub mod tls;
+
 use crate::admin::Admin;
+use crate::config::ConnectorSettings;
 use crate::exchange::{ClientInfo, Exchange};
 use crate::gateway::Gateway;
 use crate::http::{BoxError, Response};
@@ -26,6 +29,10 @@ use crate::http::{BoxError, Response};
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 
+/// How long a client has to complete the TLS handshake, so that idle or half-open connections
+/// cannot pile up.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Shared {
     gateway: Arc<Gateway>,
     admin: Admin,
@@ -34,16 +41,27 @@ struct Shared {
 
 pub struct Server {
     shared: Arc<Shared>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
+}
+
+struct Listener {
+    socket: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
-    /// Binds every address first, so that a port in use fails the start rather than leaving
+    /// Binds every connector first, so that a port in use fails the start rather than leaving
     /// a half-listening gateway.
-    pub async fn bind(gateway: Arc<Gateway>, addresses: &[SocketAddr]) -> std::io::Result<Server> {
-        let mut listeners = Vec::with_capacity(addresses.len());
-        for address in addresses {
-            listeners.push(bind(*address).await?);
+    pub async fn bind(
+        gateway: Arc<Gateway>,
+        connectors: &[ConnectorSettings],
+    ) -> std::io::Result<Server> {
+        let mut listeners = Vec::with_capacity(connectors.len());
+        for connector in connectors {
+            listeners.push(Listener {
+                socket: bind(connector.address).await?,
+                tls: connector.tls.as_ref().map(|tls| tls.acceptor()),
+            });
         }
         let admin_prefix = format!("/{}", gateway.admin.prefix);
         Ok(Server {
@@ -56,10 +74,18 @@ impl Server {
         })
     }
 
-    pub fn local_addresses(&self) -> Vec<SocketAddr> {
+    /// The bound addresses with their scheme, "http" or "https".
+    pub fn local_addresses(&self) -> Vec<(SocketAddr, &'static str)> {
         self.listeners
             .iter()
-            .filter_map(|listener| listener.local_addr().ok())
+            .filter_map(|listener| {
+                let scheme = if listener.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                Some((listener.socket.local_addr().ok()?, scheme))
+            })
             .collect()
     }
 
@@ -77,8 +103,8 @@ impl Server {
                 loop {
                     tokio::select! {
                         _ = stop.recv() => return,
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, remote)) => serve_connection(&shared, &graceful, stream, remote),
+                        accepted = listener.socket.accept() => match accepted {
+                            Ok((stream, remote)) => serve_connection(&shared, &graceful, listener.tls.clone(), stream, remote),
                             Err(error) => {
                                 // Out of file descriptors and the like: back off instead of spinning.
                                 tracing::warn!(%error, "accept failed");
@@ -131,20 +157,75 @@ async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     }
 }
 
+/// Serves one accepted connection in its own task; on a TLS listener the handshake runs there
+/// too (with a timeout), so a slow or silent client never holds up the accept loop.
 fn serve_connection(
     shared: &Arc<Shared>,
     graceful: &GracefulShutdown,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(remote);
-    let client = ClientInfo {
-        remote,
-        local,
-        secure: false,
-    };
     let shared = shared.clone();
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let Some(tls) = tls else {
+            let client = ClientInfo {
+                remote,
+                local,
+                secure: false,
+            };
+            let connection = watcher.watch(connection(shared, client, TokioIo::new(stream)));
+            if let Err(error) = connection.await {
+                tracing::debug!(%remote, %error, "connection ended with an error");
+            }
+            return;
+        };
+        let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(%remote, %error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote, timeout = ?TLS_HANDSHAKE_TIMEOUT, "TLS handshake timed out");
+                return;
+            }
+        };
+        let client = ClientInfo {
+            remote,
+            local,
+            secure: true,
+        };
+        let connection = watcher.watch(connection(shared, client, TokioIo::new(stream)));
+        if let Err(error) = connection.await {
+            tracing::debug!(%remote, %error, "connection ended with an error");
+        }
+    });
+}
+
+/// HTTP/1.1 or HTTP/2 (detected from the client's preface: h2c with prior knowledge on plain
+/// listeners, h2 negotiated by ALPN on TLS ones) over `io`.
+fn connection<I>(
+    shared: Arc<Shared>,
+    client: ClientInfo,
+    io: TokioIo<I>,
+) -> auto::UpgradeableConnection<
+    'static,
+    TokioIo<I>,
+    impl hyper::service::Service<
+        http::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response, Infallible>> + Send,
+    > + Send,
+    TokioExecutor,
+>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request: http::Request<Incoming>| {
         let shared = shared.clone();
         let client = client.clone();
@@ -160,13 +241,9 @@ fn serve_connection(
     builder
         .http2()
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    let connection = graceful.watch(connection.into_owned());
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%remote, %error, "connection ended with an error");
-        }
-    });
+    builder
+        .serve_connection_with_upgrades(io, service)
+        .into_owned()
 }
 
 impl Shared {

@@ -53,6 +53,7 @@ impl TypeRegistry {
         crate::decorator::register_types(&mut registry);
         crate::proxy::register_types(&mut registry);
         crate::secrets::register_types(&mut registry);
+        crate::server::tls::register_types(&mut registry);
         registry
     }
 
