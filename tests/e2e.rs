@@ -16,6 +16,12 @@ mod handlers;
 mod heap;
 #[path = "e2e/limits.rs"]
 mod limits;
+#[path = "e2e/listeners_cli.rs"]
+mod listeners_cli;
+#[path = "e2e/listeners_client.rs"]
+mod listeners_client;
+#[path = "e2e/listeners_https.rs"]
+mod listeners_https;
 #[path = "e2e/reload.rs"]
 mod reload;
 #[path = "e2e/routing.rs"]

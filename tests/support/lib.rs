@@ -117,7 +117,10 @@ impl ConfigDir {
 /// A running gateway; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Gateway {
     child: Child,
+    /// The first address it listens on.
     pub address: SocketAddr,
+    /// Every listener, in the order logged: (scheme, address).
+    pub listeners: Vec<(String, SocketAddr)>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
@@ -128,20 +131,27 @@ impl Gateway {
     }
 
     pub fn start_with(config: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        Self::start_listening(config, &args, env, 1)
+    }
+
+    /// Starts `ferrogate run` with exactly `args` (no `--listen` of its own: admin.json's
+    /// connectors apply unless `args` has listener flags) and waits for `listeners`
+    /// "listening" log lines.
+    pub fn start_listening(
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listeners: usize,
+    ) -> Gateway {
         let mut command = Command::new(binary());
         command
             .arg("run")
             .arg("--config-dir")
             .arg(config)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--drain-timeout",
-                "5",
-            ])
-            .args(extra_args)
+            .args(["--log-format", "json", "--drain-timeout", "5"])
+            .args(args)
             .env("RUST_LOG", "info,ferrogate=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -162,7 +172,8 @@ impl Gateway {
                         .as_str()
                         .and_then(|a| a.parse::<SocketAddr>().ok())
                 {
-                    let _ = address_tx.send(address);
+                    let scheme = event["scheme"].as_str().unwrap_or("http").to_owned();
+                    let _ = address_tx.send((scheme, address));
                 }
                 stdout_logs.lock().unwrap().push(line);
             }
@@ -174,21 +185,36 @@ impl Gateway {
                 stderr_logs.lock().unwrap().push(line);
             }
         });
-        let address = match address_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(address) => address,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "ferrogate did not start listening; its output:\n{}",
-                    logs.lock().unwrap().join("\n")
-                );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut bound = Vec::new();
+        while bound.len() < listeners {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match address_rx.recv_timeout(left) {
+                Ok(listener) => bound.push(listener),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "ferrogate did not start listening; its output:\n{}",
+                        logs.lock().unwrap().join("\n")
+                    );
+                }
             }
-        };
+        }
         Gateway {
             child,
-            address,
+            address: bound[0].1,
+            listeners: bound,
             logs,
         }
+    }
+
+    /// The address of the first listener with this scheme ("http" or "https").
+    pub fn listener(&self, scheme: &str) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(s, _)| s == scheme)
+            .map(|(_, address)| *address)
+            .unwrap_or_else(|| panic!("no {scheme} listener in {:?}", self.listeners))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -37,7 +37,7 @@ impl ServerTlsOptions {
     /// Options from a PEM certificate chain file and a PEM private key file, with the default
     /// ALPN protocols and TLS versions (the command line's `--tls-cert` / `--tls-key`).
     pub fn from_pem_files(certificate: &Path, private_key: &Path) -> Result<Self, String> {
-        let key = certified_key_from_files(certificate, private_key)?;
+        let key = certified_key_from_files(certificate, private_key).map_err(|e| e.reason)?;
         Self::new(key, &default_alpn(), &[])
     }
 
@@ -82,23 +82,45 @@ fn default_alpn() -> Vec<String> {
     DEFAULT_ALPN.iter().map(|p| (*p).to_owned()).collect()
 }
 
+/// Why a certificate or key file is unusable, and which setting names the file at fault.
+struct FileError {
+    setting: &'static str,
+    reason: String,
+}
+
 /// A certificate chain and key checked to belong together, from two PEM files.
 fn certified_key_from_files(
     certificate: &Path,
     private_key: &Path,
-) -> Result<Arc<CertifiedKey>, String> {
-    let certificate_pem = read(certificate, "certificate")?;
-    let key_pem = read(private_key, "private key")?;
-    let chain = certificates(&certificate_pem)
-        .map_err(|reason| format!("certificate file {}: {reason}", certificate.display()))?;
-    let key = private_key_of(&key_pem)
-        .map_err(|reason| format!("private key file {}: {reason}", private_key.display()))?;
+) -> Result<Arc<CertifiedKey>, FileError> {
+    let at_certificate = |reason| FileError {
+        setting: "certificate",
+        reason,
+    };
+    let at_key = |reason| FileError {
+        setting: "privateKey",
+        reason,
+    };
+    let certificate_pem = read(certificate, "certificate").map_err(at_certificate)?;
+    let key_pem = read(private_key, "private key").map_err(at_key)?;
+    let chain = certificates(&certificate_pem).map_err(|reason| {
+        at_certificate(format!(
+            "certificate file {}: {reason}",
+            certificate.display()
+        ))
+    })?;
+    let key = private_key_of(&key_pem).map_err(|reason| {
+        at_key(format!(
+            "private key file {}: {reason}",
+            private_key.display()
+        ))
+    })?;
     certified_key(chain, key).map_err(|reason| {
-        format!(
+        at_key(format!(
             "private key file {} and certificate file {}: {reason}",
             private_key.display(),
             certificate.display()
-        )
+        ))
     })
 }
 
@@ -215,8 +237,11 @@ pub(crate) fn register_types(registry: &mut TypeRegistry) {
                 (Some(_), Some(_), None) => {
                     let certificate = config_path(builder, at, "certificate")?;
                     let private_key = config_path(builder, at, "privateKey")?;
-                    certified_key_from_files(&certificate, &private_key)
-                        .map_err(|reason| at.error(reason))?
+                    certified_key_from_files(&certificate, &private_key).map_err(
+                        |FileError { setting, reason }| {
+                            at.get(setting).unwrap_or(at.clone()).error(reason)
+                        },
+                    )?
                 }
                 (None, None, Some(reference)) => {
                     builder
