@@ -177,7 +177,7 @@ fn serve_connection(
                 local,
                 secure: false,
             };
-            let connection = watcher.watch(connection(shared, client, TokioIo::new(stream)));
+            let connection = watcher.watch(connection(shared, client, None, TokioIo::new(stream)));
             if let Err(error) = connection.await {
                 tracing::debug!(%remote, %error, "connection ended with an error");
             }
@@ -199,18 +199,20 @@ fn serve_connection(
             local,
             secure: true,
         };
-        let connection = watcher.watch(connection(shared, client, TokioIo::new(stream)));
+        let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let connection = watcher.watch(connection(shared, client, alpn, TokioIo::new(stream)));
         if let Err(error) = connection.await {
             tracing::debug!(%remote, %error, "connection ended with an error");
         }
     });
 }
 
-/// HTTP/1.1 or HTTP/2 (detected from the client's preface: h2c with prior knowledge on plain
-/// listeners, h2 negotiated by ALPN on TLS ones) over `io`.
+/// HTTP/1.1 or HTTP/2 over `io`: the protocol negotiated by ALPN when there is one, else
+/// detected from the client's preface (h2c with prior knowledge on plain listeners).
 fn connection<I>(
     shared: Arc<Shared>,
     client: ClientInfo,
+    alpn: Option<Vec<u8>>,
     io: TokioIo<I>,
 ) -> auto::UpgradeableConnection<
     'static,
@@ -231,7 +233,11 @@ where
         let client = client.clone();
         async move { Ok::<_, Infallible>(shared.handle(request, client).await) }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = match alpn.as_deref() {
+        Some(b"h2") => auto::Builder::new(TokioExecutor::new()).http2_only(),
+        Some(b"http/1.1") => auto::Builder::new(TokioExecutor::new()).http1_only(),
+        _ => auto::Builder::new(TokioExecutor::new()),
+    };
     builder
         .http1()
         .max_buf_size(MAX_HEADER_BYTES)

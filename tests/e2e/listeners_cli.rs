@@ -81,7 +81,8 @@ fn plain_http_and_silent_clients_on_the_tls_port_do_not_stall_the_gateway() {
 
     // A connection that never says anything holds no one up: the handshake runs in its own
     // task.
-    let _silent = TcpStream::connect(tls).unwrap();
+    let mut silent = TcpStream::connect(tls).unwrap();
+    let silent_since = Instant::now();
 
     // Plain HTTP to the TLS port: the gateway answers with a TLS alert or closes; it does not
     // leave the client hanging.
@@ -121,6 +122,23 @@ fn plain_http_and_silent_clients_on_the_tls_port_do_not_stall_the_gateway() {
     }
     let answer = h2c_get(gateway.listener("http"), "/");
     assert_eq!(answer.body, "plain http false");
+
+    // The silent client is disconnected when the 10 s handshake timeout passes.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut nothing = Vec::new();
+    let outcome = silent.read_to_end(&mut nothing);
+    let waited = silent_since.elapsed();
+    assert!(
+        outcome.is_ok() && (Duration::from_secs(9)..Duration::from_secs(15)).contains(&waited),
+        "silent connection: {outcome:?} after {waited:?}"
+    );
+    assert!(
+        gateway
+            .wait_for_log(&["TLS handshake timed out"], Duration::from_secs(2))
+            .is_some()
+    );
 }
 
 /// Runs `ferrogate run` expecting it to fail at start: (exit success, stderr).
