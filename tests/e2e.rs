@@ -26,6 +26,8 @@ mod listeners_https;
 mod reload;
 #[path = "e2e/routing.rs"]
 mod routing;
+#[path = "e2e/secrets.rs"]
+mod secrets;
 #[path = "e2e/shutdown.rs"]
 mod shutdown;
 #[path = "e2e/traffic.rs"]

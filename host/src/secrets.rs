@@ -123,3 +123,6 @@ pub(crate) fn register_types(registry: &mut TypeRegistry) {
 pub(crate) fn store_object(store: impl SecretStore) -> HeapObject {
     HeapObject::Service(Arc::new(StoreObject(Arc::new(store))))
 }
+
+#[cfg(test)]
+mod tests;
