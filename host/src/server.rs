@@ -261,7 +261,7 @@ impl Shared {
             .boxed();
         let request = http::Request::from_parts(parts, body);
         let transaction_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
-        let span = tracing::info_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
+        let span = tracing::debug_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
         let path = request.uri().path();
         let is_admin = path == self.admin_prefix
             || path
@@ -275,7 +275,7 @@ impl Shared {
             match self.gateway.handle(&mut exchange).await {
                 Ok(response) => response,
                 Err(error) => {
-                    tracing::warn!(%error, status = error.status().as_u16(), "request failed");
+                    tracing::warn!(transaction = %exchange.transaction_id, %error, status = error.status().as_u16(), "request failed");
                     error.into_response()
                 }
             }
