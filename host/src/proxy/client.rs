@@ -130,6 +130,7 @@ impl UpstreamClient {
                 credentials.authorization(),
             );
         }
+        let method = request.method().clone();
         let semaphore = self.semaphore(&key);
         let wait = semaphore.acquire_owned();
         let permit = match self.settings.so_timeout {
@@ -193,7 +194,18 @@ impl UpstreamClient {
                 None => sent.await,
             };
             match result {
-                Ok(response) => return Ok((response, permit)),
+                Ok(response) => {
+                    if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                        && target.scheme_str() != Some("https")
+                        && let Some(proxy) = self.proxy.proxy_for(&target)
+                    {
+                        return Err(Failure::Failed(format!(
+                            "proxy {} answered 407 Proxy Authentication Required to {method} {target}",
+                            super::connector::proxy_label(proxy)
+                        )));
+                    }
+                    return Ok((response, permit));
+                }
                 Err(error) => {
                     let connect = find_connect_error(&error);
                     if error.is_connect() && template.is_some() && attempt < retries {
