@@ -334,3 +334,57 @@ fn base64_encode(text: &str) -> String {
     }
     out
 }
+
+/// SystemProxyOptions reads HTTP_PROXY (credentials in the URL) and NO_PROXY of the gateway's
+/// environment at load.
+#[test]
+fn system_proxy_options_from_the_environment() {
+    let upstream = Server::http(None);
+    let proxy = TinyProxy::start(&[]);
+    let config = ConfigDir::new();
+    config.write(
+        "config.json",
+        &json!({
+            "heap": [{"name": "ProxyOptions", "type": "SystemProxyOptions"}],
+            "handler": {"name": "_router", "type": "Router"}
+        })
+        .to_string(),
+    );
+    config.write_route(
+        "via.json",
+        &route("/via", &upstream.url("http"), json!("ReverseProxyHandler")),
+    );
+    config.write_route(
+        "direct.json",
+        &route(
+            "/direct",
+            &format!("http://localhost:{}", upstream.address.port()),
+            json!("ReverseProxyHandler"),
+        ),
+    );
+    let proxy_url = format!(
+        "http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{}",
+        proxy.port
+    );
+    let gateway = Gateway::start_with(
+        config.path(),
+        &[],
+        &[
+            ("http_proxy", &proxy_url),
+            ("HTTP_PROXY", &proxy_url),
+            ("no_proxy", "localhost"),
+            ("NO_PROXY", "localhost"),
+        ],
+    );
+    let reply = get(&gateway, "/via/1");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        proxy.logged(&["GET http://127.0.0.1:", "/via/1"]),
+        "{}",
+        proxy.log()
+    );
+    let reply = get(&gateway, "/direct/2");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(!proxy.log().contains("/direct/2"), "NO_PROXY was ignored");
+    assert!(!gateway.logs().join("\n").contains(PROXY_PASSWORD));
+}

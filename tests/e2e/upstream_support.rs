@@ -76,7 +76,17 @@ impl TestCa {
     /// A rustls server configuration for 127.0.0.1 with `alpn`, optionally requiring a client
     /// certificate signed by this CA.
     pub fn server_config(&self, alpn: &[&[u8]], require_client: bool) -> rustls::ServerConfig {
-        let issued = self.issue(&["127.0.0.1", "localhost"], false);
+        self.server_config_for(&["127.0.0.1", "localhost"], alpn, require_client)
+    }
+
+    /// The same for a certificate naming `names`.
+    pub fn server_config_for(
+        &self,
+        names: &[&str],
+        alpn: &[&[u8]],
+        require_client: bool,
+    ) -> rustls::ServerConfig {
+        let issued = self.issue(names, false);
         let chain = vec![CertificateDer::from_pem_slice(issued.certificate.as_bytes()).unwrap()];
         let key = PrivateKeyDer::from_pem_slice(issued.key.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());

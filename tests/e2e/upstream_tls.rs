@@ -16,6 +16,11 @@ fn tls_h2_h2c_and_client_certificates() {
     let h2 = Server::http(Some(ca.server_config(&[b"h2", b"http/1.1"], false)));
     let h2c = Server::http(None);
     let mutual = Server::http(Some(ca.server_config(&[b"http/1.1"], true)));
+    let misnamed = Server::http(Some(ca.server_config_for(
+        &["other.test"],
+        &[b"http/1.1"],
+        false,
+    )));
     let config = ConfigDir::new();
     write_file(config.path(), "ca.pem", &ca.pem());
     let client = ca.issue(&["gateway.test"], true);
@@ -54,9 +59,10 @@ fn tls_h2_h2c_and_client_certificates() {
         ),
         ("mutual-none", mutual.url("https"), json!({"tls": "TestCa"})),
         ("untrusted", h1.url("https"), json!({})),
+        ("misnamed", misnamed.url("https"), json!({"tls": "TestCa"})),
         (
             "any-name",
-            h1.url("https").replace("127.0.0.1", "localhost"),
+            misnamed.url("https"),
             json!({
                 "tls": {"type": "ClientTlsOptions", "config": {"trustStore": "ca.pem", "hostnameVerifier": "ALLOW_ALL"}}
             }),
@@ -123,8 +129,9 @@ fn tls_h2_h2c_and_client_certificates() {
         gateway.logs().join("\n")
     );
 
-    // The CA signed 127.0.0.1 and localhost, so ALLOW_ALL is checked with a trusted name here;
-    // what matters is that the chain check still applies (see "untrusted").
+    // A trusted certificate for another name: refused by STRICT, accepted by ALLOW_ALL.
+    let reply = get(&gateway, "/misnamed");
+    assert_eq!(reply.status, 502, "{}", gateway.logs().join("\n"));
     let reply = get(&gateway, "/any-name");
     assert_eq!(reply.status, 200, "{}", reply.body);
 

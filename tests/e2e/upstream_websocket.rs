@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::upstream_support::{Server, TestCa, write_file};
+use crate::upstream_support::{PROXY_PASSWORD, PROXY_USER, Server, TestCa, TinyProxy, write_file};
 
 async fn echo_through(url: &str) {
     let (mut socket, response) = tokio_tungstenite::connect_async(url)
@@ -31,6 +31,7 @@ async fn websocket_echo_over_ws_and_wss() {
     let ws = Server::websocket(None);
     let wss = Server::websocket(Some(ca.server_config(&[b"http/1.1"], false)));
     let plain = Server::http(None);
+    let proxy = TinyProxy::start(&[wss.address.port()]);
     let config = ConfigDir::new();
     write_file(config.path(), "ca.pem", &ca.pem());
     config.write_route(
@@ -53,6 +54,20 @@ async fn websocket_echo_over_ws_and_wss() {
         }),
     );
     config.write_route(
+        "wss-proxied.json",
+        &json!({
+            "condition": "${request.uri.path == '/wss-proxied'}",
+            "baseURI": wss.url("wss"),
+            "handler": {"type": "ReverseProxyHandler", "config": {
+                "tls": {"type": "ClientTlsOptions", "config": {"trustStore": "ca.pem"}},
+                "proxyOptions": {"type": "CustomProxyOptions", "config": {
+                    "uri": format!("http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{}", proxy.port)
+                }},
+                "websocket": {"enabled": true}
+            }}
+        }),
+    );
+    config.write_route(
         "disabled.json",
         &json!({
             "condition": "${request.uri.path == '/disabled'}",
@@ -70,6 +85,12 @@ async fn websocket_echo_over_ws_and_wss() {
     let base = format!("ws://{}", gateway.address);
     echo_through(&format!("{base}/ws")).await;
     echo_through(&format!("{base}/wss")).await;
+    echo_through(&format!("{base}/wss-proxied")).await;
+    assert!(
+        proxy.logged(&["CONNECT 127.0.0.1:", &wss.address.port().to_string()]),
+        "{}",
+        proxy.log()
+    );
 
     // Disabled (IG's default): the Upgrade request reaches the upstream as plain HTTP.
     let url = gateway.url("/disabled");

@@ -334,4 +334,38 @@ mod tests {
         assert!(credentials.authorization().is_sensitive());
         assert_eq!(credentials.authorization(), "Basic Z2F0ZXdheTpzM2NyZXQ=");
     }
+
+    #[test]
+    fn proxy_uris_lose_their_credentials() {
+        let server = parse_proxy_uri("http://me:p%40ss@proxy.example:3128/")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(server.uri.host(), Some("proxy.example"));
+        assert_eq!(server.uri.port_u16(), Some(3128));
+        assert!(!server.uri.to_string().contains("p%40ss"));
+        let credentials = server
+            .credentials
+            .unwrap_or_else(|| panic!("no credentials"));
+        assert_eq!(credentials.username, "me");
+        assert_eq!(credentials.password.expose(), b"p@ss");
+        assert!(parse_proxy_uri("proxy:8080").is_ok_and(|s| s.credentials.is_none()));
+        assert!(parse_proxy_uri("socks5://proxy:1080").is_err());
+    }
+
+    #[test]
+    fn system_proxy_reads_either_case() {
+        let env = |name: &str| match name {
+            "http_proxy" => Some("http://lower:1".to_owned()),
+            "HTTP_PROXY" => Some("http://upper:1".to_owned()),
+            "HTTPS_PROXY" => Some("http://u:p@secure:2".to_owned()),
+            "NO_PROXY" => Some("localhost, .internal,".to_owned()),
+            _ => None,
+        };
+        let system = system_proxy_from(env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            system.http.map(|s| s.uri.to_string()).as_deref(),
+            Some("http://lower:1/")
+        );
+        assert!(system.https.is_some_and(|s| s.credentials.is_some()));
+        assert_eq!(system.no_proxy, vec!["localhost", ".internal"]);
+    }
 }
