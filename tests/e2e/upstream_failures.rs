@@ -140,3 +140,39 @@ fn down_slow_reset_retried_and_limited() {
         started.elapsed()
     );
 }
+
+/// connectionTimeout covers the proxy tunnel and the TLS handshake: a proxy that accepts but
+/// never answers the CONNECT makes a 504 after connectionTimeout.
+#[test]
+fn a_connection_that_never_completes_is_a_504() {
+    let silent = Server::spawn(None, Duration::ZERO, |stream| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    });
+    let config = ConfigDir::new();
+    config.write_route(
+        "stuck.json",
+        &json!({
+            "baseURI": "https://app.invalid:8443",
+            "handler": {"type": "ClientHandler", "config": {
+                "connectionTimeout": "300 ms",
+                "proxyOptions": {"type": "CustomProxyOptions", "config": {"uri": format!("http://{}", silent.address)}}
+            }}
+        }),
+    );
+    let gateway = Gateway::start(config.path());
+    let started = Instant::now();
+    let reply = get(&gateway, "/x");
+    assert_eq!(reply.status, 504, "{}", reply.body);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        gateway
+            .wait_for_log(
+                &["connecting to app.invalid:8443 took more than connectionTimeout"],
+                Duration::from_secs(5)
+            )
+            .is_some(),
+        "{}",
+        gateway.logs().join("\n")
+    );
+}

@@ -152,3 +152,47 @@ fn tls_h2_h2c_and_client_certificates() {
         "no warning at load"
     );
 }
+
+#[test]
+fn bad_upstream_settings_fail_the_load() {
+    let cases = [
+        (
+            json!({"type": "ClientHandler", "config": {"conections": 3}}),
+            "did you mean \"connections\"",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"protocolVersion": "HTTP/3"}}),
+            "protocolVersion \"HTTP/3\" is not supported",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"tls": {"type": "ClientTlsOptions", "config": {"clientCertificate": "c.pem"}}}}),
+            "clientCertificate and clientKey go together",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"tls": {"type": "ClientTlsOptions", "config": {"trustStore": "missing.pem"}}}}),
+            "missing.pem",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"tls": {"type": "ClientTlsOptions", "config": {"hostnameVerifier": "LAX"}}}}),
+            "LAX",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"retries": {"enabled": true, "times": 3}}}),
+            "times",
+        ),
+        (
+            json!({"type": "ClientHandler", "config": {"proxyOptions": {"type": "CustomProxyOptions", "config": {"uri": "socks5://p:1080"}}}}),
+            "socks5",
+        ),
+    ];
+    for (handler, expected) in cases {
+        let config = ConfigDir::new();
+        config.write_route("bad.json", &json!({"handler": handler}));
+        let (ok, stdout, stderr) = ferrogate_e2e::check(config.path());
+        assert!(!ok, "{handler} was accepted: {stdout}");
+        assert!(
+            stderr.contains(expected),
+            "{handler}: expected {expected:?} in:\n{stderr}"
+        );
+    }
+}

@@ -17,6 +17,9 @@ use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
 use crate::http::Body;
 
+/// Beyond this many upstreams, idle per-upstream limits are dropped (and recreated on use).
+const MAX_TRACKED_UPSTREAMS: usize = 1024;
+
 /// How idle pooled connections wait for reuse before closing.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -96,6 +99,12 @@ impl UpstreamClient {
 
     fn semaphore(&self, key: &str) -> Arc<Semaphore> {
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        // Upstreams named by clients (a ClientHandler without baseURI) must not grow the map
+        // without bound: forget the idle ones now and then.
+        if limits.len() >= MAX_TRACKED_UPSTREAMS && !limits.contains_key(key) {
+            let all = self.settings.connections.max(1);
+            limits.retain(|_, semaphore| semaphore.available_permits() < all);
+        }
         limits
             .entry(key.to_owned())
             .or_insert_with(|| Arc::new(Semaphore::new(self.settings.connections.max(1))))
