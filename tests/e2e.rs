@@ -32,6 +32,18 @@ mod secrets;
 mod shutdown;
 #[path = "e2e/traffic.rs"]
 mod traffic;
+#[path = "e2e/upstream_failures.rs"]
+mod upstream_failures;
+#[path = "e2e/upstream_proxy.rs"]
+mod upstream_proxy;
+#[path = "e2e/upstream_streaming.rs"]
+mod upstream_streaming;
+#[path = "e2e/upstream_support.rs"]
+mod upstream_support;
+#[path = "e2e/upstream_tls.rs"]
+mod upstream_tls;
+#[path = "e2e/upstream_websocket.rs"]
+mod upstream_websocket;
 
 use std::time::Duration;
 

@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use super::{Handler, HandlerError, HandlerFuture};
-use crate::config::{ConfigError, duration::IgDuration};
+use crate::config::{ConfigError, Located, duration::IgDuration};
 use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
 use crate::http::{Body, BoxError, Response};
-use crate::proxy::ProxyOptions;
+use crate::proxy::client::{Failure, Http2, Retries, Settings};
+use crate::proxy::websocket::{WebSocketConfig, is_upgrade_request, splice};
+use crate::proxy::{ClientTlsOptions, ProxyOptions, UpstreamClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMode {
@@ -27,35 +26,80 @@ pub enum ClientMode {
     ReverseProxy,
 }
 
+/// IG's default `connections`.
+pub const DEFAULT_CONNECTIONS: usize = 64;
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClientHandlerConfig {
-    /// Most connections kept per upstream.
+    /// Most requests in flight (and so connections) per upstream, and most idle connections
+    /// kept per upstream (default 64). Further requests wait, within soTimeout.
     #[serde(default)]
     pub connections: Option<usize>,
-    /// How long to wait to connect (IG duration, default 10 seconds).
+    /// How long to wait to connect, including a proxy tunnel and the TLS handshake (IG
+    /// duration, default 10 seconds).
     #[serde(default)]
     pub connection_timeout: Option<serde_json::Value>,
-    /// How long to wait for the response once the request is sent (IG's soTimeout, default
-    /// 10 seconds).
+    /// How long to wait for the response head once the request is sent (default 10 seconds).
     #[serde(default)]
     pub so_timeout: Option<serde_json::Value>,
+    /// "HTTP/1.1" (default) or "HTTP/2" (negotiated by ALPN on https; see
+    /// http2PriorKnowledge for cleartext).
+    #[serde(default)]
+    pub protocol_version: Option<String>,
+    /// Speak HTTP/2 without negotiation, also on cleartext (h2c). Default false.
+    #[serde(default)]
+    pub http2_prior_knowledge: Option<bool>,
+    /// ClientTlsOptions (name or inline); default: system roots, strict host names.
+    #[serde(default)]
+    pub tls: Option<serde_json::Value>,
     /// Proxy settings; defaults to the heap object named `ProxyOptions`.
     #[serde(default)]
     pub proxy_options: Option<serde_json::Value>,
-    /// Kept for IG compatibility: "HTTP/1.1" is what this version sends.
+    /// Retries of idempotent, bodiless requests whose connection failed.
     #[serde(default)]
-    pub protocol_version: Option<String>,
+    pub retries: Option<RetriesConfig>,
+    /// WebSocket proxying (ReverseProxyHandler).
+    #[serde(default)]
+    pub websocket: Option<WebSocketConfig>,
+    /// IG's worker thread count: accepted and ignored (tokio schedules the work).
+    #[serde(default)]
+    pub number_of_workers: Option<serde_json::Value>,
+    /// IG's buffer for entities: accepted and ignored (bodies are streamed, never buffered).
+    #[serde(default)]
+    pub temporary_storage: Option<serde_json::Value>,
+    /// IG's streaming switch: accepted and ignored (bodies always stream).
+    #[serde(default)]
+    pub async_behavior: Option<serde_json::Value>,
+}
+
+/// IG 7's `retries`: `{"enabled": true, "count": 5, "delay": "10 seconds"}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetriesConfig {
+    /// Default true when `retries` is present.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Extra attempts after the first (default 5).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Wait between attempts (default 10 seconds).
+    #[serde(default)]
+    pub delay: Option<serde_json::Value>,
+    /// IG's scheduler: accepted and ignored.
+    #[serde(default)]
+    pub executor: Option<serde_json::Value>,
 }
 
 pub struct ClientHandler {
     mode: ClientMode,
-    client: Client<HttpConnector, Body>,
-    response_timeout: Option<Duration>,
+    client: UpstreamClient,
+    /// Present when WebSocket proxying is enabled.
+    websocket: Option<UpstreamClient>,
 }
 
 fn duration_setting(
-    at: Option<crate::config::Located<'_>>,
+    at: Option<Located<'_>>,
     default: Duration,
 ) -> Result<Option<Duration>, ConfigError> {
     let Some(at) = at else {
@@ -65,6 +109,20 @@ fn duration_setting(
         Ok(IgDuration::Finite(duration)) => Ok(Some(duration)),
         Ok(_) => Ok(None),
         Err(reason) => Err(at.error(reason)),
+    }
+}
+
+fn resolve_tls<'d>(
+    builder: &mut HeapBuilder<'d>,
+    at: Option<Located<'d>>,
+) -> Result<Arc<ClientTlsOptions>, ConfigError> {
+    match at {
+        Some(reference) => {
+            builder.resolve_service::<ClientTlsOptions>(&reference, "a ClientTlsOptions object")
+        }
+        None => ClientTlsOptions::system_default()
+            .map(Arc::new)
+            .map_err(ConfigError::new),
     }
 }
 
@@ -78,46 +136,110 @@ impl ClientHandler {
         move |builder: &mut HeapBuilder<'_>, declaration: &Declaration<'_>| {
             let at = &declaration.config;
             let config: ClientHandlerConfig = builder.decode(at)?;
+            for ignored in ["numberOfWorkers", "temporaryStorage", "asyncBehavior"] {
+                if at.get(ignored).is_some() {
+                    tracing::debug!(object = %declaration.name, setting = ignored, "IG setting accepted and ignored: it has no meaning here");
+                }
+            }
             let proxy = match at.get("proxyOptions") {
-                Some(reference) => Some(builder.resolve_service::<ProxyOptions>(&reference, "a proxy options object (NoProxyOptions, SystemProxyOptions, CustomProxyOptions)")?),
+                Some(reference) => builder.resolve_service::<ProxyOptions>(&reference, "a proxy options object (NoProxyOptions, SystemProxyOptions, CustomProxyOptions)")?,
                 None => builder
                     .lookup("ProxyOptions", at)?
-                    .and_then(|object| object.service::<ProxyOptions>()),
+                    .and_then(|object| object.service::<ProxyOptions>())
+                    .unwrap_or_else(|| Arc::new(ProxyOptions::None)),
             };
-            if let Some(proxy) = proxy.as_deref()
-                && !matches!(proxy, ProxyOptions::None)
-            {
-                return Err(at
-                    .error(
-                        "forward proxies are not available in this version: only NoProxyOptions is",
-                    )
-                    .with_hint("remove proxyOptions or the heap object named ProxyOptions"));
-            }
-            if let Some(version) = &config.protocol_version
-                && !version.eq_ignore_ascii_case("HTTP/1.1")
-            {
-                return Err(at
-                    .get("protocolVersion")
-                    .unwrap_or_else(|| at.clone())
-                    .error(format!(
-                        "protocolVersion \"{version}\" is not supported; use \"HTTP/1.1\""
-                    )));
-            }
+            let http2 = match config.protocol_version.as_deref() {
+                None => Http2::Never,
+                Some(version) if version.eq_ignore_ascii_case("HTTP/1.1") => Http2::Never,
+                Some(version)
+                    if version.eq_ignore_ascii_case("HTTP/2")
+                        || version.eq_ignore_ascii_case("HTTP/2.0") =>
+                {
+                    Http2::Alpn
+                }
+                Some(version) => {
+                    return Err(at
+                        .get("protocolVersion")
+                        .unwrap_or_else(|| at.clone())
+                        .error(format!(
+                            "protocolVersion \"{version}\" is not supported; use \"HTTP/1.1\" or \"HTTP/2\""
+                        )));
+                }
+            };
+            let http2 = if config.http2_prior_knowledge == Some(true) {
+                Http2::PriorKnowledge
+            } else {
+                http2
+            };
             let connect_timeout =
                 duration_setting(at.get("connectionTimeout"), Duration::from_secs(10))?;
-            let response_timeout = duration_setting(at.get("soTimeout"), Duration::from_secs(10))?;
-            let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(connect_timeout);
-            connector.set_nodelay(true);
-            let mut client = Client::builder(TokioExecutor::new());
-            client.pool_idle_timeout(Duration::from_secs(90));
-            if let Some(connections) = config.connections {
-                client.pool_max_idle_per_host(connections);
+            let so_timeout = duration_setting(at.get("soTimeout"), Duration::from_secs(10))?;
+            let connections = config.connections.unwrap_or(DEFAULT_CONNECTIONS);
+            if connections == 0 {
+                return Err(at
+                    .get("connections")
+                    .unwrap_or_else(|| at.clone())
+                    .error("connections must be at least 1"));
             }
+            let retries = match (&config.retries, at.get("retries")) {
+                (Some(retries), Some(retries_at)) if retries.enabled != Some(false) => {
+                    let delay = duration_setting(retries_at.get("delay"), Duration::from_secs(10))?
+                        .unwrap_or_default();
+                    Some(Retries {
+                        count: retries.count.unwrap_or(5),
+                        delay,
+                    })
+                }
+                _ => None,
+            };
+            let tls = resolve_tls(builder, at.get("tls"))?;
+            let client = UpstreamClient::new(
+                Settings {
+                    connections,
+                    connect_timeout,
+                    so_timeout,
+                    http2,
+                    retries,
+                },
+                &tls,
+                proxy.clone(),
+            )
+            .map_err(|message| at.error(message))?;
+            let websocket = match (&config.websocket, at.get("websocket")) {
+                (Some(websocket), Some(ws_at)) if websocket.enabled => {
+                    for ignored in ["numberOfSelectors", "vertx"] {
+                        if ws_at.get(ignored).is_some() {
+                            tracing::debug!(object = %declaration.name, setting = ignored, "IG websocket setting accepted and ignored");
+                        }
+                    }
+                    let ws_tls = match ws_at.get("tls") {
+                        Some(reference) => resolve_tls(builder, Some(reference))?,
+                        None => tls.clone(),
+                    };
+                    let settings = Settings {
+                        connections,
+                        connect_timeout: match ws_at.get("connectionTimeout") {
+                            Some(value) => duration_setting(Some(value), Duration::from_secs(10))?,
+                            None => connect_timeout,
+                        },
+                        so_timeout: match ws_at.get("soTimeout") {
+                            Some(value) => duration_setting(Some(value), Duration::from_secs(10))?,
+                            None => so_timeout,
+                        },
+                        http2: Http2::Never,
+                        retries,
+                    };
+                    Some(
+                        UpstreamClient::new(settings, &ws_tls, proxy)
+                            .map_err(|message| ws_at.error(message))?,
+                    )
+                }
+                _ => None,
+            };
             Ok(HeapObject::Handler(Arc::new(ClientHandler {
                 mode,
-                client: client.build(connector),
-                response_timeout,
+                client,
+                websocket,
             })))
         }
     }
@@ -151,10 +273,12 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
 impl Handler for ClientHandler {
     fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
         Box::pin(async move {
+            let upgrade =
+                self.websocket.is_some() && is_upgrade_request(exchange.request.headers());
             let body = std::mem::replace(exchange.request.body_mut(), crate::http::empty_body());
             let mut outgoing = http::Request::new(body);
             *outgoing.method_mut() = exchange.request.method().clone();
-            *outgoing.uri_mut() = exchange.request.uri().clone();
+            *outgoing.uri_mut() = http_scheme(exchange.request.uri().clone());
             *outgoing.headers_mut() = exchange.request.headers().clone();
             let target = outgoing.uri().clone();
             let Some(authority) = target.authority().cloned() else {
@@ -162,60 +286,77 @@ impl Handler for ClientHandler {
                     "the request URI {target} names no server; set a baseURI on the route or handler"
                 )));
             };
+            let upgrade_headers =
+                upgrade.then(|| (outgoing.headers().get(header::UPGRADE).cloned(),));
             strip_hop_by_hop(outgoing.headers_mut());
+            if let Some((Some(protocol),)) = upgrade_headers {
+                outgoing
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                outgoing.headers_mut().insert(header::UPGRADE, protocol);
+            }
             if let Ok(host) = HeaderValue::try_from(authority.as_str()) {
                 outgoing.headers_mut().insert(header::HOST, host);
             }
             if self.mode == ClientMode::ReverseProxy {
                 add_forwarded_headers(exchange, outgoing.headers_mut());
             }
-            let sent = self.client.request(outgoing);
-            let result = match self.response_timeout {
-                Some(limit) => match tokio::time::timeout(limit, sent).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        tracing::warn!(upstream = %authority, timeout = ?limit, "upstream did not answer in time");
-                        return Err(HandlerError::UpstreamTimeout {
-                            target: authority.to_string(),
-                            after: limit,
-                        });
-                    }
-                },
-                None => sent.await,
+            let client = match (&self.websocket, upgrade) {
+                (Some(websocket), true) => websocket,
+                _ => &self.client,
             };
-            match result {
-                Ok(response) => {
-                    let (mut parts, body) = response.into_parts();
-                    strip_hop_by_hop(&mut parts.headers);
-                    let body: Body = http_body_util::BodyExt::boxed(
-                        http_body_util::BodyExt::map_err(body, |error| -> BoxError {
-                            Box::new(error)
-                        }),
-                    );
-                    Ok::<Response, HandlerError>(http::Response::from_parts(parts, body))
+            let (mut response, permit) = match client.send(outgoing).await {
+                Ok(sent) => sent,
+                Err(Failure::Timeout { reason, after }) => {
+                    tracing::warn!(upstream = %authority, %reason, "upstream did not answer in time");
+                    return Err(HandlerError::UpstreamTimeout {
+                        target: authority.to_string(),
+                        after,
+                    });
                 }
-                Err(error) => {
-                    let reason = describe_client_error(&error);
+                Err(Failure::Failed(reason)) => {
                     tracing::warn!(upstream = %authority, %reason, "upstream request failed");
-                    Err(HandlerError::Upstream {
+                    return Err(HandlerError::Upstream {
                         target: authority.to_string(),
                         reason,
-                    })
+                    });
                 }
+            };
+            if upgrade && response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                let upstream_side = hyper::upgrade::on(&mut response);
+                let client_side = hyper::upgrade::on(&mut exchange.request);
+                splice(client_side, upstream_side, authority.to_string());
+                drop(permit);
+                let (parts, _) = response.into_parts();
+                return Ok(http::Response::from_parts(parts, crate::http::empty_body()));
             }
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            let upstream = authority.to_string();
+            let body: Body = http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
+                body,
+                move |error| -> BoxError {
+                    // The permit frees this upstream's slot when the body ends or is dropped.
+                    let _ = &permit;
+                    tracing::warn!(upstream = %upstream, %error, "upstream response body failed; aborting the response to the client");
+                    Box::new(error)
+                },
+            ));
+            Ok::<Response, HandlerError>(http::Response::from_parts(parts, body))
         })
     }
 }
 
-fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    reason
+/// `ws://` and `wss://` URIs (IG accepts them as baseURI) are requested as http and https.
+fn http_scheme(uri: http::Uri) -> http::Uri {
+    let scheme = match uri.scheme_str() {
+        Some("ws") => http::uri::Scheme::HTTP,
+        Some("wss") => http::uri::Scheme::HTTPS,
+        _ => return uri,
+    };
+    let mut parts = uri.into_parts();
+    parts.scheme = Some(scheme);
+    http::Uri::from_parts(parts).unwrap_or_default()
 }
 
 fn add_forwarded_headers(exchange: &Exchange, headers: &mut http::HeaderMap) {
