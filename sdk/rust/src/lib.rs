@@ -1,0 +1,419 @@
+//! Write [Ferrogate](https://example.invalid/ferrogate) filters, handlers and decorators in
+//! Rust, compiled to WebAssembly components (`wasm32-wasip2`).
+//!
+//! The contract is the WIT package `ferrogate:plugin@0.1.0` in `sdk/wit/`: a component
+//! exports the types it provides (`plugin.types`) and either the `filter` interface (world
+//! `filter-plugin`, for filters and decorators) or the `handler` interface (world
+//! `handler-plugin`). Requests and responses stay in the host: [`Request`] and [`Response`]
+//! are handles whose methods read or write only what the plugin touches.
+//!
+//! # A filter
+//!
+//! ```no_run
+//! use ferrogate_sdk::{Filter, Outcome, Request};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config {
+//!     name: String,
+//!     value: String,
+//! }
+//!
+//! struct AddHeader(Config);
+//!
+//! impl Filter for AddHeader {
+//!     fn new() -> Result<Self, String> {
+//!         Ok(AddHeader(ferrogate_sdk::config()?))
+//!     }
+//!
+//!     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
+//!         req.set_header(&self.0.name, &[self.0.value.clone()])?;
+//!         Ok(Outcome::Next)
+//!     }
+//! }
+//!
+//! ferrogate_sdk::export_filter!(AddHeader, "AddRequestHeader");
+//! ```
+//!
+//! Build it with a `Cargo.toml` holding `crate-type = ["cdylib"]` and
+//! `cargo build --release --target wasm32-wasip2`: the `.wasm` is a component the gateway
+//! loads. A route then declares `{"type": "AddRequestHeader", "config": {"name": "X-A",
+//! "value": "1"}}`.
+//!
+//! # Lifecycle
+//!
+//! The host calls `init` once per instance: the export macros construct the plugin there
+//! ([`Filter::new`], [`Handler::new`]), which is where to read [`config`], compile
+//! [`expressions`] and resolve heap handlers ([`resolve_handler`]). Errors from `new` are
+//! load errors. The constructed value lives in the instance (a thread-local cell: a wasm
+//! instance is single-threaded) and serves every later call. Handles ([`Request`],
+//! [`Response`]) are valid only during the call that passed them.
+//!
+//! # What a plugin cannot do
+//!
+//! No file system, network, environment or clock beyond what the host imports offer; a
+//! memory cap and a CPU deadline per call; a panic or trap fails the request closed (500) and
+//! the instance is discarded.
+//!
+//! # Host builds
+//!
+//! The crate also compiles for the host target so `cargo doc`, clippy and unit tests of pure
+//! logic work; calling a host import there panics (`unreachable`).
+
+#![warn(missing_docs)]
+
+extern crate self as ferrogate_sdk;
+
+pub mod bindings;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use bindings::handler::ferrogate::plugin as imports;
+
+pub use bindings::filter::exports::ferrogate::plugin::filter::RequestOutcome as Outcome;
+pub use imports::counters::WindowCount;
+pub use imports::expressions::{self, Expression};
+pub use imports::heap::HandlerRef;
+pub use imports::http::{HeaderValues, OutgoingRequest, Request, Response};
+pub use imports::log::Level;
+
+/// A filter (or, exported with [`export_decorator!`], a decorator): runs before the rest of
+/// the chain, may answer itself, and sees the response on the way back.
+pub trait Filter: Sized + 'static {
+    /// Called once per instance at `init`: read [`config`], compile expressions, resolve
+    /// handlers. An error is a load error.
+    fn new() -> Result<Self, String>;
+
+    /// The request phase; [`Outcome::Respond`] short-circuits the chain (and `on_response`).
+    fn on_request(&self, req: &Request) -> Result<Outcome, String> {
+        let _ = req;
+        Ok(Outcome::Next)
+    }
+
+    /// The response phase, with the response the rest of the chain produced.
+    fn on_response(&self, req: &Request, resp: &Response) -> Result<(), String> {
+        let _ = (req, resp);
+        Ok(())
+    }
+}
+
+/// A handler: answers a request with a response.
+pub trait Handler: Sized + 'static {
+    /// Called once per instance at `init`; an error is a load error.
+    fn new() -> Result<Self, String>;
+
+    /// Produces the response.
+    fn handle(&self, req: &Request) -> Result<Response, String>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+/// The object's `config` deserialized (for a decorator: the decoration value).
+///
+/// An absent config is JSON `null`, so `Option<T>` or a type with `#[serde(default)]` accepts
+/// it. The error names the path and the type name of the object.
+pub fn config<T: DeserializeOwned>() -> Result<T, String> {
+    let text = imports::config::get();
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} '{}': invalid config: {e}",
+            imports::config::type_name(),
+            imports::config::object_name()
+        )
+    })
+}
+
+/// The object's `config` as JSON text.
+pub fn config_json() -> String {
+    imports::config::get()
+}
+
+/// The type name this instance serves (a component may provide several).
+pub fn type_name() -> String {
+    imports::config::type_name()
+}
+
+/// The heap object's name.
+pub fn object_name() -> String {
+    imports::config::object_name()
+}
+
+/// A secret granted to this object (an id named by a `...SecretId` key of its config).
+pub fn secret(id: &str) -> Result<Vec<u8>, String> {
+    imports::config::secret(id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+/// Logs at `level` (the host adds the type, object, route and transaction).
+pub fn log(level: Level, message: &str) {
+    imports::log::log(level, message)
+}
+
+/// Whether a message at `level` would be logged.
+pub fn log_enabled(level: Level) -> bool {
+    imports::log::enabled(level)
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log {
+    ($level:ident, $($arg:tt)+) => {
+        if $crate::log_enabled($crate::Level::$level) {
+            $crate::log($crate::Level::$level, &::std::format!($($arg)+));
+        }
+    };
+}
+
+/// Logs at trace level, `format!`-style; the message is built only when enabled.
+#[macro_export]
+macro_rules! trace { ($($arg:tt)+) => { $crate::__log!(Trace, $($arg)+) }; }
+/// Logs at debug level, `format!`-style; the message is built only when enabled.
+#[macro_export]
+macro_rules! debug { ($($arg:tt)+) => { $crate::__log!(Debug, $($arg)+) }; }
+/// Logs at info level, `format!`-style; the message is built only when enabled.
+#[macro_export]
+macro_rules! info { ($($arg:tt)+) => { $crate::__log!(Info, $($arg)+) }; }
+/// Logs at warn level, `format!`-style; the message is built only when enabled.
+#[macro_export]
+macro_rules! warn { ($($arg:tt)+) => { $crate::__log!(Warn, $($arg)+) }; }
+/// Logs at error level, `format!`-style; the message is built only when enabled.
+#[macro_export]
+macro_rules! error { ($($arg:tt)+) => { $crate::__log!(Error, $($arg)+) }; }
+
+// ---------------------------------------------------------------------------------------------
+// Exchange: attributes, session, request context
+
+/// Request attributes, the session and facts about the current request.
+pub mod exchange {
+    use super::*;
+
+    pub use super::imports::exchange::{client_address, route_name, transaction_id};
+
+    /// The attribute `name` (`${attributes.name}`) deserialized; `None` when absent.
+    pub fn attribute<T: DeserializeOwned>(name: &str) -> Result<Option<T>, String> {
+        imports::exchange::attribute(name)
+            .map(|json| serde_json::from_str(&json).map_err(|e| format!("attribute {name}: {e}")))
+            .transpose()
+    }
+
+    /// Sets the attribute `name` to `value` (serialized to JSON).
+    pub fn set_attribute<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<(), String> {
+        let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        imports::exchange::set_attribute(name, &json)
+    }
+
+    /// The session value `name` deserialized; `None` when absent.
+    pub fn session_value<T: DeserializeOwned>(name: &str) -> Result<Option<T>, String> {
+        imports::exchange::session_value(name)
+            .map(|json| serde_json::from_str(&json).map_err(|e| format!("session {name}: {e}")))
+            .transpose()
+    }
+
+    /// Sets the session value `name` to `value` (serialized to JSON).
+    pub fn set_session_value<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<(), String> {
+        let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        imports::exchange::set_session_value(name, &json)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions, heap, client, counters, metrics
+
+/// Compiles an IG `${...}` template (do it in `new`); evaluate it per request.
+pub fn compile(source: &str) -> Result<Expression, String> {
+    imports::expressions::compile(source)
+}
+
+/// Resolves a heap handler reference (a name or an inline declaration, as JSON text); only
+/// during `new`. Call it per request with [`HandlerRef::call`].
+pub fn resolve_handler(reference: &str) -> Result<HandlerRef, String> {
+    imports::heap::resolve_handler(reference)
+}
+
+/// Outbound HTTP through the host's client (pooling, proxy, TLS and tracing apply).
+pub mod client {
+    use super::*;
+
+    /// Sends a request.
+    pub fn send(request: &OutgoingRequest) -> Result<Response, String> {
+        imports::client::send(request)
+    }
+
+    /// Sends a `GET` without a body.
+    pub fn get(uri: &str) -> Result<Response, String> {
+        send(&OutgoingRequest {
+            method: "GET".into(),
+            uri: uri.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
+    }
+}
+
+/// Counters shared by every instance and worker of the gateway.
+pub mod counters {
+    pub use super::imports::counters::{WindowCount, increment};
+}
+
+/// Adds to the counter `ferrogate_plugin_<name>_total{type, object, route}`.
+pub fn counter_add(name: &str, value: u64) {
+    imports::metrics::counter_add(name, value)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export machinery
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::filter::exports::ferrogate::plugin::filter::Guest as FilterGuest;
+    pub use crate::bindings::filter::exports::ferrogate::plugin::plugin::{
+        Guest as FilterPluginGuest, Kind as FilterKind, TypeInfo as FilterTypeInfo,
+    };
+    pub use crate::bindings::handler::exports::ferrogate::plugin::handler::Guest as HandlerGuest;
+    pub use crate::bindings::handler::exports::ferrogate::plugin::plugin::{
+        Guest as HandlerPluginGuest, Kind as HandlerKind, TypeInfo as HandlerTypeInfo,
+    };
+
+    use std::cell::OnceCell;
+    use std::thread::LocalKey;
+
+    /// Constructs the plugin into its cell (once per instance).
+    pub fn init<T: 'static>(
+        cell: &'static LocalKey<OnceCell<T>>,
+        new: fn() -> Result<T, String>,
+    ) -> Result<(), String> {
+        cell.with(|c| {
+            if c.get().is_some() {
+                return Err("init called twice on the same instance".to_string());
+            }
+            let value = new()?;
+            let _ = c.set(value);
+            Ok(())
+        })
+    }
+
+    /// Runs `f` with the constructed plugin.
+    pub fn with<T: 'static, R>(
+        cell: &'static LocalKey<OnceCell<T>>,
+        f: impl FnOnce(&T) -> Result<R, String>,
+    ) -> Result<R, String> {
+        cell.with(|c| match c.get() {
+            Some(value) => f(value),
+            None => Err("plugin called before init".to_string()),
+        })
+    }
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_filter_kind {
+    ($ty:ty, $kind:ident, $($name:expr),+ $(,)?) => {
+        const _: () = {
+            struct __FerrogateExport;
+
+            ::std::thread_local! {
+                static __INSTANCE: ::std::cell::OnceCell<$ty> =
+                    const { ::std::cell::OnceCell::new() };
+            }
+
+            impl $crate::__private::FilterPluginGuest for __FerrogateExport {
+                fn types() -> ::std::vec::Vec<$crate::__private::FilterTypeInfo> {
+                    ::std::vec![$($crate::__private::FilterTypeInfo {
+                        name: ::std::string::String::from($name),
+                        kind: $crate::__private::FilterKind::$kind,
+                    }),+]
+                }
+            }
+
+            impl $crate::__private::FilterGuest for __FerrogateExport {
+                fn init() -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__private::init(&__INSTANCE, <$ty as $crate::Filter>::new)
+                }
+                fn on_request(
+                    request: &$crate::Request,
+                ) -> ::std::result::Result<$crate::Outcome, ::std::string::String> {
+                    $crate::__private::with(&__INSTANCE, |f| $crate::Filter::on_request(f, request))
+                }
+                fn on_response(
+                    request: &$crate::Request,
+                    response: &$crate::Response,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__private::with(&__INSTANCE, |f| {
+                        $crate::Filter::on_response(f, request, response)
+                    })
+                }
+            }
+
+            $crate::bindings::filter::export!(__FerrogateExport with_types_in $crate::bindings::filter);
+        };
+    };
+}
+
+/// Exports a [`Filter`] type under one or more type names (what routes write in `"type"`).
+///
+/// ```ignore
+/// ferrogate_sdk::export_filter!(MyFilter, "MyFilter");
+/// ferrogate_sdk::export_filter!(MyFilter, "MyFilter", "MyFilterAlias");
+/// ```
+///
+/// One export macro per component: a component is either filters/decorators or handlers.
+/// [`type_name`] tells which name an instance serves.
+#[macro_export]
+macro_rules! export_filter {
+    ($ty:ty, $($name:expr),+ $(,)?) => { $crate::__export_filter_kind!($ty, Filter, $($name),+); };
+}
+
+/// Exports a [`Filter`] type as a decorator: `on_request` runs before the decorated object,
+/// `on_response` after, and [`config`] is the decoration value.
+///
+/// ```ignore
+/// ferrogate_sdk::export_decorator!(Timing, "timing");
+/// ```
+#[macro_export]
+macro_rules! export_decorator {
+    ($ty:ty, $($name:expr),+ $(,)?) => { $crate::__export_filter_kind!($ty, Decorator, $($name),+); };
+}
+
+/// Exports a [`Handler`] type under one or more type names.
+///
+/// ```ignore
+/// ferrogate_sdk::export_handler!(Hello, "HelloHandler");
+/// ```
+#[macro_export]
+macro_rules! export_handler {
+    ($ty:ty, $($name:expr),+ $(,)?) => {
+        const _: () = {
+            struct __FerrogateExport;
+
+            ::std::thread_local! {
+                static __INSTANCE: ::std::cell::OnceCell<$ty> =
+                    const { ::std::cell::OnceCell::new() };
+            }
+
+            impl $crate::__private::HandlerPluginGuest for __FerrogateExport {
+                fn types() -> ::std::vec::Vec<$crate::__private::HandlerTypeInfo> {
+                    ::std::vec![$($crate::__private::HandlerTypeInfo {
+                        name: ::std::string::String::from($name),
+                        kind: $crate::__private::HandlerKind::Handler,
+                    }),+]
+                }
+            }
+
+            impl $crate::__private::HandlerGuest for __FerrogateExport {
+                fn init() -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__private::init(&__INSTANCE, <$ty as $crate::Handler>::new)
+                }
+                fn handle(
+                    request: &$crate::Request,
+                ) -> ::std::result::Result<$crate::Response, ::std::string::String> {
+                    $crate::__private::with(&__INSTANCE, |h| $crate::Handler::handle(h, request))
+                }
+            }
+
+            $crate::bindings::handler::export!(__FerrogateExport with_types_in $crate::bindings::handler);
+        };
+    };
+}
