@@ -22,6 +22,14 @@ mod listeners_cli;
 mod listeners_client;
 #[path = "e2e/listeners_https.rs"]
 mod listeners_https;
+#[path = "e2e/plugins_filters.rs"]
+mod plugins_filters;
+#[path = "e2e/plugins_hostile.rs"]
+mod plugins_hostile;
+#[path = "e2e/plugins_reload.rs"]
+mod plugins_reload;
+#[path = "e2e/plugins_support.rs"]
+mod plugins_support;
 #[path = "e2e/reload.rs"]
 mod reload;
 #[path = "e2e/routing.rs"]

@@ -19,6 +19,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "globalDecorators",
     "properties",
     "temporaryStorage",
+    // Ferrogate extension: the WebAssembly plugin runtime (see docs/plugin-runtime.md).
+    "plugins",
     "session",
     "comment",
 ];
@@ -61,6 +63,16 @@ impl Gateway {
         mode: BuildMode,
         registry: Arc<TypeRegistry>,
     ) -> Result<Gateway, ConfigErrors> {
+        let registry = match crate::plugin::settings_from_config(config_dir) {
+            Ok(None) => registry,
+            Ok(Some((settings, limits))) => {
+                let mut extended = (*registry).clone();
+                crate::plugin::register(&mut extended, &settings, limits, config_dir)
+                    .map_err(|error| ConfigErrors(vec![error]))?;
+                Arc::new(extended)
+            }
+            Err(error) => return Err(ConfigErrors(vec![error])),
+        };
         let environment = Environment::new(registry, config_dir.to_path_buf(), mode);
         let admin = AdminSettings::load(config_dir, &environment);
         let built = load_config(config_dir, &environment);

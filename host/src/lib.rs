@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod handler;
 pub mod heap;
 pub mod http;
+pub mod plugin;
 pub mod proxy;
 pub mod router;
 pub mod secrets;

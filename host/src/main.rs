@@ -58,8 +58,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         config_dir: Option<PathBuf>,
     },
-    /// List the object types this gateway knows.
-    Types,
+    /// List the object types this gateway knows, with the plugin types of the configuration.
+    Types {
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,8 +98,24 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { config_dir } => check(resolve_config_dir(config_dir)),
-        Command::Types => {
-            let registry = TypeRegistry::standard();
+        Command::Types { config_dir } => {
+            let mut registry = TypeRegistry::standard();
+            let config_dir = resolve_config_dir(config_dir);
+            match ferrogate::plugin::settings_from_config(&config_dir) {
+                Ok(None) => {}
+                Ok(Some((settings, limits))) => {
+                    if let Err(error) =
+                        ferrogate::plugin::register(&mut registry, &settings, limits, &config_dir)
+                    {
+                        eprintln!("{error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+                Err(error) => {
+                    eprintln!("{error}");
+                    return ExitCode::FAILURE;
+                }
+            }
             for (name, factory) in registry.entries() {
                 println!("{name}\t{}\t{}", factory.kind.describe(), factory.origin);
             }

@@ -74,6 +74,11 @@ impl TypeRegistry {
         }
     }
 
+    /// Registers one type with its factory (plugin types: the origin is the plugin file).
+    pub fn register(&mut self, name: &str, factory: Factory) {
+        self.types.insert(name.to_owned(), factory);
+    }
+
     pub fn get(&self, type_name: &str) -> Option<&Factory> {
         self.types.get(type_name)
     }

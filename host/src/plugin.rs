@@ -1,0 +1,306 @@
+//! The WebAssembly plugin runtime: filters, handlers and decorators provided by components
+//! that implement `sdk/wit/plugin.wit`, registered in the type registry by type name.
+//!
+//! Configured by the Ferrogate extension key `"plugins"` of config.json:
+//! `{"directories": ["plugins"], "deadline": "100 ms", "memory": "64 MiB", "instances": "reuse"}`.
+
+pub mod bindings;
+pub mod engine;
+mod imports;
+pub mod loader;
+pub mod object;
+pub mod shared;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ConfigError, Located};
+use crate::heap::{Factory, HeapObject, ObjectKind, TypeRegistry};
+use bindings::Kind;
+use loader::PluginFile;
+use object::{PluginDecorator, PluginFilter, PluginHandler, PluginObject};
+use state::ObjectInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceMode {
+    /// A small pool of instances per object, state kept between requests.
+    #[default]
+    Reuse,
+    /// A new instance for every request.
+    Fresh,
+}
+
+/// Limits applied to every plugin call.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub deadline: Duration,
+    pub memory: usize,
+    pub instances: InstanceMode,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(100),
+            memory: 64 << 20,
+            instances: InstanceMode::Reuse,
+        }
+    }
+}
+
+/// config.json's `"plugins"`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSettings {
+    /// Directories whose `*.wasm` files are loaded, relative to the configuration directory.
+    #[serde(default)]
+    pub directories: Vec<PathBuf>,
+    /// CPU time one call may take, e.g. "100 ms".
+    pub deadline: Option<String>,
+    /// Linear memory cap per instance, e.g. "64 MiB".
+    pub memory: Option<String>,
+    /// "reuse" or "fresh".
+    #[serde(default)]
+    pub instances: InstanceMode,
+}
+
+fn parse_memory(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("invalid size \"{text}\""))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "kb" | "k" => 1 << 10,
+        "mib" | "mb" | "m" => 1 << 20,
+        "gib" | "gb" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit \"{other}\" (use KiB, MiB or GiB)"
+            ));
+        }
+    };
+    Ok(number.saturating_mul(factor))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match crate::config::duration::duration_from_json(
+        &serde_json::Value::String(text.to_owned()),
+        Duration::from_millis(1),
+    )? {
+        crate::config::duration::IgDuration::Finite(duration) => Ok(duration),
+        _ => Err("the plugin deadline must be finite".into()),
+    }
+}
+
+/// Runs a future to completion on a private current-thread runtime in a scoped thread: works
+/// from synchronous code whether or not a runtime is running on this thread.
+pub fn block_on<F>(future: F) -> Result<F::Output, String>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .map(|runtime| runtime.block_on(future))
+                    .map_err(|error| error.to_string())
+            })
+            .join()
+            .map_err(|_| "plugin initialisation panicked".to_owned())?
+    })
+}
+
+/// Reads `"plugins"` from config.json in `config_dir`, when present.
+pub fn settings_from_config(
+    config_dir: &Path,
+) -> Result<Option<(PluginSettings, Limits)>, ConfigError> {
+    let path = config_dir.join("config.json");
+    let Some((doc, value)) = crate::config::read_optional(&path)? else {
+        return Ok(None);
+    };
+    let root = Located::new(&doc, "", &value);
+    let Some(at) = root.get("plugins") else {
+        return Ok(None);
+    };
+    let settings: PluginSettings = crate::config::typed::decode(at.doc, &at.pointer, at.value)?;
+    let mut limits = Limits {
+        instances: settings.instances,
+        ..Limits::default()
+    };
+    if let Some(deadline) = &settings.deadline {
+        limits.deadline = parse_duration(deadline)
+            .map_err(|reason| at.error(format!("\"deadline\": {reason}")))?;
+    }
+    if let Some(memory) = &settings.memory {
+        limits.memory =
+            parse_memory(memory).map_err(|reason| at.error(format!("\"memory\": {reason}")))?;
+    }
+    Ok(Some((settings, limits)))
+}
+
+/// Loads every `*.wasm` of the directories and registers its types; duplicate type names
+/// are an error naming both files.
+pub fn register(
+    registry: &mut TypeRegistry,
+    settings: &PluginSettings,
+    limits: Limits,
+    config_dir: &Path,
+) -> Result<(), ConfigError> {
+    let runtime = engine::runtime(limits.memory)
+        .map_err(|e| ConfigError::new(format!("cannot start the plugin runtime: {e}")))?;
+    let mut files = Vec::new();
+    for directory in &settings.directories {
+        let directory = config_dir.join(directory);
+        let entries = std::fs::read_dir(&directory).map_err(|error| {
+            ConfigError::new(format!(
+                "cannot read the plugin directory {}: {error}",
+                directory.display()
+            ))
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let file = loader::open(runtime, &path)
+                .map_err(|error| ConfigError::new(format!("plugin {}: {error}", path.display())))?;
+            for (name, kind) in file.current().types.clone() {
+                if let Some(existing) = registry.get(&name) {
+                    return Err(ConfigError::new(format!(
+                        "plugin type \"{name}\" of {} is already provided by {}",
+                        path.display(),
+                        existing.origin
+                    )));
+                }
+                registry.register(&name, factory(file.clone(), name.clone(), kind, limits));
+            }
+            files.push(file);
+        }
+    }
+    loader::watch(runtime, files, Duration::from_millis(500));
+    Ok(())
+}
+
+fn collect_secret_ids(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(members) => {
+            for (key, value) in members {
+                if key.ends_with("SecretId")
+                    && let serde_json::Value::String(id) = value
+                {
+                    out.push(id.clone());
+                }
+                collect_secret_ids(value, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_secret_ids(item, out))
+        }
+        _ => {}
+    }
+}
+
+/// The place in the config that holds `wanted`, so that references resolve with positions.
+fn find<'d>(at: &Located<'d>, wanted: &serde_json::Value) -> Option<Located<'d>> {
+    if at.value == wanted {
+        return Some(at.clone());
+    }
+    match at.value {
+        serde_json::Value::Object(members) => members
+            .keys()
+            .filter_map(|key| at.get(key))
+            .find_map(|child| find(&child, wanted)),
+        serde_json::Value::Array(items) => (0..items.len())
+            .filter_map(|index| at.index(index))
+            .find_map(|child| find(&child, wanted)),
+        _ => None,
+    }
+}
+
+fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits) -> Factory {
+    let object_kind = match kind {
+        Kind::Filter => ObjectKind::Filter,
+        Kind::Handler => ObjectKind::Handler,
+        Kind::Decorator => ObjectKind::Decorator,
+    };
+    let origin: Arc<str> = Arc::from(file.path.display().to_string());
+    Factory {
+        kind: object_kind,
+        origin,
+        create: Arc::new(move |builder, declaration| {
+            let client = match builder.lookup("ClientHandler", &declaration.at)? {
+                Some(HeapObject::Handler(handler)) => Some(handler),
+                _ => None,
+            };
+            if kind == Kind::Decorator {
+                return Ok(HeapObject::Decorator(Arc::new(PluginDecorator {
+                    type_name: type_name.clone(),
+                    name: declaration.name.clone(),
+                    file: file.clone(),
+                    limits,
+                    client,
+                })));
+            }
+            let config = builder.config_value(&declaration.config)?;
+            let mut secrets = Vec::new();
+            collect_secret_ids(&config, &mut secrets);
+            let secrets_provider = match declaration.config.get("secretsProvider") {
+                Some(at) => Some(crate::secrets::SecretsProvider::resolve(builder, &at)?),
+                None => None,
+            };
+            let info = Arc::new(ObjectInfo {
+                type_name: type_name.clone(),
+                object_name: declaration.name.clone(),
+                route: builder.route().map(str::to_owned),
+                file: file.path.display().to_string(),
+                config: config.to_string(),
+                secrets,
+                client,
+                secrets_provider,
+                handlers: std::sync::OnceLock::new(),
+            });
+            let plugin = Arc::new(PluginObject::new(info.clone(), file.clone(), limits));
+            let (instance, refs) = block_on(plugin.instantiate(true))
+                .map_err(|e| declaration.at.error(e))?
+                .map_err(|error| {
+                    declaration.at.error(format!(
+                        "plugin {} ({}): init of \"{}\" failed: {}",
+                        type_name,
+                        file.path.display(),
+                        declaration.name,
+                        object::describe(&error)
+                    ))
+                })?;
+            let mut handlers = Vec::with_capacity(refs.len());
+            for reference in refs {
+                let wanted: serde_json::Value = serde_json::from_str(&reference)
+                    .unwrap_or(serde_json::Value::String(reference.clone()));
+                let Some(at) = find(&declaration.config, &wanted) else {
+                    return Err(declaration.config.error(format!(
+                        "the plugin resolves the handler {reference}, which does not appear in its config"
+                    )));
+                };
+                handlers.push(builder.resolve_handler(&at)?);
+            }
+            let _ = info.handlers.set(handlers);
+            plugin.checkin(instance);
+            Ok(match kind {
+                Kind::Handler => HeapObject::Handler(Arc::new(PluginHandler(plugin))),
+                _ => HeapObject::Filter(Arc::new(PluginFilter(plugin))),
+            })
+        }),
+    }
+}

@@ -1,0 +1,54 @@
+//! Host bindings generated from the WIT contract in `sdk/wit/plugin.wit`.
+
+pub use wasmtime::component::Resource;
+
+/// The request being processed: the live request of the exchange the store holds for the call.
+pub struct RequestRes;
+/// A response: the chain's, moved into the store for the call, or one the plugin built.
+pub struct ResponseRes(pub crate::http::Response);
+/// A compiled `${...}` expression.
+pub struct ExpressionRes(pub crate::expr::Expression);
+/// An index into the handlers the object resolved during `init`.
+pub struct HandlerRefRes(pub usize);
+
+mod filter_world {
+    wasmtime::component::bindgen!({
+        path: "../sdk/wit",
+        world: "filter-plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ferrogate:plugin/http.request": super::RequestRes,
+            "ferrogate:plugin/http.response": super::ResponseRes,
+            "ferrogate:plugin/expressions.expression": super::ExpressionRes,
+            "ferrogate:plugin/heap.handler-ref": super::HandlerRefRes,
+        },
+    });
+}
+
+mod handler_world {
+    wasmtime::component::bindgen!({
+        path: "../sdk/wit",
+        world: "handler-plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ferrogate:plugin/http": super::filter_world::ferrogate::plugin::http,
+            "ferrogate:plugin/log": super::filter_world::ferrogate::plugin::log,
+            "ferrogate:plugin/config": super::filter_world::ferrogate::plugin::config,
+            "ferrogate:plugin/exchange": super::filter_world::ferrogate::plugin::exchange,
+            "ferrogate:plugin/expressions": super::filter_world::ferrogate::plugin::expressions,
+            "ferrogate:plugin/heap": super::filter_world::ferrogate::plugin::heap,
+            "ferrogate:plugin/client": super::filter_world::ferrogate::plugin::client,
+            "ferrogate:plugin/counters": super::filter_world::ferrogate::plugin::counters,
+            "ferrogate:plugin/metrics": super::filter_world::ferrogate::plugin::metrics,
+            "ferrogate:plugin/plugin": super::filter_world::exports::ferrogate::plugin::plugin,
+        },
+    });
+}
+
+pub use filter_world::exports::ferrogate::plugin::filter::RequestOutcome;
+pub use filter_world::exports::ferrogate::plugin::plugin::{Kind, TypeInfo};
+pub use filter_world::ferrogate::plugin as imports;
+pub use filter_world::{FilterPlugin, FilterPluginPre};
+pub use handler_world::{HandlerPlugin, HandlerPluginPre};

@@ -1,0 +1,500 @@
+//! The host side of every import of the WIT contract.
+
+use bytes::Bytes;
+use wasmtime::component::Resource;
+
+use super::bindings::imports::{
+    client, config, counters, exchange, expressions, heap, http, log, metrics,
+};
+use super::bindings::{ExpressionRes, HandlerRefRes, RequestRes, ResponseRes};
+use super::state::StoreState;
+use crate::expr::{Expression, Value};
+use crate::http::{Buffered, buffer_up_to, full_body};
+
+type R<T> = wasmtime::Result<T>;
+
+fn no_exchange() -> wasmtime::Error {
+    wasmtime::format_err!("a message handle was used outside the call that handed it over")
+}
+
+impl StoreState {
+    fn exchange_mut(&mut self) -> R<&mut crate::exchange::Exchange> {
+        self.exchange.as_mut().ok_or_else(no_exchange)
+    }
+    fn response_mut(&mut self, handle: &Resource<ResponseRes>) -> R<&mut crate::http::Response> {
+        Ok(&mut self.table.get_mut(handle)?.0)
+    }
+}
+
+fn header_values(headers: &http::HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect()
+}
+
+fn header_names(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .collect()
+}
+
+fn set_header(headers: &mut http::HeaderMap, name: &str, values: &[String]) -> Result<(), String> {
+    let name = http::HeaderName::try_from(name).map_err(|error| error.to_string())?;
+    let values = values
+        .iter()
+        .map(|value| http::HeaderValue::try_from(value.as_str()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    headers.remove(&name);
+    for value in values {
+        headers.append(name.clone(), value);
+    }
+    Ok(())
+}
+
+fn append_header(headers: &mut http::HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let name = http::HeaderName::try_from(name).map_err(|error| error.to_string())?;
+    let value = http::HeaderValue::try_from(value).map_err(|error| error.to_string())?;
+    headers.append(name, value);
+    Ok(())
+}
+
+/// The host's own cap on bodies a plugin reads.
+const BODY_CAP: u64 = 16 << 20;
+
+impl http::Host for StoreState {}
+
+impl http::HostRequest for StoreState {
+    async fn method(&mut self, _: Resource<RequestRes>) -> R<String> {
+        Ok(self.exchange_mut()?.request.method().as_str().to_owned())
+    }
+    async fn set_method(
+        &mut self,
+        _: Resource<RequestRes>,
+        method: String,
+    ) -> R<Result<(), String>> {
+        let exchange = self.exchange_mut()?;
+        Ok(match http::Method::from_bytes(method.as_bytes()) {
+            Ok(method) => {
+                *exchange.request.method_mut() = method;
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        })
+    }
+    async fn uri(&mut self, _: Resource<RequestRes>) -> R<String> {
+        Ok(self.exchange_mut()?.request.uri().to_string())
+    }
+    async fn set_uri(&mut self, _: Resource<RequestRes>, uri: String) -> R<Result<(), String>> {
+        let exchange = self.exchange_mut()?;
+        Ok(match http::Uri::try_from(uri) {
+            Ok(uri) => {
+                *exchange.request.uri_mut() = uri;
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        })
+    }
+    async fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
+        Ok(header_values(self.exchange_mut()?.request.headers(), &name))
+    }
+    async fn header_names(&mut self, _: Resource<RequestRes>) -> R<Vec<String>> {
+        Ok(header_names(self.exchange_mut()?.request.headers()))
+    }
+    async fn set_header(
+        &mut self,
+        _: Resource<RequestRes>,
+        name: String,
+        values: Vec<String>,
+    ) -> R<Result<(), String>> {
+        Ok(set_header(
+            self.exchange_mut()?.request.headers_mut(),
+            &name,
+            &values,
+        ))
+    }
+    async fn append_header(
+        &mut self,
+        _: Resource<RequestRes>,
+        name: String,
+        value: String,
+    ) -> R<Result<(), String>> {
+        Ok(append_header(
+            self.exchange_mut()?.request.headers_mut(),
+            &name,
+            &value,
+        ))
+    }
+    async fn remove_header(&mut self, _: Resource<RequestRes>, name: String) -> R<()> {
+        self.exchange_mut()?
+            .request
+            .headers_mut()
+            .remove(name.as_str());
+        Ok(())
+    }
+    async fn body(&mut self, _: Resource<RequestRes>, limit: u64) -> R<Result<Vec<u8>, String>> {
+        let limit = limit.min(BODY_CAP) as usize;
+        let exchange = self.exchange_mut()?;
+        Ok(match exchange.buffer_request_entity(limit).await {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(error) => Err(error.to_string()),
+        })
+    }
+    async fn set_body(&mut self, _: Resource<RequestRes>, body: Vec<u8>) -> R<()> {
+        self.exchange_mut()?.set_request_entity(Bytes::from(body));
+        Ok(())
+    }
+    async fn drop(&mut self, handle: Resource<RequestRes>) -> R<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl http::HostResponse for StoreState {
+    async fn new(&mut self, status: u16) -> R<Resource<ResponseRes>> {
+        let mut response = http::Response::new(crate::http::empty_body());
+        *response.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        Ok(self.table.push(ResponseRes(response))?)
+    }
+    async fn status(&mut self, handle: Resource<ResponseRes>) -> R<u16> {
+        Ok(self.response_mut(&handle)?.status().as_u16())
+    }
+    async fn set_status(
+        &mut self,
+        handle: Resource<ResponseRes>,
+        status: u16,
+    ) -> R<Result<(), String>> {
+        let response = self.response_mut(&handle)?;
+        Ok(match http::StatusCode::from_u16(status) {
+            Ok(status) => {
+                *response.status_mut() = status;
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        })
+    }
+    async fn header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<Vec<String>> {
+        Ok(header_values(self.response_mut(&handle)?.headers(), &name))
+    }
+    async fn header_names(&mut self, handle: Resource<ResponseRes>) -> R<Vec<String>> {
+        Ok(header_names(self.response_mut(&handle)?.headers()))
+    }
+    async fn set_header(
+        &mut self,
+        handle: Resource<ResponseRes>,
+        name: String,
+        values: Vec<String>,
+    ) -> R<Result<(), String>> {
+        Ok(set_header(
+            self.response_mut(&handle)?.headers_mut(),
+            &name,
+            &values,
+        ))
+    }
+    async fn append_header(
+        &mut self,
+        handle: Resource<ResponseRes>,
+        name: String,
+        value: String,
+    ) -> R<Result<(), String>> {
+        Ok(append_header(
+            self.response_mut(&handle)?.headers_mut(),
+            &name,
+            &value,
+        ))
+    }
+    async fn remove_header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<()> {
+        self.response_mut(&handle)?
+            .headers_mut()
+            .remove(name.as_str());
+        Ok(())
+    }
+    async fn body(
+        &mut self,
+        handle: Resource<ResponseRes>,
+        limit: u64,
+    ) -> R<Result<Vec<u8>, String>> {
+        let limit = limit.min(BODY_CAP) as usize;
+        let response = self.response_mut(&handle)?;
+        let body = std::mem::replace(response.body_mut(), crate::http::empty_body());
+        Ok(match buffer_up_to(body, limit).await {
+            Ok(Buffered::Complete(bytes)) => {
+                *response.body_mut() = full_body(bytes.clone());
+                Ok(bytes.to_vec())
+            }
+            Ok(Buffered::TooLarge(body)) => {
+                *response.body_mut() = body;
+                Err(format!("the body is larger than {limit} bytes"))
+            }
+            Err(error) => Err(error.to_string()),
+        })
+    }
+    async fn set_body(&mut self, handle: Resource<ResponseRes>, body: Vec<u8>) -> R<()> {
+        let response = self.response_mut(&handle)?;
+        response.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(body.len()),
+        );
+        response
+            .headers_mut()
+            .remove(http::header::TRANSFER_ENCODING);
+        *response.body_mut() = full_body(body);
+        Ok(())
+    }
+    async fn drop(&mut self, handle: Resource<ResponseRes>) -> R<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl log::Host for StoreState {
+    async fn log(&mut self, level: log::Level, message: String) -> R<()> {
+        let object = &self.object;
+        let route = object.route.as_deref().unwrap_or("");
+        let transaction = self
+            .exchange
+            .as_ref()
+            .map(|exchange| exchange.transaction_id.to_string())
+            .unwrap_or_default();
+        macro_rules! emit {
+            ($level:ident) => {
+                tracing::$level!(plugin_type = %object.type_name, object = %object.object_name, route, transaction, "{message}")
+            };
+        }
+        match level {
+            log::Level::Trace => emit!(trace),
+            log::Level::Debug => emit!(debug),
+            log::Level::Info => emit!(info),
+            log::Level::Warn => emit!(warn),
+            log::Level::Error => emit!(error),
+        }
+        Ok(())
+    }
+    async fn enabled(&mut self, level: log::Level) -> R<bool> {
+        Ok(match level {
+            log::Level::Trace => tracing::enabled!(tracing::Level::TRACE),
+            log::Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
+            log::Level::Info => tracing::enabled!(tracing::Level::INFO),
+            log::Level::Warn => tracing::enabled!(tracing::Level::WARN),
+            log::Level::Error => tracing::enabled!(tracing::Level::ERROR),
+        })
+    }
+}
+
+impl config::Host for StoreState {
+    async fn type_name(&mut self) -> R<String> {
+        Ok(self.object.type_name.clone())
+    }
+    async fn object_name(&mut self) -> R<String> {
+        Ok(self.object.object_name.clone())
+    }
+    async fn get(&mut self) -> R<String> {
+        Ok(self.object.config.clone())
+    }
+    async fn secret(&mut self, id: String) -> R<Result<Vec<u8>, String>> {
+        if !self.object.secrets.contains(&id) {
+            return Ok(Err(format!(
+                "secret \"{id}\" is not granted: name it as the value of a key ending in SecretId in the object's config"
+            )));
+        }
+        let Some(provider) = &self.object.secrets_provider else {
+            return Ok(Err("no secretsProvider is available to this object".into()));
+        };
+        Ok(match provider.get(&id) {
+            Ok(Some(secret)) => Ok(secret.expose().to_vec()),
+            Ok(None) => Err(format!("secret \"{id}\" was not found")),
+            Err(error) => Err(error.to_string()),
+        })
+    }
+}
+
+fn parse_json(json: &str) -> Result<Value, String> {
+    serde_json::from_str::<serde_json::Value>(json)
+        .map(|value| Value::from_json(&value))
+        .map_err(|error| format!("invalid JSON: {error}"))
+}
+
+impl exchange::Host for StoreState {
+    async fn attribute(&mut self, name: String) -> R<Option<String>> {
+        Ok(self
+            .exchange_mut()?
+            .attributes
+            .get(&name)
+            .map(|value| value.to_json().to_string()))
+    }
+    async fn set_attribute(&mut self, name: String, json: String) -> R<Result<(), String>> {
+        let exchange = self.exchange_mut()?;
+        Ok(parse_json(&json).map(|value| {
+            exchange.attributes.insert(name, value);
+        }))
+    }
+    async fn session_value(&mut self, name: String) -> R<Option<String>> {
+        Ok(self
+            .exchange_mut()?
+            .session
+            .values
+            .get(&name)
+            .map(|value| value.to_json().to_string()))
+    }
+    async fn set_session_value(&mut self, name: String, json: String) -> R<Result<(), String>> {
+        let exchange = self.exchange_mut()?;
+        Ok(parse_json(&json).map(|value| {
+            exchange.session.values.insert(name, value);
+            exchange.session.changed = true;
+        }))
+    }
+    async fn client_address(&mut self) -> R<String> {
+        Ok(self.exchange_mut()?.client.remote.ip().to_string())
+    }
+    async fn transaction_id(&mut self) -> R<String> {
+        Ok(self.exchange_mut()?.transaction_id.to_string())
+    }
+    async fn route_name(&mut self) -> R<Option<String>> {
+        let exchange = self.exchange_mut()?;
+        Ok(exchange
+            .routing
+            .route_names
+            .last()
+            .map(|name| name.to_string())
+            .or_else(|| self.object.route.clone()))
+    }
+}
+
+impl expressions::Host for StoreState {
+    async fn compile(&mut self, source: String) -> R<Result<Resource<ExpressionRes>, String>> {
+        match Expression::parse(&source) {
+            Ok(expression) => Ok(Ok(self.table.push(ExpressionRes(expression))?)),
+            Err(error) => Ok(Err(format!("column {}: {}", error.column(), error.message))),
+        }
+    }
+}
+
+impl expressions::HostExpression for StoreState {
+    async fn evaluate(&mut self, handle: Resource<ExpressionRes>) -> R<String> {
+        let expression = &self.table.get(&handle)?.0;
+        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        Ok(expression.eval(&exchange.scope()).to_json().to_string())
+    }
+    async fn evaluate_condition(&mut self, handle: Resource<ExpressionRes>) -> R<bool> {
+        let expression = &self.table.get(&handle)?.0;
+        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        Ok(expression.eval_condition(&exchange.scope()))
+    }
+    async fn evaluate_string(&mut self, handle: Resource<ExpressionRes>) -> R<Option<String>> {
+        let expression = &self.table.get(&handle)?.0;
+        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        let value = expression.eval(&exchange.scope());
+        Ok((!value.is_null()).then(|| value.to_el_string().into_owned()))
+    }
+    async fn assign(
+        &mut self,
+        handle: Resource<ExpressionRes>,
+        json: String,
+    ) -> R<Result<(), String>> {
+        let value = match parse_json(&json) {
+            Ok(value) => value,
+            Err(error) => return Ok(Err(error)),
+        };
+        let expression = &self.table.get(&handle)?.0;
+        let exchange = self.exchange.as_mut().ok_or_else(no_exchange)?;
+        Ok(expression
+            .assign(&mut exchange.scope_mut(), value)
+            .map_err(|error| error.to_string()))
+    }
+    async fn drop(&mut self, handle: Resource<ExpressionRes>) -> R<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl heap::Host for StoreState {
+    async fn resolve_handler(
+        &mut self,
+        reference: String,
+    ) -> R<Result<Resource<HandlerRefRes>, String>> {
+        if self.exchange.is_some() {
+            return Ok(Err(
+                "heap.resolve-handler is only available during init".into()
+            ));
+        }
+        let index = self.refs_asked;
+        self.refs_asked += 1;
+        if let Some(pending) = &mut self.pending_refs {
+            pending.push(reference);
+        } else if self
+            .object
+            .handlers
+            .get()
+            .is_none_or(|handlers| index >= handlers.len())
+        {
+            return Ok(Err(format!(
+                "handler reference {reference} was not asked for when the object was built"
+            )));
+        }
+        Ok(Ok(self.table.push(HandlerRefRes(index))?))
+    }
+}
+
+impl heap::HostHandlerRef for StoreState {
+    async fn call(
+        &mut self,
+        handle: Resource<HandlerRefRes>,
+    ) -> R<Result<Resource<ResponseRes>, String>> {
+        let index = self.table.get(&handle)?.0;
+        let Some(handler) = self
+            .object
+            .handlers
+            .get()
+            .and_then(|handlers| handlers.get(index))
+            .cloned()
+        else {
+            return Ok(Err("the handler reference is not resolved".into()));
+        };
+        let exchange = self.exchange.as_mut().ok_or_else(no_exchange)?;
+        match handler.handle(exchange).await {
+            Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
+            Err(error) => Ok(Err(error.to_string())),
+        }
+    }
+    async fn drop(&mut self, handle: Resource<HandlerRefRes>) -> R<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl client::Host for StoreState {
+    async fn send(
+        &mut self,
+        request: http::OutgoingRequest,
+    ) -> R<Result<Resource<ResponseRes>, String>> {
+        match super::shared::send(self, request).await {
+            Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+}
+
+impl counters::Host for StoreState {
+    async fn increment(
+        &mut self,
+        key: String,
+        delta: u64,
+        window_ms: u64,
+    ) -> R<counters::WindowCount> {
+        let (value, remaining_ms) = super::shared::increment(&key, delta, window_ms);
+        Ok(counters::WindowCount {
+            value,
+            remaining_ms,
+        })
+    }
+}
+
+impl metrics::Host for StoreState {
+    async fn counter_add(&mut self, name: String, value: u64) -> R<()> {
+        super::shared::counter_add(&name, &self.object, value);
+        Ok(())
+    }
+}

@@ -1,0 +1,476 @@
+//! Plugin heap objects: instances (reused from a small pool or fresh per request), the calls
+//! with their CPU deadline, and the filter, handler and decorator adapters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::{FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes};
+use super::loader::PluginFile;
+use super::state::{ObjectInfo, StoreState};
+use super::{InstanceMode, Limits};
+use crate::exchange::Exchange;
+use crate::handler::{Filter, Handler, HandlerError, HandlerFuture, Next};
+use crate::heap::{DecorationContext, Decorator, HeapObject, ObjectKind};
+use crate::http::Response;
+
+/// Plugin calls that trapped, ran out of time or memory: every one answered 500.
+pub static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+const POOL_SIZE: usize = 16;
+
+enum Bindings {
+    Filter(FilterPlugin),
+    Handler(HandlerPlugin),
+}
+
+pub struct Instance {
+    store: Store<StoreState>,
+    bindings: Bindings,
+    generation: u64,
+}
+
+pub struct PluginObject {
+    pub info: Arc<ObjectInfo>,
+    file: Arc<PluginFile>,
+    limits: Limits,
+    pool: Mutex<Vec<Instance>>,
+}
+
+/// Why a call produced no answer.
+pub enum CallError {
+    /// A trap, panic, deadline or memory exhaustion: the instance is discarded.
+    Trap(wasmtime::Error),
+    /// The plugin returned an error.
+    Guest(String),
+}
+
+fn take_exchange(exchange: &mut Exchange) -> Exchange {
+    let placeholder = Exchange::new(
+        http::Request::new(crate::http::empty_body()),
+        exchange.client.clone(),
+        exchange.transaction_id.clone(),
+    );
+    std::mem::replace(exchange, placeholder)
+}
+
+impl PluginObject {
+    pub fn new(info: Arc<ObjectInfo>, file: Arc<PluginFile>, limits: Limits) -> Self {
+        PluginObject {
+            info,
+            file,
+            limits,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn arm(store: &mut Store<StoreState>) {
+        store.data_mut().call_started = Instant::now();
+        store.set_epoch_deadline(1);
+    }
+
+    /// A new store and instance of the current version, initialised; `pending` collects the
+    /// handler references `init` asks for (the first instance of an object).
+    pub async fn instantiate(&self, pending: bool) -> Result<(Instance, Vec<String>), CallError> {
+        let compiled = self.file.current();
+        let mut state = StoreState::new(self.info.clone());
+        if pending {
+            state.pending_refs = Some(Vec::new());
+        }
+        let mut store = Store::new(compiled.pre_engine(), state);
+        let deadline = self.limits.deadline;
+        store.epoch_deadline_callback(move |context| {
+            if context.data().call_started.elapsed() >= deadline {
+                Err(wasmtime::format_err!(
+                    "the plugin ran past its deadline of {deadline:?}"
+                ))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Self::arm(&mut store);
+        let bindings = if let Some(pre) = &compiled.filter {
+            let bindings = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(CallError::Trap)?;
+            Self::arm(&mut store);
+            bindings
+                .ferrogate_plugin_filter()
+                .call_init(&mut store)
+                .await
+                .map_err(CallError::Trap)?
+                .map_err(CallError::Guest)?;
+            Bindings::Filter(bindings)
+        } else if let Some(pre) = &compiled.handler {
+            let bindings = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(CallError::Trap)?;
+            Self::arm(&mut store);
+            bindings
+                .ferrogate_plugin_handler()
+                .call_init(&mut store)
+                .await
+                .map_err(CallError::Trap)?
+                .map_err(CallError::Guest)?;
+            Bindings::Handler(bindings)
+        } else {
+            return Err(CallError::Guest(
+                "the component exports neither a filter nor a handler".into(),
+            ));
+        };
+        let refs = store.data_mut().pending_refs.take().unwrap_or_default();
+        Ok((
+            Instance {
+                store,
+                bindings,
+                generation: compiled.generation,
+            },
+            refs,
+        ))
+    }
+
+    async fn checkout(&self) -> Result<Instance, CallError> {
+        if self.limits.instances == InstanceMode::Reuse {
+            let generation = self.file.current().generation;
+            let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
+            if let Some(instance) = pooled
+                && instance.generation == generation
+            {
+                return Ok(instance);
+            }
+        }
+        self.instantiate(false).await.map(|(instance, _)| instance)
+    }
+
+    pub fn checkin(&self, instance: Instance) {
+        if self.limits.instances == InstanceMode::Reuse
+            && let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOL_SIZE
+        {
+            pool.push(instance);
+        }
+    }
+
+    fn fail(&self, exchange: &Exchange, phase: &str, error: CallError) -> HandlerError {
+        let (kind, detail) = match error {
+            CallError::Trap(error) => {
+                FAILURES.fetch_add(1, Ordering::Relaxed);
+                super::shared::counter_add("failures", &self.info, 1);
+                ("trap", format!("{error:#}"))
+            }
+            CallError::Guest(message) => ("error", message),
+        };
+        tracing::error!(
+            plugin_type = %self.info.type_name,
+            object = %self.info.object_name,
+            route = self.info.route.as_deref().unwrap_or(""),
+            file = %self.info.file,
+            transaction = %exchange.transaction_id,
+            kind,
+            "plugin {phase} failed: {detail}"
+        );
+        HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
+    }
+
+    /// Runs `on-request`, the rest of the chain, then `on-response`.
+    async fn run_filter<'a>(
+        &'a self,
+        exchange: &'a mut Exchange,
+        inner: Inner<'a>,
+    ) -> Result<Response, HandlerError> {
+        let mut instance = match self.checkout().await {
+            Ok(instance) => instance,
+            Err(error) => return Err(self.fail(exchange, "instantiation", error)),
+        };
+        let Bindings::Filter(bindings) = &instance.bindings else {
+            return Err(self.fail(exchange, "call", CallError::Guest("not a filter".into())));
+        };
+        let bindings = bindings.clone();
+        let store = &mut instance.store;
+        store.data_mut().exchange = Some(take_exchange(exchange));
+        let outcome = async {
+            let request = store
+                .data_mut()
+                .table
+                .push(RequestRes)
+                .map_err(|e| CallError::Trap(e.into()))?;
+            Self::arm(store);
+            let result = bindings
+                .ferrogate_plugin_filter()
+                .call_on_request(
+                    &mut *store,
+                    wasmtime::component::Resource::new_borrow(request.rep()),
+                )
+                .await;
+            let _ = store.data_mut().table.delete(request);
+            match result {
+                Err(trap) => Err(CallError::Trap(trap)),
+                Ok(Err(message)) => Err(CallError::Guest(message)),
+                Ok(Ok(RequestOutcome::Next)) => Ok(None),
+                Ok(Ok(RequestOutcome::Respond(response))) => store
+                    .data_mut()
+                    .table
+                    .delete(response)
+                    .map(|response| Some(response.0))
+                    .map_err(|e| CallError::Trap(e.into())),
+            }
+        }
+        .await;
+        if let Some(back) = store.data_mut().exchange.take() {
+            *exchange = back;
+        }
+        let response = match outcome {
+            Err(error) => {
+                let trapped = matches!(error, CallError::Trap(_));
+                let error = self.fail(exchange, "on-request", error);
+                if !trapped {
+                    self.checkin(instance);
+                }
+                return Err(error);
+            }
+            Ok(Some(response)) => {
+                self.checkin(instance);
+                return Ok(response);
+            }
+            Ok(None) => inner.handle(exchange).await?,
+        };
+        let store = &mut instance.store;
+        store.data_mut().exchange = Some(take_exchange(exchange));
+        let outcome = async {
+            let request = store
+                .data_mut()
+                .table
+                .push(RequestRes)
+                .map_err(|e| CallError::Trap(e.into()))?;
+            let handle = store
+                .data_mut()
+                .table
+                .push(ResponseRes(response))
+                .map_err(|e| CallError::Trap(e.into()))?;
+            Self::arm(store);
+            let result = bindings
+                .ferrogate_plugin_filter()
+                .call_on_response(
+                    &mut *store,
+                    wasmtime::component::Resource::new_borrow(request.rep()),
+                    wasmtime::component::Resource::new_borrow(handle.rep()),
+                )
+                .await;
+            let _ = store.data_mut().table.delete(request);
+            let response = store.data_mut().table.delete(handle).map(|r| r.0);
+            match result {
+                Err(trap) => Err(CallError::Trap(trap)),
+                Ok(Err(message)) => Err(CallError::Guest(message)),
+                Ok(Ok(())) => response.map_err(|e| CallError::Trap(e.into())),
+            }
+        }
+        .await;
+        if let Some(back) = store.data_mut().exchange.take() {
+            *exchange = back;
+        }
+        match outcome {
+            Ok(response) => {
+                self.checkin(instance);
+                Ok(response)
+            }
+            Err(error) => {
+                let trapped = matches!(error, CallError::Trap(_));
+                let error = self.fail(exchange, "on-response", error);
+                if !trapped {
+                    self.checkin(instance);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn run_handler(&self, exchange: &mut Exchange) -> Result<Response, HandlerError> {
+        let mut instance = match self.checkout().await {
+            Ok(instance) => instance,
+            Err(error) => return Err(self.fail(exchange, "instantiation", error)),
+        };
+        let Bindings::Handler(bindings) = &instance.bindings else {
+            return Err(self.fail(exchange, "call", CallError::Guest("not a handler".into())));
+        };
+        let bindings = bindings.clone();
+        let store = &mut instance.store;
+        store.data_mut().exchange = Some(take_exchange(exchange));
+        let outcome = async {
+            let request = store
+                .data_mut()
+                .table
+                .push(RequestRes)
+                .map_err(|e| CallError::Trap(e.into()))?;
+            Self::arm(store);
+            let result = bindings
+                .ferrogate_plugin_handler()
+                .call_handle(
+                    &mut *store,
+                    wasmtime::component::Resource::new_borrow(request.rep()),
+                )
+                .await;
+            let _ = store.data_mut().table.delete(request);
+            match result {
+                Err(trap) => Err(CallError::Trap(trap)),
+                Ok(Err(message)) => Err(CallError::Guest(message)),
+                Ok(Ok(response)) => store
+                    .data_mut()
+                    .table
+                    .delete(response)
+                    .map(|response| response.0)
+                    .map_err(|e| CallError::Trap(e.into())),
+            }
+        }
+        .await;
+        if let Some(back) = store.data_mut().exchange.take() {
+            *exchange = back;
+        }
+        match outcome {
+            Ok(response) => {
+                self.checkin(instance);
+                Ok(response)
+            }
+            Err(error) => {
+                let trapped = matches!(error, CallError::Trap(_));
+                let error = self.fail(exchange, "handle", error);
+                if !trapped {
+                    self.checkin(instance);
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// What a plugin filter wraps.
+enum Inner<'a> {
+    Next(Next<'a>),
+    Filter(&'a dyn Filter, Next<'a>),
+    Handler(&'a dyn Handler),
+}
+
+impl<'a> Inner<'a> {
+    fn handle<'b>(self, exchange: &'b mut Exchange) -> HandlerFuture<'b>
+    where
+        'a: 'b,
+    {
+        match self {
+            Inner::Next(next) => next.handle(exchange),
+            Inner::Filter(filter, next) => filter.filter(exchange, next),
+            Inner::Handler(handler) => handler.handle(exchange),
+        }
+    }
+}
+
+pub struct PluginFilter(pub Arc<PluginObject>);
+
+impl Filter for PluginFilter {
+    fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(self.0.run_filter(exchange, Inner::Next(next)))
+    }
+}
+
+pub struct PluginHandler(pub Arc<PluginObject>);
+
+impl Handler for PluginHandler {
+    fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
+        Box::pin(self.0.run_handler(exchange))
+    }
+}
+
+struct DecoratedFilter {
+    plugin: Arc<PluginObject>,
+    inner: Arc<dyn Filter>,
+}
+
+impl Filter for DecoratedFilter {
+    fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(
+            self.plugin
+                .run_filter(exchange, Inner::Filter(&*self.inner, next)),
+        )
+    }
+}
+
+struct DecoratedHandler {
+    plugin: Arc<PluginObject>,
+    inner: Arc<dyn Handler>,
+}
+
+impl Handler for DecoratedHandler {
+    fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
+        Box::pin(
+            self.plugin
+                .run_filter(exchange, Inner::Handler(&*self.inner)),
+        )
+    }
+}
+
+/// A plugin decorator: wraps filters and handlers with the component's filter interface,
+/// `config.get` being the decoration value.
+pub struct PluginDecorator {
+    pub type_name: String,
+    pub name: String,
+    pub file: Arc<PluginFile>,
+    pub limits: Limits,
+    pub client: Option<Arc<dyn Handler>>,
+}
+
+impl Decorator for PluginDecorator {
+    fn accepts(&self, kind: ObjectKind) -> bool {
+        matches!(kind, ObjectKind::Filter | ObjectKind::Handler)
+    }
+
+    fn decorate(
+        &self,
+        object: HeapObject,
+        decoration: &serde_json::Value,
+        context: &DecorationContext<'_>,
+    ) -> Result<HeapObject, String> {
+        let info = Arc::new(ObjectInfo {
+            type_name: self.type_name.clone(),
+            object_name: format!("{}@{}", self.name, context.object_name),
+            route: context.route.map(str::to_owned),
+            file: self.file.path.display().to_string(),
+            config: decoration.to_string(),
+            secrets: Vec::new(),
+            client: self.client.clone(),
+            secrets_provider: None,
+            handlers: std::sync::OnceLock::new(),
+        });
+        let plugin = Arc::new(PluginObject::new(
+            info.clone(),
+            self.file.clone(),
+            self.limits,
+        ));
+        let (instance, refs) =
+            super::block_on(plugin.instantiate(true))?.map_err(|error| describe(&error))?;
+        if !refs.is_empty() {
+            return Err("a decorator cannot resolve heap handlers".into());
+        }
+        let _ = info.handlers.set(Vec::new());
+        plugin.checkin(instance);
+        match object {
+            HeapObject::Filter(inner) => Ok(HeapObject::Filter(Arc::new(DecoratedFilter {
+                plugin,
+                inner,
+            }))),
+            HeapObject::Handler(inner) => Ok(HeapObject::Handler(Arc::new(DecoratedHandler {
+                plugin,
+                inner,
+            }))),
+            other => Ok(other),
+        }
+    }
+}
+
+pub fn describe(error: &CallError) -> String {
+    match error {
+        CallError::Trap(error) => format!("{error:#}"),
+        CallError::Guest(message) => message.clone(),
+    }
+}

@@ -1,0 +1,109 @@
+//! Process-wide state behind the `counters`, `metrics` and `client` imports.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use super::state::{ObjectInfo, StoreState};
+
+const SHARDS: usize = 16;
+
+struct Window {
+    value: u64,
+    ends: Instant,
+}
+
+static COUNTERS: LazyLock<Vec<Mutex<HashMap<String, Window>>>> =
+    LazyLock::new(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect());
+
+fn shard(key: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut fixed = std::hash::DefaultHasher::new();
+    key.hash(&mut fixed);
+    (fixed.finish() as usize) % SHARDS
+}
+
+/// Adds `delta` to `key` in its window; returns the value and the milliseconds left.
+pub fn increment(key: &str, delta: u64, window_ms: u64) -> (u64, u64) {
+    let now = Instant::now();
+    let Ok(mut map) = COUNTERS[shard(key)].lock() else {
+        return (delta, window_ms);
+    };
+    if map.len() > 10_000 {
+        map.retain(|_, window| window.ends > now);
+    }
+    let window = map.entry(key.to_owned()).or_insert_with(|| Window {
+        value: 0,
+        ends: now + Duration::from_millis(window_ms),
+    });
+    if window.ends <= now {
+        window.value = 0;
+        window.ends = now + Duration::from_millis(window_ms);
+    }
+    window.value = window.value.saturating_add(delta);
+    let remaining = window.ends.saturating_duration_since(now).as_millis() as u64;
+    (window.value, remaining)
+}
+
+type MetricKey = (String, String, String, String);
+
+static METRICS: LazyLock<Mutex<HashMap<MetricKey, u64>>> = LazyLock::new(Default::default);
+
+/// Adds to `ferrogate_plugin_<name>_total{type, object, route}`.
+pub fn counter_add(name: &str, object: &ObjectInfo, value: u64) {
+    let key = (
+        name.to_owned(),
+        object.type_name.clone(),
+        object.object_name.clone(),
+        object.route.clone().unwrap_or_default(),
+    );
+    if let Ok(mut metrics) = METRICS.lock() {
+        let counter = metrics.entry(key).or_insert(0);
+        *counter = counter.saturating_add(value);
+    }
+}
+
+/// The plugin counters in Prometheus' text format.
+pub fn render_metrics() -> String {
+    let Ok(metrics) = METRICS.lock() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for ((name, type_name, object, route), value) in metrics.iter() {
+        out.push_str(&format!(
+            "ferrogate_plugin_{name}_total{{type=\"{type_name}\",object=\"{object}\",route=\"{route}\"}} {value}\n"
+        ));
+    }
+    out
+}
+
+/// Sends a plugin's request through the heap's ClientHandler.
+pub async fn send(
+    state: &StoreState,
+    request: super::bindings::imports::http::OutgoingRequest,
+) -> Result<crate::http::Response, String> {
+    let Some(client) = state.object.client.clone() else {
+        return Err("no ClientHandler is available to this object".into());
+    };
+    let Some(current) = state.exchange.as_ref() else {
+        return Err("client.send is only available while handling a request".into());
+    };
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.uri.as_str());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let outgoing = builder
+        .body(crate::http::full_body(request.body))
+        .map_err(|error| error.to_string())?;
+    let mut exchange = crate::exchange::Exchange::new(
+        outgoing,
+        current.client.clone(),
+        current.transaction_id.clone(),
+    );
+    client
+        .handle(&mut exchange)
+        .await
+        .map_err(|error| error.to_string())
+}

@@ -1,0 +1,65 @@
+//! What a store holds: an empty WASI context (no files, network or environment), the resource
+//! table, the object the instance serves and, during a call, the exchange being processed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::exchange::Exchange;
+use crate::handler::Handler;
+
+/// A plugin heap object as the imports see it.
+pub struct ObjectInfo {
+    pub type_name: String,
+    pub object_name: String,
+    pub route: Option<String>,
+    /// The origin file, for logs.
+    pub file: String,
+    /// `config` (or the decoration value) as JSON text.
+    pub config: String,
+    /// Secret ids granted by the configuration (values of keys ending in `SecretId`).
+    pub secrets: Vec<String>,
+    /// The heap's `ClientHandler`, for `client.send`.
+    pub client: Option<Arc<dyn Handler>>,
+    pub secrets_provider: Option<crate::secrets::SecretsProvider>,
+    /// The handlers `heap.resolve-handler` resolved during the first `init`, in order.
+    pub handlers: std::sync::OnceLock<Vec<Arc<dyn Handler>>>,
+}
+
+pub struct StoreState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub object: Arc<ObjectInfo>,
+    /// The exchange of the current call; `None` between calls (`init` has none either).
+    pub exchange: Option<Exchange>,
+    /// During the first `init`: the references asked for, resolved by the factory afterwards.
+    pub pending_refs: Option<Vec<String>>,
+    /// How many handler references this instance's `init` asked for.
+    pub refs_asked: usize,
+    pub call_started: Instant,
+}
+
+impl StoreState {
+    pub fn new(object: Arc<ObjectInfo>) -> Self {
+        StoreState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            object,
+            exchange: None,
+            pending_refs: None,
+            refs_asked: 0,
+            call_started: Instant::now(),
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
