@@ -52,3 +52,13 @@ pub use filter_world::exports::ferrogate::plugin::plugin::{Kind, TypeInfo};
 pub use filter_world::ferrogate::plugin as imports;
 pub use filter_world::{FilterPlugin, FilterPluginPre};
 pub use handler_world::{HandlerPlugin, HandlerPluginPre};
+
+/// The handler world binds the `plugin` interface separately; its kinds are the same enum.
+pub fn handler_kind(kind: handler_world::exports::ferrogate::plugin::plugin::Kind) -> Kind {
+    use handler_world::exports::ferrogate::plugin::plugin::Kind as HandlerKind;
+    match kind {
+        HandlerKind::Filter => Kind::Filter,
+        HandlerKind::Handler => Kind::Handler,
+        HandlerKind::Decorator => Kind::Decorator,
+    }
+}

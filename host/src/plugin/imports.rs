@@ -4,7 +4,7 @@ use bytes::Bytes;
 use wasmtime::component::Resource;
 
 use super::bindings::imports::{
-    client, config, counters, exchange, expressions, heap, http, log, metrics,
+    client, config, counters, exchange, expressions, heap, http as messages, log, metrics,
 };
 use super::bindings::{ExpressionRes, HandlerRefRes, RequestRes, ResponseRes};
 use super::state::StoreState;
@@ -23,6 +23,12 @@ impl StoreState {
     }
     fn response_mut(&mut self, handle: &Resource<ResponseRes>) -> R<&mut crate::http::Response> {
         Ok(&mut self.table.get_mut(handle)?.0)
+    }
+
+    /// The deadline bounds the plugin's own CPU time: time spent waiting on the network for
+    /// a body, an outbound call or a heap handler is given back to the call.
+    fn exclude_from_deadline(&mut self, since: std::time::Instant) {
+        self.call_started += since.elapsed();
     }
 }
 
@@ -64,9 +70,9 @@ fn append_header(headers: &mut http::HeaderMap, name: &str, value: &str) -> Resu
 /// The host's own cap on bodies a plugin reads.
 const BODY_CAP: u64 = 16 << 20;
 
-impl http::Host for StoreState {}
+impl messages::Host for StoreState {}
 
-impl http::HostRequest for StoreState {
+impl messages::HostRequest for StoreState {
     async fn method(&mut self, _: Resource<RequestRes>) -> R<String> {
         Ok(self.exchange_mut()?.request.method().as_str().to_owned())
     }
@@ -136,11 +142,13 @@ impl http::HostRequest for StoreState {
     }
     async fn body(&mut self, _: Resource<RequestRes>, limit: u64) -> R<Result<Vec<u8>, String>> {
         let limit = limit.min(BODY_CAP) as usize;
-        let exchange = self.exchange_mut()?;
-        Ok(match exchange.buffer_request_entity(limit).await {
+        let waiting = std::time::Instant::now();
+        let body = match self.exchange_mut()?.buffer_request_entity(limit).await {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(error) => Err(error.to_string()),
-        })
+        };
+        self.exclude_from_deadline(waiting);
+        Ok(body)
     }
     async fn set_body(&mut self, _: Resource<RequestRes>, body: Vec<u8>) -> R<()> {
         self.exchange_mut()?.set_request_entity(Bytes::from(body));
@@ -152,7 +160,7 @@ impl http::HostRequest for StoreState {
     }
 }
 
-impl http::HostResponse for StoreState {
+impl messages::HostResponse for StoreState {
     async fn new(&mut self, status: u16) -> R<Resource<ResponseRes>> {
         let mut response = http::Response::new(crate::http::empty_body());
         *response.status_mut() =
@@ -218,9 +226,13 @@ impl http::HostResponse for StoreState {
         limit: u64,
     ) -> R<Result<Vec<u8>, String>> {
         let limit = limit.min(BODY_CAP) as usize;
+        let waiting = std::time::Instant::now();
         let response = self.response_mut(&handle)?;
         let body = std::mem::replace(response.body_mut(), crate::http::empty_body());
-        Ok(match buffer_up_to(body, limit).await {
+        let buffered = buffer_up_to(body, limit).await;
+        self.exclude_from_deadline(waiting);
+        let response = self.response_mut(&handle)?;
+        Ok(match buffered {
             Ok(Buffered::Complete(bytes)) => {
                 *response.body_mut() = full_body(bytes.clone());
                 Ok(bytes.to_vec())
@@ -454,7 +466,10 @@ impl heap::HostHandlerRef for StoreState {
             return Ok(Err("the handler reference is not resolved".into()));
         };
         let exchange = self.exchange.as_mut().ok_or_else(no_exchange)?;
-        match handler.handle(exchange).await {
+        let waiting = std::time::Instant::now();
+        let handled = handler.handle(exchange).await;
+        self.exclude_from_deadline(waiting);
+        match handled {
             Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
             Err(error) => Ok(Err(error.to_string())),
         }
@@ -468,9 +483,16 @@ impl heap::HostHandlerRef for StoreState {
 impl client::Host for StoreState {
     async fn send(
         &mut self,
-        request: http::OutgoingRequest,
+        request: messages::OutgoingRequest,
     ) -> R<Result<Resource<ResponseRes>, String>> {
-        match super::shared::send(self, request).await {
+        let waiting = std::time::Instant::now();
+        let current = self
+            .exchange
+            .as_ref()
+            .map(|exchange| (exchange.client.clone(), exchange.transaction_id.clone()));
+        let sent = super::shared::send(self.object.client.clone(), current, request).await;
+        self.exclude_from_deadline(waiting);
+        match sent {
             Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
             Err(error) => Ok(Err(error)),
         }

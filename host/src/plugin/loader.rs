@@ -75,29 +75,35 @@ pub fn compile(runtime: &Runtime, path: &Path) -> Result<Compiled, String> {
     let types = super::block_on(async {
         let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));
         store.set_epoch_deadline(200);
-        let types = if let Some(pre) = &filter {
+        let types: Vec<(String, Kind)> = if let Some(pre) = &filter {
             let instance = pre.instantiate_async(&mut store).await?;
             instance
                 .ferrogate_plugin_plugin()
                 .call_types(&mut store)
                 .await?
+                .into_iter()
+                .map(|info| (info.name, info.kind))
+                .collect()
         } else if let Some(pre) = &handler {
             let instance = pre.instantiate_async(&mut store).await?;
             instance
                 .ferrogate_plugin_plugin()
                 .call_types(&mut store)
                 .await?
+                .into_iter()
+                .map(|info| (info.name, super::bindings::handler_kind(info.kind)))
+                .collect()
         } else {
             Vec::new()
         };
-        wasmtime::Result::Ok(types)
+        wasmtime::Result::<_>::Ok(types)
     })?
     .map_err(|e| format!("plugin.types failed: {e:#}"))?;
     Ok(Compiled {
         generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         filter,
         handler,
-        types: types.into_iter().map(|t| (t.name, t.kind)).collect(),
+        types,
         engine: runtime.engine.clone(),
     })
 }

@@ -189,7 +189,6 @@ impl PluginObject {
         let Bindings::Filter(bindings) = &instance.bindings else {
             return Err(self.fail(exchange, "call", CallError::Guest("not a filter".into())));
         };
-        let bindings = bindings.clone();
         let store = &mut instance.store;
         store.data_mut().exchange = Some(take_exchange(exchange));
         let outcome = async {
@@ -296,7 +295,6 @@ impl PluginObject {
         let Bindings::Handler(bindings) = &instance.bindings else {
             return Err(self.fail(exchange, "call", CallError::Guest("not a handler".into())));
         };
-        let bindings = bindings.clone();
         let store = &mut instance.store;
         store.data_mut().exchange = Some(take_exchange(exchange));
         let outcome = async {

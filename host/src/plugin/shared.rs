@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use super::state::{ObjectInfo, StoreState};
+use super::state::ObjectInfo;
 
 const SHARDS: usize = 16;
 
@@ -77,15 +77,17 @@ pub fn render_metrics() -> String {
     out
 }
 
-/// Sends a plugin's request through the heap's ClientHandler.
+/// Sends a plugin's request through the heap's ClientHandler. Takes what it needs from the
+/// store by value: the future must be `Send`, and the store's WASI context is not `Sync`.
 pub async fn send(
-    state: &StoreState,
+    client: Option<std::sync::Arc<dyn crate::handler::Handler>>,
+    current: Option<(crate::exchange::ClientInfo, std::sync::Arc<str>)>,
     request: super::bindings::imports::http::OutgoingRequest,
 ) -> Result<crate::http::Response, String> {
-    let Some(client) = state.object.client.clone() else {
+    let Some(client) = client else {
         return Err("no ClientHandler is available to this object".into());
     };
-    let Some(current) = state.exchange.as_ref() else {
+    let Some((client_info, transaction_id)) = current else {
         return Err("client.send is only available while handling a request".into());
     };
     let mut builder = http::Request::builder()
@@ -97,11 +99,7 @@ pub async fn send(
     let outgoing = builder
         .body(crate::http::full_body(request.body))
         .map_err(|error| error.to_string())?;
-    let mut exchange = crate::exchange::Exchange::new(
-        outgoing,
-        current.client.clone(),
-        current.transaction_id.clone(),
-    );
+    let mut exchange = crate::exchange::Exchange::new(outgoing, client_info, transaction_id);
     client
         .handle(&mut exchange)
         .await
