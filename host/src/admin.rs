@@ -35,6 +35,9 @@ impl Admin {
         if rest == "/ping" {
             return text_response(http::StatusCode::OK, "");
         }
+        if rest == "/metrics/prometheus" || rest == "/metrics/prometheus/0.0.4" {
+            return prometheus();
+        }
         if let Some(objects) = rest.strip_prefix(ROUTES_PATH) {
             return self.routes(&method, objects);
         }
@@ -94,4 +97,17 @@ impl Admin {
             },
         }
     }
+}
+
+/// The metrics in Prometheus' text format: for now the plugins' counters (failures and the
+/// ones plugins add).
+fn prometheus() -> Response {
+    let mut body = String::new();
+    crate::plugin::shared::render_metrics(&mut body);
+    let mut response = text_response(http::StatusCode::OK, body);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }

@@ -63,16 +63,7 @@ impl Gateway {
         mode: BuildMode,
         registry: Arc<TypeRegistry>,
     ) -> Result<Gateway, ConfigErrors> {
-        let registry = match crate::plugin::settings_from_config(config_dir) {
-            Ok(None) => registry,
-            Ok(Some((settings, limits))) => {
-                let mut extended = (*registry).clone();
-                crate::plugin::register(&mut extended, &settings, limits, config_dir)
-                    .map_err(|error| ConfigErrors(vec![error]))?;
-                Arc::new(extended)
-            }
-            Err(error) => return Err(ConfigErrors(vec![error])),
-        };
+        let registry = with_plugins(&registry, config_dir).map_err(|e| ConfigErrors(vec![e]))?;
         let environment = Environment::new(registry, config_dir.to_path_buf(), mode);
         let admin = AdminSettings::load(config_dir, &environment);
         let built = load_config(config_dir, &environment);
@@ -97,6 +88,19 @@ impl Gateway {
             _ => Err(ConfigErrors(errors)),
         }
     }
+}
+
+/// The registry extended with the plugin types: the embedded standard plugins and those of
+/// the directories config.json names. The factories keep the components (and the watch on
+/// their files) alive as long as the gateway's objects need them.
+fn with_plugins(
+    registry: &Arc<TypeRegistry>,
+    config_dir: &Path,
+) -> Result<Arc<TypeRegistry>, ConfigError> {
+    let (settings, limits) = crate::plugin::settings_from_config(config_dir)?;
+    let mut extended = (**registry).clone();
+    crate::plugin::register(&mut extended, &settings, limits, config_dir)?;
+    Ok(Arc::new(extended))
 }
 
 fn load_config(

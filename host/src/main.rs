@@ -1,7 +1,7 @@
 //! The `ferrogate` command: `run` serves a configuration directory, `check` validates one.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,8 +58,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         config_dir: Option<PathBuf>,
     },
-    /// List the object types this gateway knows, with the plugin types of the configuration.
+    /// List the object types this gateway knows, native and plugin.
     Types {
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
+    /// List the plugin components (embedded and from config.json's "plugins" directories)
+    /// and the types each provides.
+    Plugins {
         #[arg(long, value_name = "DIR")]
         config_dir: Option<PathBuf>,
     },
@@ -98,28 +104,50 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { config_dir } => check(resolve_config_dir(config_dir)),
-        Command::Types { config_dir } => {
-            let mut registry = TypeRegistry::standard();
-            let config_dir = resolve_config_dir(config_dir);
-            match ferrogate::plugin::settings_from_config(&config_dir) {
-                Ok(None) => {}
-                Ok(Some((settings, limits))) => {
-                    if let Err(error) =
-                        ferrogate::plugin::register(&mut registry, &settings, limits, &config_dir)
-                    {
-                        eprintln!("{error}");
-                        return ExitCode::FAILURE;
-                    }
+        Command::Types { config_dir } => types(&resolve_config_dir(config_dir)),
+        Command::Plugins { config_dir } => plugins(&resolve_config_dir(config_dir)),
+    }
+}
+
+/// The native and plugin types a configuration directory can use.
+fn types(config_dir: &Path) -> ExitCode {
+    let mut registry = TypeRegistry::standard();
+    let loaded =
+        ferrogate::plugin::settings_from_config(config_dir).and_then(|(settings, limits)| {
+            ferrogate::plugin::register(&mut registry, &settings, limits, config_dir)
+        });
+    if let Err(error) = loaded {
+        eprintln!("ferrogate: {error}");
+        return ExitCode::FAILURE;
+    }
+    for (name, factory) in registry.entries() {
+        println!("{name}\t{}\t{}", factory.kind.describe(), factory.origin);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The plugin components (embedded and from the configured directories) and their types.
+fn plugins(config_dir: &Path) -> ExitCode {
+    let mut registry = TypeRegistry::standard();
+    let loaded =
+        ferrogate::plugin::settings_from_config(config_dir).and_then(|(settings, limits)| {
+            ferrogate::plugin::register(&mut registry, &settings, limits, config_dir)
+        });
+    match loaded {
+        Ok(plugins) => {
+            for (origin, types) in plugins.components() {
+                for (name, kind) in types {
+                    println!(
+                        "{name}\t{}\t{origin}",
+                        ferrogate::plugin::describe_kind(kind)
+                    );
                 }
-                Err(error) => {
-                    eprintln!("{error}");
-                    return ExitCode::FAILURE;
-                }
-            }
-            for (name, factory) in registry.entries() {
-                println!("{name}\t{}\t{}", factory.kind.describe(), factory.origin);
             }
             ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ferrogate: {error}");
+            ExitCode::FAILURE
         }
     }
 }

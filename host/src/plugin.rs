@@ -5,6 +5,7 @@
 //! `{"directories": ["plugins"], "deadline": "100 ms", "memory": "64 MiB", "instances": "reuse"}`.
 
 pub mod bindings;
+pub mod embedded;
 pub mod engine;
 mod imports;
 pub mod loader;
@@ -13,12 +14,13 @@ pub mod shared;
 pub mod state;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{ConfigError, Located};
 use crate::heap::{Factory, HeapObject, ObjectKind, TypeRegistry};
 use bindings::Kind;
+use engine::Runtime;
 use loader::PluginFile;
 use object::{PluginDecorator, PluginFilter, PluginHandler, PluginObject};
 use state::ObjectInfo;
@@ -121,17 +123,15 @@ where
     })
 }
 
-/// Reads `"plugins"` from config.json in `config_dir`, when present.
-pub fn settings_from_config(
-    config_dir: &Path,
-) -> Result<Option<(PluginSettings, Limits)>, ConfigError> {
+/// Reads `"plugins"` from config.json in `config_dir`; defaults when absent.
+pub fn settings_from_config(config_dir: &Path) -> Result<(PluginSettings, Limits), ConfigError> {
     let path = config_dir.join("config.json");
     let Some((doc, value)) = crate::config::read_optional(&path)? else {
-        return Ok(None);
+        return Ok((PluginSettings::default(), Limits::default()));
     };
     let root = Located::new(&doc, "", &value);
     let Some(at) = root.get("plugins") else {
-        return Ok(None);
+        return Ok((PluginSettings::default(), Limits::default()));
     };
     let settings: PluginSettings = crate::config::typed::decode(at.doc, &at.pointer, at.value)?;
     let mut limits = Limits {
@@ -145,26 +145,40 @@ pub fn settings_from_config(
     if let Some(memory) = &settings.memory {
         limits.memory =
             parse_memory(memory).map_err(|reason| at.error(format!("\"memory\": {reason}")))?;
+        if limits.memory < MIN_MEMORY {
+            return Err(at.error(format!(
+                "\"memory\": {memory} is too small for a component; use at least 1 MiB"
+            )));
+        }
     }
-    Ok(Some((settings, limits)))
+    Ok((settings, limits))
 }
 
-/// Loads every `*.wasm` of the directories and registers its types; duplicate type names
-/// are an error naming both files.
+/// The smallest memory cap that still fits a component's data and stack.
+const MIN_MEMORY: usize = 1 << 20;
+
+/// The plugins of a gateway: the embedded standard plugins, then every `*.wasm` of the
+/// configured directories, their types registered in `registry`. A type name provided twice
+/// is an error naming both origins. Changed files are picked up while the returned handle
+/// lives.
 pub fn register(
     registry: &mut TypeRegistry,
     settings: &PluginSettings,
     limits: Limits,
     config_dir: &Path,
-) -> Result<(), ConfigError> {
+) -> Result<Plugins, ConfigError> {
     let runtime = engine::runtime(limits.memory)
         .map_err(|e| ConfigError::new(format!("cannot start the plugin runtime: {e}")))?;
     let mut files = Vec::new();
+    for file in embedded_files(runtime)? {
+        add_types(registry, file, limits)?;
+        files.push(file.clone());
+    }
     for directory in &settings.directories {
         let directory = config_dir.join(directory);
         let entries = std::fs::read_dir(&directory).map_err(|error| {
             ConfigError::new(format!(
-                "cannot read the plugin directory {}: {error}",
+                "cannot read the plugin directory {} (config.json \"plugins\".\"directories\"): {error}",
                 directory.display()
             ))
         })?;
@@ -175,22 +189,79 @@ pub fn register(
             .collect();
         paths.sort();
         for path in paths {
-            let file = loader::open(runtime, &path)
-                .map_err(|error| ConfigError::new(format!("plugin {}: {error}", path.display())))?;
-            for (name, kind) in file.current().types.clone() {
-                if let Some(existing) = registry.get(&name) {
-                    return Err(ConfigError::new(format!(
-                        "plugin type \"{name}\" of {} is already provided by {}",
-                        path.display(),
-                        existing.origin
-                    )));
-                }
-                registry.register(&name, factory(file.clone(), name.clone(), kind, limits));
-            }
+            let file = loader::open(runtime, &path).map_err(|error| {
+                ConfigError::new(format!(
+                    "plugin {}: {error}; fix or remove the file",
+                    path.display()
+                ))
+            })?;
+            add_types(registry, &file, limits)?;
             files.push(file);
         }
     }
-    loader::watch(runtime, files, Duration::from_millis(500));
+    loader::watch(runtime, &files, RELOAD_POLL);
+    Ok(Plugins { files })
+}
+
+/// The embedded plugins, compiled once per process (they cannot change while it runs).
+fn embedded_files(runtime: &Runtime) -> Result<&'static [Arc<PluginFile>], ConfigError> {
+    static EMBEDDED: OnceLock<Result<Vec<Arc<PluginFile>>, String>> = OnceLock::new();
+    EMBEDDED
+        .get_or_init(|| {
+            embedded::EMBEDDED
+                .iter()
+                .map(|plugin| {
+                    loader::open_embedded(runtime, plugin.name, plugin.wasm).map_err(|error| {
+                        format!("the embedded plugin {} does not load: {error}", plugin.name)
+                    })
+                })
+                .collect()
+        })
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(|error| ConfigError::new(error.clone()))
+}
+
+/// How often plugin files are checked for a new version.
+const RELOAD_POLL: Duration = Duration::from_millis(500);
+
+/// The loaded plugin components; dropping it stops watching their files.
+pub struct Plugins {
+    files: Vec<Arc<PluginFile>>,
+}
+
+impl Plugins {
+    /// Each component's origin and the types it provides.
+    pub fn components(&self) -> impl Iterator<Item = (&str, Vec<(String, Kind)>)> {
+        self.files
+            .iter()
+            .map(|file| (file.origin.as_str(), file.current().types.clone()))
+    }
+}
+
+/// "filter", "handler" or "decorator".
+pub fn describe_kind(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Filter => "filter",
+        Kind::Handler => "handler",
+        Kind::Decorator => "decorator",
+    }
+}
+
+fn add_types(
+    registry: &mut TypeRegistry,
+    file: &Arc<PluginFile>,
+    limits: Limits,
+) -> Result<(), ConfigError> {
+    for (name, kind) in file.current().types.clone() {
+        if let Some(existing) = registry.get(&name) {
+            return Err(ConfigError::new(format!(
+                "plugin type \"{name}\" of {} is already provided by {}; rename one of them",
+                file.origin, existing.origin
+            )));
+        }
+        registry.register(&name, factory(file.clone(), name.clone(), kind, limits));
+    }
     Ok(())
 }
 
@@ -236,7 +307,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
         Kind::Handler => ObjectKind::Handler,
         Kind::Decorator => ObjectKind::Decorator,
     };
-    let origin: Arc<str> = Arc::from(file.path.display().to_string());
+    let origin: Arc<str> = Arc::from(file.origin.as_str());
     Factory {
         kind: object_kind,
         origin,
@@ -254,7 +325,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                     client,
                 })));
             }
-            let config = builder.config_value(&declaration.config)?;
+            let config = builder.config_value_keeping_runtime(&declaration.config)?;
             let mut secrets = Vec::new();
             collect_secret_ids(&config, &mut secrets);
             let secrets_provider = match declaration.config.get("secretsProvider") {
@@ -265,7 +336,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 type_name: type_name.clone(),
                 object_name: declaration.name.clone(),
                 route: builder.route().map(str::to_owned),
-                file: file.path.display().to_string(),
+                file: file.origin.clone(),
                 config: config.to_string(),
                 secrets,
                 client,
@@ -279,7 +350,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                     declaration.at.error(format!(
                         "plugin {} ({}): init of \"{}\" failed: {}",
                         type_name,
-                        file.path.display(),
+                        file.origin,
                         declaration.name,
                         object::describe(&error)
                     ))

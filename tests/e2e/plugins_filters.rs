@@ -1,16 +1,19 @@
-//! Plugin filters, a handler and a decorator through the real binary.
+//! The example plugins (tests/plugins, built on the SDK) and the embedded HeaderFilter
+//! through the real binary: every capability of the contract, used from route JSON.
+
+use std::time::Duration;
 
 use ferrogate_e2e::upstream::Upstream;
 use serde_json::{Value, json};
 
-use crate::plugins_support::start;
+use crate::plugins_support::{configure, start};
 use crate::{client, get, send};
 
-fn proxied(path: &str, filter: Value, upstream: &Upstream) -> Value {
+fn proxied(path: &str, filters: Value, upstream: &Upstream) -> Value {
     json!({
         "condition": format!("${{request.uri.path == '{path}'}}"),
         "baseURI": upstream.base_uri(),
-        "handler": {"type": "Chain", "config": {"filters": [filter], "handler": "ReverseProxyHandler"}}
+        "handler": {"type": "Chain", "config": {"filters": filters, "handler": "ReverseProxyHandler"}}
     })
 }
 
@@ -19,34 +22,69 @@ fn echoed(body: &str) -> Value {
 }
 
 #[test]
-fn plugin_filters_handlers_and_decorators_use_every_import() {
+fn example_plugins_use_every_capability_of_the_contract() {
     let upstream = Upstream::echo();
     let routes = [
         (
-            "header",
+            "headers",
             proxied(
-                "/header",
-                json!({"type": "TestHeaderFilter", "config": {"value": "v1"}}),
+                "/headers",
+                json!([
+                    {"type": "AddRequestHeader", "config": {"name": "X-Plugin", "value": "v1"}},
+                    {"type": "AddResponseHeader", "config": {"name": "X-Plugin-Response", "value": "r1"}}
+                ]),
                 &upstream,
             ),
         ),
         (
-            "deny",
-            proxied("/deny", json!({"type": "TestDenyFilter"}), &upstream),
+            "auth",
+            proxied(
+                "/auth",
+                json!([{"type": "RequireToken", "config": {"token": "good"}}]),
+                &upstream,
+            ),
         ),
         (
             "body",
-            proxied("/body", json!({"type": "TestBodyFilter"}), &upstream),
+            proxied(
+                "/body",
+                json!([{"type": "BodyEcho", "config": {"limit": 64}}]),
+                &upstream,
+            ),
         ),
         (
-            "expr",
-            proxied("/expr", json!({"type": "TestExprFilter"}), &upstream),
+            "expressions",
+            proxied(
+                "/expressions",
+                json!([
+                    {"type": "ExpressionsFilter", "config": {
+                        "condition": "${request.method == 'GET'}",
+                        "attribute-template": "${request.method}-from-${request.uri.path}",
+                        "header": "X-Template"
+                    }},
+                    {"type": "HeaderFilter", "config": {
+                        "messageType": "REQUEST",
+                        "add": {"X-Checked": ["${attributes.checked}"]}
+                    }}
+                ]),
+                &upstream,
+            ),
         ),
         (
             "fallback",
             proxied(
                 "/fallback",
-                json!({"type": "TestFallbackFilter", "config": {"failureHandler": "Teapot"}}),
+                json!([{"type": "FailureHandlerFilter", "config": {"failureHandler": "Teapot"}}]),
+                &upstream,
+            ),
+        ),
+        (
+            "inline-fallback",
+            proxied(
+                "/inline-fallback",
+                json!([{"type": "FailureHandlerFilter", "config": {"failureHandler": {
+                    "type": "StaticResponseHandler", "config": {"status": 503, "entity": "inline"}
+                }}}]),
                 &upstream,
             ),
         ),
@@ -54,15 +92,24 @@ fn plugin_filters_handlers_and_decorators_use_every_import() {
             "outbound",
             proxied(
                 "/outbound",
-                json!({"type": "TestOutboundFilter", "config": {"uri": format!("{}/side", upstream.base_uri())}}),
+                json!([{"type": "OutboundFilter", "config": {"url": format!("{}/side", upstream.base_uri())}}]),
+                &upstream,
+            ),
+        ),
+        (
+            "limited",
+            proxied(
+                "/limited",
+                json!([{"name": "limiter", "type": "WindowLimit", "config": {"limit": 2, "windowMs": 60000}}]),
                 &upstream,
             ),
         ),
         (
             "hello",
             json!({
+                "name": "hello-route",
                 "condition": "${request.uri.path == '/hello'}",
-                "handler": {"name": "greeter", "type": "TestHelloHandler"}
+                "handler": {"type": "HelloHandler", "config": {"message": "hello from a plugin handler"}}
             }),
         ),
         (
@@ -75,81 +122,198 @@ fn plugin_filters_handlers_and_decorators_use_every_import() {
     ];
     let heap = json!([
         {"name": "Teapot", "type": "StaticResponseHandler", "config": {"status": 418, "entity": "short and stout"}},
-        {"name": "deco", "type": "TestDecorator"}
+        {"name": "deco", "type": "timing"}
     ]);
     let (_config, gateway) = start(&routes, heap, json!({}));
 
-    // Request and response headers; instance state survives between requests (reuse).
-    let first = get(&gateway, "/header");
-    assert_eq!(first.status, 200, "{}", first.body);
-    assert_eq!(echoed(&first.body)["headers"]["x-plugin"], "v1");
-    assert_eq!(first.header("x-plugin-response"), Some("v1"));
-    let second = get(&gateway, "/header");
-    assert_eq!(echoed(&second.body)["headers"]["x-count"], "2");
+    // A request header filter and a response header filter.
+    let reply = get(&gateway, "/headers");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(echoed(&reply.body)["headers"]["x-plugin"], "v1");
+    assert_eq!(reply.header("x-plugin-response"), Some("r1"));
 
-    // Short-circuit.
-    let denied = get(&gateway, "/deny");
-    assert_eq!(
-        (denied.status, denied.body.as_str()),
-        (401, "denied by plugin")
-    );
+    // A short-circuiting auth check: the upstream never sees the refused request.
+    let denied = get(&gateway, "/auth");
+    assert_eq!(denied.status, 401);
+    assert_eq!(denied.body, "missing or wrong bearer token\n");
     assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
+    assert!(denied.header("x-upstream").is_none());
     let allowed = send(
         client()
-            .get(gateway.url("/deny"))
+            .get(gateway.url("/auth"))
             .header("authorization", "Bearer good"),
     );
     assert_eq!(allowed.status, 200);
+    assert_eq!(allowed.header("x-upstream"), Some("echo"));
 
-    // Body read and rewritten.
+    // A body-reading filter, with its bound.
     let body = send(client().post(gateway.url("/body")).body("hello body"));
-    let echo = echoed(&body.body);
-    assert_eq!(echo["body"], "HELLO BODY");
-    assert_eq!(echo["headers"]["x-body-length"], "10");
+    assert_eq!((body.status, body.body.as_str()), (200, "ydob olleh"));
+    assert_eq!(body.header("x-body-length"), Some("10"));
+    let too_large = send(client().post(gateway.url("/body")).body(vec![b'x'; 1000]));
+    assert_eq!(too_large.status, 500, "{}", too_large.body);
 
-    // Expressions, attributes, counters, log, metrics.
-    let expr = get(&gateway, "/expr");
-    let echo = echoed(&expr.body);
-    assert_eq!(echo["headers"]["x-expr"], "GET-from-plugin");
-    assert_eq!(echo["headers"]["x-counter"], "1");
-    assert!(
-        gateway
-            .wait_for_log(
-                &["expression filter ran", "TestExprFilter"],
-                std::time::Duration::from_secs(5)
-            )
-            .is_some()
-    );
+    // Expressions compiled once, an attribute set by a plugin and read by HeaderFilter.
+    let reply = get(&gateway, "/expressions");
+    let echo = echoed(&reply.body);
+    assert_eq!(echo["headers"]["x-template"], "GET-from-/expressions");
+    assert_eq!(echo["headers"]["x-checked"], "true");
 
-    // A heap handler resolved in init.
+    // A heap handler by reference, by name and inline.
     assert_eq!(get(&gateway, "/fallback").status, 200);
-    let fallback = send(client().get(gateway.url("/fallback")).header("x-fail", "1"));
+    let failed = send(client().get(gateway.url("/fallback")).header("x-fail", "1"));
     assert_eq!(
-        (fallback.status, fallback.body.as_str()),
+        (failed.status, failed.body.as_str()),
         (418, "short and stout")
     );
+    let inline = send(
+        client()
+            .get(gateway.url("/inline-fallback"))
+            .header("x-fail", "1"),
+    );
+    assert_eq!((inline.status, inline.body.as_str()), (503, "inline"));
 
     // Outbound HTTP through the host's client.
-    let outbound = get(&gateway, "/outbound");
-    assert_eq!(outbound.status, 200, "{}", outbound.body);
-    let echo = echoed(&outbound.body);
-    assert_eq!(echo["headers"]["x-outbound-status"], "200");
-    assert_ne!(echo["headers"]["x-outbound-length"], "0");
+    let reply = get(&gateway, "/outbound");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(echoed(&reply.body)["headers"]["x-outbound-status"], "200");
 
-    // A handler type.
-    let hello = get(&gateway, "/hello");
-    assert_eq!(hello.status, 200);
+    // Shared counters with expiry, and a plugin metric.
+    assert_eq!(get(&gateway, "/limited").status, 200);
+    assert_eq!(get(&gateway, "/limited").status, 200);
+    let limited = get(&gateway, "/limited");
+    assert_eq!(limited.status, 429);
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let metrics = get(&gateway, "/openig/metrics/prometheus");
     assert!(
-        hello.body.starts_with("hello greeter GET http://"),
+        metrics.body.contains(
+            "ferrogate_plugin_rejected_total{type=\"WindowLimit\",object=\"limiter\",route=\"limited\"} 1"
+        ),
         "{}",
-        hello.body
+        metrics.body
     );
 
-    // A decorator.
+    // A handler type, which sees the route it serves.
+    let hello = get(&gateway, "/hello");
+    assert_eq!(
+        (hello.status, hello.body.as_str()),
+        (200, "hello from a plugin handler")
+    );
+    assert_eq!(hello.header("x-route"), Some("hello-route"));
+
+    // A decorator, configured by its decoration value.
     let decorated = get(&gateway, "/decorated");
     assert_eq!(decorated.body, "plain");
-    assert_eq!(
-        decorated.header("x-decorated"),
-        Some("\"decoration-value\"")
+    assert_eq!(decorated.header("x-decorated"), Some("decoration-value"));
+}
+
+#[test]
+fn the_embedded_header_filter_rewrites_requests_and_responses() {
+    let upstream = Upstream::echo();
+    let routes = [(
+        "rewrite",
+        proxied(
+            "/rewrite",
+            json!([
+                {"type": "HeaderFilter", "config": {
+                    "messageType": "REQUEST",
+                    "remove": ["X-Secret"],
+                    "add": {"X-Method": ["${request.method}"], "X-Null": ["${attributes.absent}"]}
+                }},
+                {"type": "HeaderFilter", "config": {
+                    "messageType": "RESPONSE",
+                    "remove": ["X-Upstream"],
+                    "add": {"X-Gateway": ["ferrogate", "${request.method}"]}
+                }}
+            ]),
+            &upstream,
+        ),
+    )];
+    // No plugin directory at all: HeaderFilter is part of the binary.
+    let config = ferrogate_e2e::ConfigDir::new();
+    config.write_route("rewrite.json", &routes[0].1);
+    let gateway = ferrogate_e2e::Gateway::start(config.path());
+    let reply = send(
+        client()
+            .get(gateway.url("/rewrite"))
+            .header("x-secret", "hunter2"),
     );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let echo = echoed(&reply.body);
+    assert_eq!(echo["headers"]["x-method"], "GET");
+    assert!(echo["headers"].get("x-secret").is_none(), "{echo}");
+    assert!(echo["headers"].get("x-null").is_none(), "{echo}");
+    let added: Vec<&str> = reply
+        .headers
+        .get_all("x-gateway")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(added, ["ferrogate", "GET"]);
+    assert!(reply.header("x-upstream").is_none());
+}
+
+#[test]
+fn plugin_configuration_errors_name_the_route_file_and_the_object() {
+    let routes = [
+        (
+            "typo",
+            json!({"handler": {"type": "Chain", "config": {
+                "filters": [{"name": "rewriter", "type": "HeaderFilter", "config": {"messageType": "REQUEST", "ad": {}}}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}
+            }}}),
+        ),
+        (
+            "unknown",
+            json!({"handler": {"type": "Chain", "config": {
+                "filters": [{"type": "RequireTokn"}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}
+            }}}),
+        ),
+    ];
+    let config = configure(&["require-token"], json!({}), json!([]), &routes);
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok, "{stderr}");
+    // The plugin's own validation, reported with the file, the object and the position.
+    assert!(stderr.contains("typo.json"), "{stderr}");
+    assert!(stderr.contains("rewriter"), "{stderr}");
+    assert!(stderr.contains("unknown field `ad`"), "{stderr}");
+    // An unknown type lists the plugin types with the native ones.
+    assert!(stderr.contains("unknown.json"), "{stderr}");
+    assert!(stderr.contains("RequireToken"), "{stderr}");
+    assert!(stderr.contains("HeaderFilter"), "{stderr}");
+    assert!(stderr.contains("StaticResponseHandler"), "{stderr}");
+
+    // Served anyway: the broken routes are reported, the gateway starts.
+    let gateway = ferrogate_e2e::Gateway::start(config.path());
+    assert!(
+        gateway
+            .wait_for_log(&["typo", "unknown field `ad`"], Duration::from_secs(5))
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
+    assert_eq!(get(&gateway, "/").status, 404);
+}
+
+#[test]
+fn a_plugin_directory_that_cannot_load_is_a_clear_error() {
+    let config = configure(&[], json!({"directories": ["missing"]}), json!([]), &[]);
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(stderr.contains("missing"), "{stderr}");
+    assert!(stderr.contains("plugin directory"), "{stderr}");
+
+    let config = configure(&[], json!({}), json!([]), &[]);
+    config.write("plugins/broken.wasm", "not a component");
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(stderr.contains("broken.wasm"), "{stderr}");
+
+    let config = configure(&["trap"], json!({"memory": "12 parsecs"}), json!([]), &[]);
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(stderr.contains("config.json"), "{stderr}");
+    assert!(stderr.contains("unknown size unit"), "{stderr}");
 }

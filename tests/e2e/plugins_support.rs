@@ -1,5 +1,6 @@
-//! Builds the host's test components from source once per test run, and sets up gateways
-//! whose config.json loads them from a plugins directory.
+//! Builds the test and example plugins of tests/plugins from source once per test run (as
+//! tests/plugins/build.sh does), and sets up gateways whose config.json loads them from a
+//! plugins directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,76 +9,117 @@ use std::sync::OnceLock;
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::{Value, json};
 
-pub struct Fixtures {
-    pub filters: PathBuf,
-    pub handler: PathBuf,
-    pub handler_v2: PathBuf,
-}
-
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn build(crate_dir: &str, target_dir: &str, features: &[&str]) -> PathBuf {
-    let root = workspace();
-    let target = root.join("target").join(target_dir);
+/// Builds the tests/plugins workspace (or one package with features) into `target_dir`.
+fn build(target_dir: &Path, package_and_features: Option<(&str, &str)>) {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
-        .current_dir(root.join("tests/fixtures").join(crate_dir))
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("CARGO_TARGET_DIR", &target);
-    for feature in features {
-        command.args(["--features", feature]);
+        .current_dir(workspace().join("tests/plugins"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    if let Some((package, features)) = package_and_features {
+        command.args(["-p", package, "--features", features]);
     }
-    let output = command.output().unwrap();
+    let output = command.output().expect("cargo runs");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target") {
-            "\nthe wasm target is missing: run `rustup target add wasm32-wasip2`"
+            "\nthe wasm target is missing: run `scripts/setup` (rustup target add wasm32-wasip2)"
         } else {
             ""
         };
-        panic!("building the test plugin {crate_dir} failed:{hint}\n{stderr}");
+        panic!("building the test plugins failed:{hint}\n{stderr}");
     }
-    target
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", crate_dir.replace('-', "_")))
 }
 
-pub fn fixtures() -> &'static Fixtures {
-    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
-    FIXTURES.get_or_init(|| Fixtures {
-        filters: build("plugin-filters", "wasm-fixtures", &[]),
-        handler: build("plugin-handler", "wasm-fixtures", &[]),
-        handler_v2: build("plugin-handler", "wasm-fixtures-v2", &["v2"]),
+struct Built {
+    release: PathBuf,
+    hello_v2: PathBuf,
+}
+
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = workspace().join("target/wasm-plugins");
+        build(&target, None);
+        let v2 = workspace().join("target/wasm-plugins-v2");
+        build(&v2, Some(("hello-handler", "v2")));
+        Built {
+            release: target.join("wasm32-wasip2/release"),
+            hello_v2: v2.join("wasm32-wasip2/release/hello_handler.wasm"),
+        }
     })
 }
 
-pub fn copy_plugin(config: &ConfigDir, from: &Path, name: &str) {
-    let directory = config.path().join("plugins");
-    std::fs::create_dir_all(&directory).unwrap();
-    // Write beside, then rename: the gateway never sees a half-written file.
-    let temporary = directory.join(format!(".{name}.tmp"));
-    std::fs::copy(from, &temporary).unwrap();
-    std::fs::rename(&temporary, directory.join(name)).unwrap();
+/// The component of the test plugin crate `name` (e.g. `require-token`).
+pub fn component(name: &str) -> PathBuf {
+    built()
+        .release
+        .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
-/// A configuration directory with both test components and the given routes, and a gateway
-/// serving it.
-pub fn start(routes: &[(&str, Value)], heap: Value, plugins: Value) -> (ConfigDir, Gateway) {
-    let fixtures = fixtures();
+/// The second version of `hello-handler` (answers `X-Plugin-Version: 2`).
+pub fn hello_v2() -> PathBuf {
+    built().hello_v2.clone()
+}
+
+/// Copies a component into the configuration's plugins directory the way a careful deploy
+/// does: written beside, then renamed, so the gateway never reads a half-written file.
+pub fn install(config: &ConfigDir, from: &Path, file_name: &str) {
+    let directory = config.path().join("plugins");
+    std::fs::create_dir_all(&directory).unwrap();
+    let temporary = directory.join(format!(".{file_name}.tmp"));
+    std::fs::copy(from, &temporary).unwrap();
+    std::fs::rename(&temporary, directory.join(file_name)).unwrap();
+}
+
+/// Every test plugin crate.
+pub const ALL: &[&str] = &[
+    "add-request-header",
+    "add-response-header",
+    "require-token",
+    "body-echo",
+    "hello-handler",
+    "timing-decorator",
+    "expressions-filter",
+    "failure-handler-filter",
+    "outbound-filter",
+    "window-limit",
+    "infinite-loop",
+    "memory-bomb",
+    "trap",
+    "panic",
+];
+
+/// A configuration directory with the given test plugins installed, config.json's
+/// `"plugins"` settings merged over a short deadline and a small memory cap, and routes.
+pub fn configure(
+    plugins: &[&str],
+    settings: Value,
+    heap: Value,
+    routes: &[(&str, Value)],
+) -> ConfigDir {
     let config = ConfigDir::new();
-    copy_plugin(&config, &fixtures.filters, "filters.wasm");
-    copy_plugin(&config, &fixtures.handler, "hello.wasm");
-    let mut settings =
-        json!({"directories": ["plugins"], "deadline": "200 ms", "memory": "32 MiB"});
-    if let (Some(settings), Value::Object(extra)) = (settings.as_object_mut(), plugins) {
-        settings.extend(extra);
+    for name in plugins {
+        install(&config, &component(name), &format!("{name}.wasm"));
+    }
+    let mut merged = json!({"directories": ["plugins"], "deadline": "200 ms", "memory": "32 MiB"});
+    if let (Some(merged), Value::Object(extra)) = (merged.as_object_mut(), settings) {
+        merged.extend(extra);
     }
     config.write(
         "config.json",
         &json!({
-            "plugins": settings,
+            "plugins": merged,
             "heap": heap,
             "handler": {"name": "_router", "type": "Router"}
         })
@@ -86,6 +128,12 @@ pub fn start(routes: &[(&str, Value)], heap: Value, plugins: Value) -> (ConfigDi
     for (name, route) in routes {
         config.write_route(&format!("{name}.json"), route);
     }
+    config
+}
+
+/// [`configure`] with every test plugin, and a gateway serving it.
+pub fn start(routes: &[(&str, Value)], heap: Value, settings: Value) -> (ConfigDir, Gateway) {
+    let config = configure(ALL, settings, heap, routes);
     let gateway = Gateway::start(config.path());
     (config, gateway)
 }

@@ -2,8 +2,8 @@
 //! and swapped for a new version when the file changes (polled).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -30,8 +30,12 @@ impl Compiled {
     }
 }
 
+/// A plugin component and its current compiled version.
 pub struct PluginFile {
-    pub path: PathBuf,
+    /// Where it comes from, for logs and errors: a file path, or `embedded:<crate>`.
+    pub origin: String,
+    /// The file to watch for a new version; `None` for plugins embedded in the binary.
+    pub path: Option<PathBuf>,
     current: ArcSwap<Compiled>,
     modified: std::sync::Mutex<Option<SystemTime>>,
 }
@@ -46,9 +50,10 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Compiles a file and reads its types by running `plugin.types` in a throwaway instance.
-pub fn compile(runtime: &Runtime, path: &Path) -> Result<Compiled, String> {
-    let component = Component::from_file(&runtime.engine, path).map_err(|e| format!("{e:#}"))?;
+/// Compiles a component (through the engine's disk cache) and reads its types by running
+/// `plugin.types` in a throwaway instance.
+pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled, String> {
+    let component = Component::from_binary(&runtime.engine, wasm).map_err(|e| format!("{e:#}"))?;
     let pre = runtime
         .linker
         .instantiate_pre(&component)
@@ -65,7 +70,7 @@ pub fn compile(runtime: &Runtime, path: &Path) -> Result<Compiled, String> {
         type_name: String::new(),
         object_name: String::new(),
         route: None,
-        file: path.display().to_string(),
+        file: origin.to_owned(),
         config: "{}".into(),
         secrets: Vec::new(),
         client: None,
@@ -109,16 +114,42 @@ pub fn compile(runtime: &Runtime, path: &Path) -> Result<Compiled, String> {
 }
 
 pub fn open(runtime: &Runtime, path: &Path) -> Result<Arc<PluginFile>, String> {
-    let compiled = compile(runtime, path)?;
+    let stamp = modified(path);
+    let wasm = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
+    let origin = path.display().to_string();
+    let compiled = compile(runtime, &origin, &wasm)?;
     Ok(Arc::new(PluginFile {
-        path: path.to_path_buf(),
-        modified: std::sync::Mutex::new(modified(path)),
+        origin,
+        path: Some(path.to_path_buf()),
+        modified: std::sync::Mutex::new(stamp),
+        current: ArcSwap::from_pointee(compiled),
+    }))
+}
+
+/// A plugin compiled into the binary (see host/build.rs).
+pub fn open_embedded(
+    runtime: &Runtime,
+    name: &str,
+    wasm: &[u8],
+) -> Result<Arc<PluginFile>, String> {
+    let origin = format!("embedded:{name}");
+    let compiled = compile(runtime, &origin, wasm)?;
+    Ok(Arc::new(PluginFile {
+        origin,
+        path: None,
+        modified: std::sync::Mutex::new(None),
         current: ArcSwap::from_pointee(compiled),
     }))
 }
 
 /// Polls the files every `interval`: a changed file is recompiled and new instances use it.
-pub fn watch(runtime: &'static Runtime, files: Vec<Arc<PluginFile>>, interval: Duration) {
+/// The watcher holds the files weakly and ends when the gateway that loaded them is gone.
+pub fn watch(runtime: &'static Runtime, files: &[Arc<PluginFile>], interval: Duration) {
+    let files: Vec<Weak<PluginFile>> = files
+        .iter()
+        .filter(|file| file.path.is_some())
+        .map(Arc::downgrade)
+        .collect();
     if files.is_empty() {
         return;
     }
@@ -127,25 +158,43 @@ pub fn watch(runtime: &'static Runtime, files: Vec<Arc<PluginFile>>, interval: D
         .spawn(move || {
             loop {
                 std::thread::sleep(interval);
-                for file in &files {
-                    let now = modified(&file.path);
-                    let Ok(mut last) = file.modified.lock() else { continue };
-                    if now.is_none() || now == *last {
-                        continue;
-                    }
-                    match compile(runtime, &file.path) {
-                        Ok(compiled) => {
-                            *last = now;
-                            tracing::info!(file = %file.path.display(), "plugin reloaded");
-                            file.current.store(Arc::new(compiled));
-                        }
-                        // Possibly half written: try again at the next poll.
-                        Err(error) => tracing::warn!(file = %file.path.display(), %error, "plugin reload failed; the previous version stays"),
-                    }
+                let live: Vec<Arc<PluginFile>> = files.iter().filter_map(Weak::upgrade).collect();
+                if live.is_empty() {
+                    return;
+                }
+                for file in &live {
+                    reload_if_changed(runtime, file);
                 }
             }
         });
     if let Err(error) = spawned {
-        tracing::warn!(%error, "cannot watch plugin files");
+        tracing::warn!(%error, "cannot watch plugin files; plugin changes need a restart");
+    }
+}
+
+fn reload_if_changed(runtime: &Runtime, file: &PluginFile) {
+    let Some(path) = &file.path else { return };
+    let now = modified(path);
+    let Ok(mut last) = file.modified.lock() else {
+        return;
+    };
+    if now.is_none() || now == *last {
+        return;
+    }
+    let compiled = std::fs::read(path)
+        .map_err(|error| format!("cannot read it: {error}"))
+        .and_then(|wasm| compile(runtime, &file.origin, &wasm));
+    match compiled {
+        Ok(compiled) => {
+            *last = now;
+            tracing::info!(plugin = %file.origin, "plugin reloaded; new requests use the new version");
+            file.current.store(Arc::new(compiled));
+        }
+        // Possibly half written (a copy in progress): the next poll tries again.
+        Err(error) => tracing::warn!(
+            plugin = %file.origin,
+            %error,
+            "plugin reload failed; the previous version keeps serving"
+        ),
     }
 }

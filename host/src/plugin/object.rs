@@ -433,7 +433,7 @@ impl Decorator for PluginDecorator {
             type_name: self.type_name.clone(),
             object_name: format!("{}@{}", self.name, context.object_name),
             route: context.route.map(str::to_owned),
-            file: self.file.path.display().to_string(),
+            file: self.file.origin.clone(),
             config: decoration.to_string(),
             secrets: Vec::new(),
             client: self.client.clone(),

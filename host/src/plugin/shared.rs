@@ -1,6 +1,6 @@
 //! Process-wide state behind the `counters`, `metrics` and `client` imports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,34 +47,64 @@ pub fn increment(key: &str, delta: u64, window_ms: u64) -> (u64, u64) {
 
 type MetricKey = (String, String, String, String);
 
-static METRICS: LazyLock<Mutex<HashMap<MetricKey, u64>>> = LazyLock::new(Default::default);
+/// Distinct plugin metric series kept; a plugin inventing names per request must not grow
+/// the gateway's memory without bound.
+const MAX_SERIES: usize = 10_000;
+
+static METRICS: LazyLock<Mutex<BTreeMap<MetricKey, u64>>> = LazyLock::new(Default::default);
+
+/// A Prometheus metric name part: what a plugin passes is reduced to `[a-zA-Z0-9_]`.
+fn metric_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
 
 /// Adds to `ferrogate_plugin_<name>_total{type, object, route}`.
 pub fn counter_add(name: &str, object: &ObjectInfo, value: u64) {
     let key = (
-        name.to_owned(),
+        metric_name(name),
         object.type_name.clone(),
         object.object_name.clone(),
         object.route.clone().unwrap_or_default(),
     );
-    if let Ok(mut metrics) = METRICS.lock() {
-        let counter = metrics.entry(key).or_insert(0);
-        *counter = counter.saturating_add(value);
+    let Ok(mut metrics) = METRICS.lock() else {
+        return;
+    };
+    if metrics.len() >= MAX_SERIES && !metrics.contains_key(&key) {
+        return;
     }
+    let counter = metrics.entry(key).or_insert(0);
+    *counter = counter.saturating_add(value);
 }
 
-/// The plugin counters in Prometheus' text format.
-pub fn render_metrics() -> String {
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The plugin counters in Prometheus' text exposition format (0.0.4).
+pub fn render_metrics(out: &mut String) {
+    use std::fmt::Write as _;
     let Ok(metrics) = METRICS.lock() else {
-        return String::new();
+        return;
     };
-    let mut out = String::new();
+    let mut family = "";
     for ((name, type_name, object, route), value) in metrics.iter() {
-        out.push_str(&format!(
-            "ferrogate_plugin_{name}_total{{type=\"{type_name}\",object=\"{object}\",route=\"{route}\"}} {value}\n"
-        ));
+        if name != family {
+            family = name;
+            let _ = writeln!(out, "# TYPE ferrogate_plugin_{name}_total counter");
+        }
+        let _ = writeln!(
+            out,
+            "ferrogate_plugin_{name}_total{{type=\"{}\",object=\"{}\",route=\"{}\"}} {value}",
+            label(type_name),
+            label(object),
+            label(route)
+        );
     }
-    out
 }
 
 /// Sends a plugin's request through the heap's ClientHandler. Takes what it needs from the

@@ -8,6 +8,8 @@ struct Config {
 
 struct Hello(Config);
 
+const VERSION: &str = if cfg!(feature = "v2") { "2" } else { "1" };
+
 impl Handler for Hello {
     fn new() -> Result<Self, String> {
         Ok(Self(ferrogate_sdk::config()?))
@@ -15,6 +17,7 @@ impl Handler for Hello {
 
     fn handle(&self, _req: &Request) -> Result<Response, String> {
         let resp = Response::text(200, self.0.message.clone());
+        resp.set_header("X-Plugin-Version", &[VERSION.to_string()])?;
         if let Some(route) = exchange::route_name() {
             resp.set_header("X-Route", &[route])?;
         }
