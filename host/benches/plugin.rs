@@ -1,36 +1,17 @@
-//! One header-adding filter call: a plugin with a reused instance, a plugin with a fresh
-//! instance per request, and the same logic as a native filter. The plugin is the host's test
-//! component `tests/fixtures/plugin-filters`, built here for wasm32-wasip2 when missing.
+//! One header-adding filter call, three ways in one run: the embedded HeaderFilter plugin
+//! with a reused instance, the same plugin with a fresh instance per request, and the same
+//! logic as a native Rust filter. The numbers chose the default instance strategy
+//! (docs/plugin-runtime.md).
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrogate::exchange::{ClientInfo, Exchange};
 use ferrogate::handler::{Filter, FnHandler, Handler, HandlerFuture, Next};
+use ferrogate::plugin::embedded::EMBEDDED;
 use ferrogate::plugin::object::{PluginFilter, PluginObject};
 use ferrogate::plugin::state::ObjectInfo;
 use ferrogate::plugin::{InstanceMode, Limits, engine, loader};
-
-fn component() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = root.join("target/wasm-fixtures");
-    let wasm = target.join("wasm32-wasip2/release/plugin_filters.wasm");
-    if !wasm.exists() {
-        let status =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(root.join("tests/fixtures/plugin-filters"))
-                .args(["build", "--release", "--target", "wasm32-wasip2"])
-                .env("CARGO_TARGET_DIR", &target)
-                .status()
-                .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building the test plugin failed (rustup target add wasm32-wasip2?)"
-        );
-    }
-    wasm
-}
 
 fn exchange() -> Exchange {
     let request = http::Request::builder()
@@ -46,13 +27,16 @@ fn exchange() -> Exchange {
     Exchange::new(request, client, Arc::from("bench"))
 }
 
-fn plugin(file: &Arc<loader::PluginFile>, instances: InstanceMode) -> Arc<dyn Filter> {
+fn header_filter_plugin(
+    file: &Arc<loader::PluginFile>,
+    instances: InstanceMode,
+) -> Arc<dyn Filter> {
     let info = Arc::new(ObjectInfo {
-        type_name: "TestHeaderFilter".into(),
+        type_name: "HeaderFilter".into(),
         object_name: "bench".into(),
         route: None,
-        file: file.path.display().to_string(),
-        config: r#"{"value":"v1"}"#.into(),
+        file: file.origin.clone(),
+        config: r#"{"messageType":"REQUEST","add":{"X-Plugin":["v1"]}}"#.into(),
         secrets: Vec::new(),
         client: None,
         secrets_provider: None,
@@ -73,16 +57,11 @@ struct NativeHeaderFilter;
 
 impl Filter for NativeHeaderFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
-        let headers = exchange.request.headers_mut();
-        headers.insert("x-plugin", http::HeaderValue::from_static("v1"));
-        headers.insert("x-count", http::HeaderValue::from_static("1"));
-        Box::pin(async move {
-            let mut response = next.handle(exchange).await?;
-            response
-                .headers_mut()
-                .insert("x-plugin-response", http::HeaderValue::from_static("v1"));
-            Ok(response)
-        })
+        exchange
+            .request
+            .headers_mut()
+            .append("x-plugin", http::HeaderValue::from_static("v1"));
+        next.handle(exchange)
     }
 }
 
@@ -92,24 +71,34 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let engine = engine::runtime(64 << 20).expect("engine");
-    let file = loader::open(engine, &component()).expect("component");
-    let handler: Arc<dyn Handler> = Arc::new(FnHandler(|_: &mut Exchange| {
+    let embedded = EMBEDDED
+        .iter()
+        .find(|plugin| plugin.name == "header-filter")
+        .expect("HeaderFilter is embedded");
+    let file = loader::open_embedded(engine, embedded.name, embedded.wasm).expect("component");
+    let handler: Arc<dyn Handler> = Arc::new(FnHandler(|exchange: &mut Exchange| {
+        assert!(exchange.request.headers().contains_key("x-plugin"));
         Ok(http::Response::new(ferrogate::http::empty_body()))
     }));
     let filters: [(&str, Arc<dyn Filter>); 3] = [
-        ("plugin_reused_instance", plugin(&file, InstanceMode::Reuse)),
-        ("plugin_fresh_instance", plugin(&file, InstanceMode::Fresh)),
         ("native_filter", Arc::new(NativeHeaderFilter)),
+        (
+            "plugin_reused_instance",
+            header_filter_plugin(&file, InstanceMode::Reuse),
+        ),
+        (
+            "plugin_fresh_instance",
+            header_filter_plugin(&file, InstanceMode::Fresh),
+        ),
     ];
     let mut group = c.benchmark_group("header_filter");
     for (name, filter) in &filters {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 let mut exchange = exchange();
-                let response = runtime
+                runtime
                     .block_on(filter.filter(&mut exchange, Next::new(&[], &*handler)))
-                    .expect("response");
-                assert!(response.headers().contains_key("x-plugin-response"));
+                    .expect("response")
             })
         });
     }

@@ -375,3 +375,6 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

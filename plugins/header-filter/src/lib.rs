@@ -102,9 +102,22 @@ impl HeaderFilter {
     }
 }
 
+/// An HTTP token (RFC 9110 section 5.6.2): what a header name may be.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 impl Filter for HeaderFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
+        for name in config.remove.iter().chain(config.add.keys()) {
+            if !is_token(name) {
+                return Err(format!("\"{name}\" is not a valid header name"));
+            }
+        }
         let mut add = Vec::with_capacity(config.add.len());
         for (name, values) in config.add {
             let values = values

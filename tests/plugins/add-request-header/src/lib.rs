@@ -15,7 +15,7 @@ impl Filter for AddRequestHeader {
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
-        req.set_header(&self.0.name, &[self.0.value.clone()])?;
+        req.set_header(&self.0.name, std::slice::from_ref(&self.0.value))?;
         Ok(Outcome::Next)
     }
 }

@@ -17,7 +17,7 @@ impl Filter for RequireToken {
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
-        if req.header("Authorization").iter().any(|v| *v == self.expected) {
+        if req.header("Authorization").contains(&self.expected) {
             return Ok(Outcome::Next);
         }
         ferrogate_sdk::debug!("rejecting {} {}", req.method(), req.uri());

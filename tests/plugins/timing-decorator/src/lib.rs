@@ -16,7 +16,7 @@ impl Filter for Timing {
     }
 
     fn on_response(&self, _req: &Request, resp: &Response) -> Result<(), String> {
-        resp.set_header("X-Decorated", &[self.value.clone()])
+        resp.set_header("X-Decorated", std::slice::from_ref(&self.value))
     }
 }
 

@@ -1,0 +1,119 @@
+use std::time::Duration;
+
+use super::shared;
+use super::*;
+
+fn settings(config: &str) -> Result<(PluginSettings, Limits), ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    settings_from_config(dir.path())
+}
+
+#[test]
+fn sizes_accept_the_usual_units() {
+    assert_eq!(parse_memory("64 MiB"), Ok(64 << 20));
+    assert_eq!(parse_memory("64MiB"), Ok(64 << 20));
+    assert_eq!(parse_memory("512 kib"), Ok(512 << 10));
+    assert_eq!(parse_memory("1 GiB"), Ok(1 << 30));
+    assert_eq!(parse_memory("4096"), Ok(4096));
+    assert!(parse_memory("12 parsecs").unwrap_err().contains("KiB, MiB or GiB"));
+    assert!(parse_memory("MiB").is_err());
+}
+
+#[test]
+fn absent_settings_are_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, limits) = settings_from_config(dir.path()).unwrap();
+    assert!(settings.directories.is_empty());
+    assert_eq!(limits.deadline, Duration::from_millis(100));
+    assert_eq!(limits.memory, 64 << 20);
+    assert_eq!(limits.instances, InstanceMode::Reuse);
+
+    let (_, limits) = settings(r#"{"heap": []}"#).unwrap();
+    assert_eq!(limits.memory, 64 << 20);
+}
+
+#[test]
+fn settings_are_read_from_config_json() {
+    let (settings, limits) = settings(
+        r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh"}}"#,
+    )
+    .unwrap();
+    assert_eq!(settings.directories, [PathBuf::from("a"), PathBuf::from("b")]);
+    assert_eq!(limits.deadline, Duration::from_millis(250));
+    assert_eq!(limits.memory, 8 << 20);
+    assert_eq!(limits.instances, InstanceMode::Fresh);
+}
+
+#[test]
+fn bad_settings_name_the_setting_and_the_file() {
+    let error = settings(r#"{"plugins": {"memory": "1 KiB"}}"#).unwrap_err().to_string();
+    assert!(error.contains("config.json"), "{error}");
+    assert!(error.contains("at least 1 MiB"), "{error}");
+
+    let error = settings(r#"{"plugins": {"deadline": "forever"}}"#).unwrap_err().to_string();
+    assert!(error.contains("\"deadline\""), "{error}");
+
+    let error = settings(r#"{"plugins": {"instance": "fresh"}}"#).unwrap_err().to_string();
+    assert!(error.contains("instance"), "{error}");
+
+    let error = settings(r#"{"plugins": {"instances": "pooled"}}"#).unwrap_err().to_string();
+    assert!(error.contains("pooled"), "{error}");
+}
+
+#[test]
+fn only_ids_named_by_secret_id_keys_are_granted() {
+    let config = serde_json::json!({
+        "passwordSecretId": "db.password",
+        "nested": [{"signingSecretId": "jwt.key"}],
+        "secret": "not-granted",
+        "otherSecretId": 42
+    });
+    let mut granted = Vec::new();
+    collect_secret_ids(&config, &mut granted);
+    granted.sort();
+    assert_eq!(granted, ["db.password", "jwt.key"]);
+}
+
+#[test]
+fn counters_count_within_a_window_and_restart_after_it() {
+    let key = "tests/counters-window";
+    assert_eq!(shared::increment(key, 1, 60_000).0, 1);
+    let (value, remaining) = shared::increment(key, 2, 60_000);
+    assert_eq!(value, 3);
+    assert!(remaining > 0 && remaining <= 60_000);
+
+    let short = "tests/counters-expiry";
+    assert_eq!(shared::increment(short, 5, 20).0, 5);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(shared::increment(short, 1, 20).0, 1);
+}
+
+#[test]
+fn plugin_metrics_render_as_prometheus_counters() {
+    let object = state::ObjectInfo {
+        type_name: "Tést\"Type".into(),
+        object_name: "line\nbreak".into(),
+        route: Some("metrics-route".into()),
+        file: "test".into(),
+        config: "{}".into(),
+        secrets: Vec::new(),
+        client: None,
+        secrets_provider: None,
+        handlers: OnceLock::new(),
+    };
+    shared::counter_add("cache hits", &object, 2);
+    shared::counter_add("cache hits", &object, 3);
+    let mut out = String::new();
+    shared::render_metrics(&mut out);
+    assert!(
+        out.contains("# TYPE ferrogate_plugin_cache_hits_total counter\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "ferrogate_plugin_cache_hits_total{type=\"Tést\\\"Type\",object=\"line\\nbreak\",route=\"metrics-route\"} 5\n"
+        ),
+        "{out}"
+    );
+}
