@@ -1,9 +1,13 @@
+//! Plugin settings, secret grants, shared counters and metric rendering.
+
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use super::shared;
 use super::*;
 
-fn settings(config: &str) -> Result<(PluginSettings, Limits), ConfigError> {
+fn load_settings(config: &str) -> Result<(PluginSettings, Limits), ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), config).unwrap();
     settings_from_config(dir.path())
@@ -16,7 +20,11 @@ fn sizes_accept_the_usual_units() {
     assert_eq!(parse_memory("512 kib"), Ok(512 << 10));
     assert_eq!(parse_memory("1 GiB"), Ok(1 << 30));
     assert_eq!(parse_memory("4096"), Ok(4096));
-    assert!(parse_memory("12 parsecs").unwrap_err().contains("KiB, MiB or GiB"));
+    assert!(
+        parse_memory("12 parsecs")
+            .unwrap_err()
+            .contains("KiB, MiB or GiB")
+    );
     assert!(parse_memory("MiB").is_err());
 }
 
@@ -29,17 +37,20 @@ fn absent_settings_are_the_defaults() {
     assert_eq!(limits.memory, 64 << 20);
     assert_eq!(limits.instances, InstanceMode::Reuse);
 
-    let (_, limits) = settings(r#"{"heap": []}"#).unwrap();
+    let (_, limits) = load_settings(r#"{"heap": []}"#).unwrap();
     assert_eq!(limits.memory, 64 << 20);
 }
 
 #[test]
 fn settings_are_read_from_config_json() {
-    let (settings, limits) = settings(
+    let (settings, limits) = load_settings(
         r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh"}}"#,
     )
     .unwrap();
-    assert_eq!(settings.directories, [PathBuf::from("a"), PathBuf::from("b")]);
+    assert_eq!(
+        settings.directories,
+        [PathBuf::from("a"), PathBuf::from("b")]
+    );
     assert_eq!(limits.deadline, Duration::from_millis(250));
     assert_eq!(limits.memory, 8 << 20);
     assert_eq!(limits.instances, InstanceMode::Fresh);
@@ -47,17 +58,25 @@ fn settings_are_read_from_config_json() {
 
 #[test]
 fn bad_settings_name_the_setting_and_the_file() {
-    let error = settings(r#"{"plugins": {"memory": "1 KiB"}}"#).unwrap_err().to_string();
+    let error = load_settings(r#"{"plugins": {"memory": "1 KiB"}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("config.json"), "{error}");
     assert!(error.contains("at least 1 MiB"), "{error}");
 
-    let error = settings(r#"{"plugins": {"deadline": "forever"}}"#).unwrap_err().to_string();
+    let error = load_settings(r#"{"plugins": {"deadline": "forever"}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("\"deadline\""), "{error}");
 
-    let error = settings(r#"{"plugins": {"instance": "fresh"}}"#).unwrap_err().to_string();
+    let error = load_settings(r#"{"plugins": {"instance": "fresh"}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("instance"), "{error}");
 
-    let error = settings(r#"{"plugins": {"instances": "pooled"}}"#).unwrap_err().to_string();
+    let error = load_settings(r#"{"plugins": {"instances": "pooled"}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("pooled"), "{error}");
 }
 
