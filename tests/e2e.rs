@@ -16,6 +16,12 @@ mod handlers;
 mod heap;
 #[path = "e2e/limits.rs"]
 mod limits;
+#[path = "e2e/filters_flow.rs"]
+mod filters_flow;
+#[path = "e2e/filters_messages.rs"]
+mod filters_messages;
+#[path = "e2e/filters_traffic.rs"]
+mod filters_traffic;
 #[path = "e2e/listeners_cli.rs"]
 mod listeners_cli;
 #[path = "e2e/listeners_client.rs"]

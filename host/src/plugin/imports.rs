@@ -297,6 +297,9 @@ impl log::Host for StoreState {
 }
 
 impl config::Host for StoreState {
+    async fn parse_duration(&mut self, text: String) -> R<Result<Option<u64>, String>> {
+        Ok(duration_millis(&text))
+    }
     async fn type_name(&mut self) -> R<String> {
         Ok(self.object.type_name.clone())
     }
@@ -321,6 +324,15 @@ impl config::Host for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
+}
+
+fn duration_millis(text: &str) -> Result<Option<u64>, String> {
+    use crate::config::duration::IgDuration;
+    Ok(match text.parse::<IgDuration>()? {
+        IgDuration::Finite(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+        IgDuration::Unlimited => None,
+        IgDuration::Disabled => Some(0),
+    })
 }
 
 fn parse_json(json: &str) -> Result<Value, String> {
@@ -364,14 +376,15 @@ impl exchange::Host for StoreState {
     async fn transaction_id(&mut self) -> R<String> {
         Ok(self.exchange_mut()?.transaction_id.to_string())
     }
+    /// During a request: the innermost route it passed; during `init`: the route that
+    /// declares the object (none for config.json's heap).
     async fn route_name(&mut self) -> R<Option<String>> {
-        let exchange = self.exchange_mut()?;
-        Ok(exchange
-            .routing
-            .route_names
-            .last()
-            .map(|name| name.to_string())
-            .or_else(|| self.object.route.clone()))
+        let routed = self
+            .exchange
+            .as_ref()
+            .and_then(|exchange| exchange.routing.route_names.last())
+            .map(|name| name.to_string());
+        Ok(routed.or_else(|| self.object.route.clone()))
     }
 }
 
@@ -511,6 +524,22 @@ impl counters::Host for StoreState {
             value,
             remaining_ms,
         })
+    }
+
+    async fn try_increment(
+        &mut self,
+        key: String,
+        delta: u64,
+        limit: u64,
+        window_ms: u64,
+    ) -> R<Result<counters::WindowCount, counters::WindowCount>> {
+        let count = |(value, remaining_ms)| counters::WindowCount {
+            value,
+            remaining_ms,
+        };
+        Ok(super::shared::try_increment(&key, delta, limit, window_ms)
+            .map(count)
+            .map_err(count))
     }
 }
 

@@ -25,24 +25,46 @@ fn shard(key: &str) -> usize {
 
 /// Adds `delta` to `key` in its window; returns the value and the milliseconds left.
 pub fn increment(key: &str, delta: u64, window_ms: u64) -> (u64, u64) {
+    match add_within(key, delta, u64::MAX, window_ms) {
+        Ok(counted) | Err(counted) => counted,
+    }
+}
+
+/// Adds `delta` to `key` only when the value stays at or under `limit`: `Ok` with the new
+/// value and the milliseconds left, `Err` with the unchanged value when it would not.
+pub fn try_increment(
+    key: &str,
+    delta: u64,
+    limit: u64,
+    window_ms: u64,
+) -> Result<(u64, u64), (u64, u64)> {
+    add_within(key, delta, limit, window_ms)
+}
+
+fn add_within(key: &str, delta: u64, limit: u64, window_ms: u64) -> Result<(u64, u64), (u64, u64)> {
     let now = Instant::now();
+    let window_length = Duration::from_millis(window_ms);
     let Ok(mut map) = COUNTERS[shard(key)].lock() else {
-        return (delta, window_ms);
+        return Err((0, window_ms));
     };
     if map.len() > 10_000 {
         map.retain(|_, window| window.ends > now);
     }
     let window = map.entry(key.to_owned()).or_insert_with(|| Window {
         value: 0,
-        ends: now + Duration::from_millis(window_ms),
+        ends: now + window_length,
     });
     if window.ends <= now {
         window.value = 0;
-        window.ends = now + Duration::from_millis(window_ms);
+        window.ends = now + window_length;
     }
-    window.value = window.value.saturating_add(delta);
     let remaining = window.ends.saturating_duration_since(now).as_millis() as u64;
-    (window.value, remaining)
+    let added = window.value.saturating_add(delta);
+    if added > limit {
+        return Err((window.value, remaining));
+    }
+    window.value = added;
+    Ok((added, remaining))
 }
 
 type MetricKey = (String, String, String, String);

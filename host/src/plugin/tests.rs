@@ -109,6 +109,16 @@ fn counters_count_within_a_window_and_restart_after_it() {
 }
 
 #[test]
+fn try_increment_stops_at_the_limit_and_leaves_the_count() {
+    let key = "tests/try-increment";
+    assert_eq!(shared::try_increment(key, 1, 2, 60_000).map(|c| c.0), Ok(1));
+    assert_eq!(shared::try_increment(key, 1, 2, 60_000).map(|c| c.0), Ok(2));
+    assert_eq!(shared::try_increment(key, 1, 2, 60_000).map_err(|c| c.0), Err(2));
+    // A larger allowance later still sees the refused attempt uncounted.
+    assert_eq!(shared::try_increment(key, 1, 5, 60_000).map(|c| c.0), Ok(3));
+}
+
+#[test]
 fn plugin_metrics_render_as_prometheus_counters() {
     let object = state::ObjectInfo {
         type_name: "Tést\"Type".into(),

@@ -144,6 +144,14 @@ pub fn secret(id: &str) -> Result<Vec<u8>, String> {
     imports::config::secret(id)
 }
 
+/// An IG duration (`"10 seconds"`, `"1 minute, 30 s"`, `"500 ms"`) read the way the gateway
+/// reads every duration; `None` for `"unlimited"`, zero for `"disabled"`.
+pub fn duration(text: &str) -> Result<Option<std::time::Duration>, String> {
+    imports::config::parse_duration(text)
+        .map(|millis| millis.map(std::time::Duration::from_millis))
+        .map_err(|e| format!("\"{text}\" is not a duration: {e}"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Logging
 
@@ -255,7 +263,7 @@ pub mod client {
 
 /// Counters shared by every instance and worker of the gateway.
 pub mod counters {
-    pub use super::imports::counters::{WindowCount, increment};
+    pub use super::imports::counters::{WindowCount, increment, try_increment};
 }
 
 /// Adds to the counter `ferrogate_plugin_<name>_total{type, object, route}`.

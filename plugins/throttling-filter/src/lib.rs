@@ -1,0 +1,128 @@
+//! IG's `ThrottlingFilter`: at most `rate.numberOfRequests` requests per `rate.duration` for
+//! each group of requests (`requestGroupingPolicy`, by default one group for the route);
+//! beyond it `429 Too Many Requests` with `Retry-After`, and the rest of the chain is not
+//! called.
+//!
+//! ```json
+//! {"type": "ThrottlingFilter", "config": {
+//!     "requestGroupingPolicy": "${request.headers['X-Client-Id'][0]}",
+//!     "rate": {"numberOfRequests": 100, "duration": "1 minute"}
+//! }}
+//! ```
+//!
+//! The count is a sliding window kept in the host's shared counters, so every instance and
+//! worker of the gateway sees the same one: the requests of the current fixed window plus those
+//! of the previous window weighted by how much of it still overlaps the sliding one. Refused
+//! requests do not count (as with IG's token bucket, a client over the rate still gets the rate).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ferrogate_sdk::{Expression, Filter, Outcome, Request, Response, counters};
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Rate {
+    number_of_requests: u64,
+    duration: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    request_grouping_policy: Option<String>,
+    rate: Rate,
+    /// IG's housekeeping period; the host expires windows by itself.
+    #[serde(default)]
+    cleaning_interval: Option<String>,
+    #[serde(default, rename = "comment")]
+    _comment: Option<serde::de::IgnoredAny>,
+}
+
+struct ThrottlingFilter {
+    grouping: Option<Expression>,
+    limit: u64,
+    window_ms: u64,
+    /// Keys are this object's: two throttling filters never share counts.
+    prefix: String,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl ThrottlingFilter {
+    fn group(&self) -> String {
+        self.grouping
+            .as_ref()
+            .and_then(Expression::evaluate_string)
+            .unwrap_or_default()
+    }
+
+    fn too_many(&self, retry_after_ms: u64) -> Result<Response, String> {
+        let response = Response::text(429, "Too Many Requests\n");
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        response.set_header("Retry-After", &[seconds.to_string()])?;
+        Ok(response)
+    }
+}
+
+impl Filter for ThrottlingFilter {
+    fn new() -> Result<Self, String> {
+        let config: Config = ferrogate_sdk::config()?;
+        if config.rate.number_of_requests == 0 {
+            return Err("\"rate\".\"numberOfRequests\" must be at least 1".into());
+        }
+        let duration = ferrogate_sdk::duration(&config.rate.duration)
+            .map_err(|e| format!("\"rate\".\"duration\": {e}"))?
+            .filter(|duration| !duration.is_zero())
+            .ok_or("\"rate\".\"duration\" must be a finite, non-zero duration")?;
+        if let Some(interval) = &config.cleaning_interval {
+            ferrogate_sdk::duration(interval).map_err(|e| format!("\"cleaningInterval\": {e}"))?;
+        }
+        let grouping = config
+            .request_grouping_policy
+            .as_deref()
+            .filter(|policy| !policy.is_empty())
+            .map(ferrogate_sdk::compile)
+            .transpose()
+            .map_err(|e| format!("\"requestGroupingPolicy\": {e}"))?;
+        Ok(ThrottlingFilter {
+            grouping,
+            limit: config.rate.number_of_requests,
+            window_ms: duration.max(Duration::from_millis(1)).as_millis() as u64,
+            prefix: format!(
+                "ThrottlingFilter/{}/{}",
+                ferrogate_sdk::exchange::route_name().unwrap_or_default(),
+                ferrogate_sdk::object_name()
+            ),
+        })
+    }
+
+    fn on_request(&self, _req: &Request) -> Result<Outcome, String> {
+        let now = now_ms();
+        let window = now / self.window_ms;
+        let into_window = now % self.window_ms;
+        let group = self.group();
+        let key = |index: u64| format!("{}/{}#{index}", self.prefix, group);
+        // Windows live two lengths: the next window still reads this one as its previous.
+        let lifetime = self.window_ms.saturating_mul(2);
+        let previous = counters::increment(&key(window.wrapping_sub(1)), 0, lifetime).value;
+        let overlap = (self.window_ms - into_window) as f64 / self.window_ms as f64;
+        let carried = (previous as f64 * overlap).floor() as u64;
+        let allowance = self.limit.saturating_sub(carried);
+        match counters::try_increment(&key(window), 1, allowance, lifetime) {
+            Ok(_) => Ok(Outcome::Next),
+            Err(_) => {
+                ferrogate_sdk::counter_add("throttled", 1);
+                let to_next_window = self.window_ms - into_window;
+                Ok(Outcome::Respond(self.too_many(to_next_window)?))
+            }
+        }
+    }
+}
+
+ferrogate_sdk::export_filter!(ThrottlingFilter, "ThrottlingFilter");

@@ -1,0 +1,203 @@
+//! The standard flow-control filters (embedded plugins) through the real binary:
+//! AssignmentFilter, ConditionEnforcementFilter and SwitchFilter, with IG-style route JSON.
+
+use ferrogate_e2e::upstream::Upstream;
+use ferrogate_e2e::{ConfigDir, Gateway};
+use serde_json::{Value, json};
+
+use crate::{client, get, send};
+
+fn chain(path: &str, filters: Value, handler: Value) -> Value {
+    json!({
+        "condition": format!("${{request.uri.path == '{path}'}}"),
+        "handler": {"type": "Chain", "config": {"filters": filters, "handler": handler}}
+    })
+}
+
+fn serve(routes: &[(&str, Value)], heap: Value) -> (ConfigDir, Gateway) {
+    let config = ConfigDir::new();
+    config.write(
+        "config.json",
+        &json!({"heap": heap, "handler": {"name": "_router", "type": "Router"}}).to_string(),
+    );
+    for (name, route) in routes {
+        config.write_route(&format!("{name}.json"), route);
+    }
+    let gateway = Gateway::start(config.path());
+    (config, gateway)
+}
+
+fn echoed(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|error| panic!("not an echo ({error}): {body}"))
+}
+
+#[test]
+fn assignment_filter_sets_attributes_headers_and_session_per_phase() {
+    let upstream = Upstream::echo();
+    let routes = [(
+        "assign",
+        json!({
+            "condition": "${request.uri.path == '/assign'}",
+            "baseURI": upstream.base_uri(),
+            "handler": {"type": "Chain", "config": {
+                "filters": [
+                    {"type": "AssignmentFilter", "config": {"onRequest": [
+                        {"target": "${attributes.user}", "value": "${request.headers['X-User'][0]}"},
+                        {"condition": "${attributes.user == 'admin'}", "target": "${attributes.role}", "value": "administrator"},
+                        {"target": "${request.headers['X-Role']}", "value": "${attributes.role}"},
+                        {"target": "${attributes.cleared}"}
+                    ]}},
+                    {"type": "AssignmentFilter", "config": {"onResponse": [
+                        {"target": "${attributes.after}", "value": "${attributes.user}-done"}
+                    ]}},
+                    {"type": "HeaderFilter", "config": {"messageType": "RESPONSE", "add": {"X-After": ["${attributes.after}"]}}}
+                ],
+                "handler": "ReverseProxyHandler"
+            }}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes, json!([]));
+
+    let admin = send(client().get(gateway.url("/assign")).header("x-user", "admin"));
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(echoed(&admin.body)["headers"]["x-role"], "administrator");
+    assert_eq!(admin.header("x-after"), Some("admin-done"));
+
+    // The condition is false: no role, and assigning null to a header removes nothing.
+    let guest = send(client().get(gateway.url("/assign")).header("x-user", "guest"));
+    assert_eq!(guest.status, 200, "{}", guest.body);
+    assert!(echoed(&guest.body)["headers"].get("x-role").is_none());
+    assert_eq!(guest.header("x-after"), Some("guest-done"));
+}
+
+#[test]
+fn condition_enforcement_filter_lets_through_or_answers_with_the_failure_handler() {
+    let ok = json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "in"}});
+    let routes = [
+        (
+            "default",
+            chain(
+                "/default",
+                json!([{"type": "ConditionEnforcementFilter", "config": {"condition": "${request.headers['X-Ok'][0] == 'yes'}"}}]),
+                ok.clone(),
+            ),
+        ),
+        (
+            "custom",
+            chain(
+                "/custom",
+                json!([{"type": "ConditionEnforcementFilter", "config": {
+                    "condition": "${not empty request.headers['Authorization']}",
+                    "failureHandler": "Unauthorized"
+                }}]),
+                ok.clone(),
+            ),
+        ),
+    ];
+    let heap = json!([{"name": "Unauthorized", "type": "StaticResponseHandler", "config": {
+        "status": 401, "headers": {"WWW-Authenticate": ["Basic realm=\"test\""]}, "entity": "who are you?"
+    }}]);
+    let (_config, gateway) = serve(&routes, heap);
+
+    let refused = get(&gateway, "/default");
+    assert_eq!((refused.status, refused.body.as_str()), (403, ""));
+    let allowed = send(client().get(gateway.url("/default")).header("x-ok", "yes"));
+    assert_eq!((allowed.status, allowed.body.as_str()), (200, "in"));
+
+    let refused = get(&gateway, "/custom");
+    assert_eq!((refused.status, refused.body.as_str()), (401, "who are you?"));
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Basic realm=\"test\"")
+    );
+    let allowed = send(
+        client()
+            .get(gateway.url("/custom"))
+            .header("authorization", "Bearer x"),
+    );
+    assert_eq!(allowed.status, 200);
+}
+
+#[test]
+fn switch_filter_diverts_requests_and_replaces_responses() {
+    let routes = [(
+        "switch",
+        chain(
+            "/switch",
+            json!([{"type": "SwitchFilter", "config": {
+                "onRequest": [
+                    {"condition": "${request.headers['X-Go'][0] == 'login'}", "handler": "Login"},
+                    {"condition": "${request.headers['X-Go'][0] == 'inline'}", "handler": {
+                        "type": "StaticResponseHandler", "config": {"status": 202, "entity": "inline"}
+                    }}
+                ],
+                "onResponse": [
+                    {"condition": "${request.headers['X-Go'][0] == 'replace'}", "handler": "Replaced"}
+                ]
+            }}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200, "headers": {"X-Original": ["1"]}, "entity": "original"}}),
+        ),
+    )];
+    let heap = json!([
+        {"name": "Login", "type": "StaticResponseHandler", "config": {"status": 302, "headers": {"Location": ["/login"]}}},
+        {"name": "Replaced", "type": "StaticResponseHandler", "config": {"status": 503, "headers": {"X-Replaced": ["yes"]}, "entity": "replaced"}}
+    ]);
+    let (_config, gateway) = serve(&routes, heap);
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let plain = get(&gateway, "/switch");
+    assert_eq!((plain.status, plain.body.as_str()), (200, "original"));
+
+    let login = send(no_redirects.get(gateway.url("/switch")).header("x-go", "login"));
+    assert_eq!(login.status, 302);
+    assert_eq!(login.header("location"), Some("/login"));
+
+    let inline = send(client().get(gateway.url("/switch")).header("x-go", "inline"));
+    assert_eq!((inline.status, inline.body.as_str()), (202, "inline"));
+
+    let replaced = send(client().get(gateway.url("/switch")).header("x-go", "replace"));
+    assert_eq!((replaced.status, replaced.body.as_str()), (503, "replaced"));
+    assert_eq!(replaced.header("x-replaced"), Some("yes"));
+    assert!(replaced.header("x-original").is_none());
+}
+
+#[test]
+fn flow_filters_reject_bad_configuration_at_load() {
+    let ok = json!({"type": "StaticResponseHandler", "config": {"status": 200}});
+    let routes = [
+        (
+            "no-condition",
+            chain("/a", json!([{"type": "ConditionEnforcementFilter", "config": {}}]), ok.clone()),
+        ),
+        (
+            "bad-target",
+            chain(
+                "/b",
+                json!([{"type": "AssignmentFilter", "config": {"onRequest": [{"target": "${attributes.x", "value": "1"}]}}]),
+                ok.clone(),
+            ),
+        ),
+        (
+            "unknown-handler",
+            chain(
+                "/c",
+                json!([{"type": "SwitchFilter", "config": {"onRequest": [{"handler": "Nowhere"}]}}]),
+                ok.clone(),
+            ),
+        ),
+    ];
+    let config = ConfigDir::new();
+    for (name, route) in &routes {
+        config.write_route(&format!("{name}.json"), route);
+    }
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(stderr.contains("no-condition.json"), "{stderr}");
+    assert!(stderr.contains("missing field `condition`"), "{stderr}");
+    assert!(stderr.contains("bad-target.json"), "{stderr}");
+    assert!(stderr.contains("unknown-handler.json"), "{stderr}");
+    assert!(stderr.contains("Nowhere"), "{stderr}");
+}
