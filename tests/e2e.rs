@@ -10,18 +10,18 @@ mod broken;
 mod check;
 #[path = "e2e/conditions.rs"]
 mod conditions;
-#[path = "e2e/handlers.rs"]
-mod handlers;
-#[path = "e2e/heap.rs"]
-mod heap;
-#[path = "e2e/limits.rs"]
-mod limits;
 #[path = "e2e/filters_flow.rs"]
 mod filters_flow;
 #[path = "e2e/filters_messages.rs"]
 mod filters_messages;
 #[path = "e2e/filters_traffic.rs"]
 mod filters_traffic;
+#[path = "e2e/handlers.rs"]
+mod handlers;
+#[path = "e2e/heap.rs"]
+mod heap;
+#[path = "e2e/limits.rs"]
+mod limits;
 #[path = "e2e/listeners_cli.rs"]
 mod listeners_cli;
 #[path = "e2e/listeners_client.rs"]

@@ -41,6 +41,7 @@ fn header_filter_plugin(
         client: None,
         secrets_provider: None,
         handlers: OnceLock::from(Vec::new()),
+        filters: OnceLock::from(Vec::new()),
     });
     let limits = Limits {
         instances,

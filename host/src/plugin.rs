@@ -284,6 +284,18 @@ fn collect_secret_ids(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// Where in the object's config a reference the plugin resolved is written, so that it
+/// resolves (and errs) with the position of what the user wrote.
+fn referenced_at<'d>(config: &Located<'d>, reference: &str) -> Result<Located<'d>, ConfigError> {
+    let wanted: serde_json::Value = serde_json::from_str(reference)
+        .unwrap_or_else(|_| serde_json::Value::String(reference.to_owned()));
+    find(config, &wanted).ok_or_else(|| {
+        config.error(format!(
+            "the plugin resolves the reference {reference}, which does not appear in its config"
+        ))
+    })
+}
+
 /// The place in the config that holds `wanted`, so that references resolve with positions.
 fn find<'d>(at: &Located<'d>, wanted: &serde_json::Value) -> Option<Located<'d>> {
     if at.value == wanted {
@@ -325,7 +337,9 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                     client,
                 })));
             }
-            let config = builder.config_value_keeping_runtime(&declaration.config)?;
+            // Plugins get their config as written: which strings are expressions, evaluated when,
+            // is the plugin's to know (see docs/plugin-runtime.md).
+            let config = declaration.config.value.clone();
             let mut secrets = Vec::new();
             collect_secret_ids(&config, &mut secrets);
             let secrets_provider = match declaration.config.get("secretsProvider") {
@@ -342,6 +356,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 client,
                 secrets_provider,
                 handlers: std::sync::OnceLock::new(),
+                filters: std::sync::OnceLock::new(),
             });
             let plugin = Arc::new(PluginObject::new(info.clone(), file.clone(), limits));
             let (instance, refs) = block_on(plugin.instantiate(true))
@@ -355,18 +370,24 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                         object::describe(&error)
                     ))
                 })?;
-            let mut handlers = Vec::with_capacity(refs.len());
-            for reference in refs {
-                let wanted: serde_json::Value = serde_json::from_str(&reference)
-                    .unwrap_or(serde_json::Value::String(reference.clone()));
-                let Some(at) = find(&declaration.config, &wanted) else {
-                    return Err(declaration.config.error(format!(
-                        "the plugin resolves the handler {reference}, which does not appear in its config"
-                    )));
-                };
-                handlers.push(builder.resolve_handler(&at)?);
-            }
+            let handlers = refs
+                .handlers
+                .iter()
+                .map(|reference| {
+                    let at = referenced_at(&declaration.config, reference)?;
+                    builder.resolve_handler(&at)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let filters = refs
+                .filters
+                .iter()
+                .map(|reference| {
+                    let at = referenced_at(&declaration.config, reference)?;
+                    builder.resolve_filter(&at)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let _ = info.handlers.set(handlers);
+            let _ = info.filters.set(filters);
             plugin.checkin(instance);
             Ok(match kind {
                 Kind::Handler => HeapObject::Handler(Arc::new(PluginHandler(plugin))),

@@ -47,10 +47,10 @@ fn assignment_filter_sets_attributes_headers_and_session_per_phase() {
                         {"target": "${request.headers['X-Role']}", "value": "${attributes.role}"},
                         {"target": "${attributes.cleared}"}
                     ]}},
+                    {"type": "HeaderFilter", "config": {"messageType": "RESPONSE", "add": {"X-After": ["${attributes.after}"]}}},
                     {"type": "AssignmentFilter", "config": {"onResponse": [
                         {"target": "${attributes.after}", "value": "${attributes.user}-done"}
-                    ]}},
-                    {"type": "HeaderFilter", "config": {"messageType": "RESPONSE", "add": {"X-After": ["${attributes.after}"]}}}
+                    ]}}
                 ],
                 "handler": "ReverseProxyHandler"
             }}
@@ -58,13 +58,21 @@ fn assignment_filter_sets_attributes_headers_and_session_per_phase() {
     )];
     let (_config, gateway) = serve(&routes, json!([]));
 
-    let admin = send(client().get(gateway.url("/assign")).header("x-user", "admin"));
+    let admin = send(
+        client()
+            .get(gateway.url("/assign"))
+            .header("x-user", "admin"),
+    );
     assert_eq!(admin.status, 200, "{}", admin.body);
     assert_eq!(echoed(&admin.body)["headers"]["x-role"], "administrator");
     assert_eq!(admin.header("x-after"), Some("admin-done"));
 
     // The condition is false: no role, and assigning null to a header removes nothing.
-    let guest = send(client().get(gateway.url("/assign")).header("x-user", "guest"));
+    let guest = send(
+        client()
+            .get(gateway.url("/assign"))
+            .header("x-user", "guest"),
+    );
     assert_eq!(guest.status, 200, "{}", guest.body);
     assert!(echoed(&guest.body)["headers"].get("x-role").is_none());
     assert_eq!(guest.header("x-after"), Some("guest-done"));
@@ -75,7 +83,7 @@ fn condition_enforcement_filter_lets_through_or_answers_with_the_failure_handler
     let ok = json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "in"}});
     let routes = [
         (
-            "default",
+            "forbidden",
             chain(
                 "/default",
                 json!([{"type": "ConditionEnforcementFilter", "config": {"condition": "${request.headers['X-Ok'][0] == 'yes'}"}}]),
@@ -105,7 +113,10 @@ fn condition_enforcement_filter_lets_through_or_answers_with_the_failure_handler
     assert_eq!((allowed.status, allowed.body.as_str()), (200, "in"));
 
     let refused = get(&gateway, "/custom");
-    assert_eq!((refused.status, refused.body.as_str()), (401, "who are you?"));
+    assert_eq!(
+        (refused.status, refused.body.as_str()),
+        (401, "who are you?")
+    );
     assert_eq!(
         refused.header("www-authenticate"),
         Some("Basic realm=\"test\"")
@@ -151,17 +162,73 @@ fn switch_filter_diverts_requests_and_replaces_responses() {
     let plain = get(&gateway, "/switch");
     assert_eq!((plain.status, plain.body.as_str()), (200, "original"));
 
-    let login = send(no_redirects.get(gateway.url("/switch")).header("x-go", "login"));
+    let login = send(
+        no_redirects
+            .get(gateway.url("/switch"))
+            .header("x-go", "login"),
+    );
     assert_eq!(login.status, 302);
     assert_eq!(login.header("location"), Some("/login"));
 
-    let inline = send(client().get(gateway.url("/switch")).header("x-go", "inline"));
+    let inline = send(
+        client()
+            .get(gateway.url("/switch"))
+            .header("x-go", "inline"),
+    );
     assert_eq!((inline.status, inline.body.as_str()), (202, "inline"));
 
-    let replaced = send(client().get(gateway.url("/switch")).header("x-go", "replace"));
+    let replaced = send(
+        client()
+            .get(gateway.url("/switch"))
+            .header("x-go", "replace"),
+    );
     assert_eq!((replaced.status, replaced.body.as_str()), (503, "replaced"));
     assert_eq!(replaced.header("x-replaced"), Some("yes"));
     assert!(replaced.header("x-original").is_none());
+}
+
+#[test]
+fn conditional_filter_runs_its_delegate_only_when_the_condition_holds() {
+    let upstream = Upstream::echo();
+    let routes = [(
+        "conditional",
+        json!({
+            "condition": "${find(request.uri.path, '^/conditional')}",
+            "baseURI": upstream.base_uri(),
+            "handler": {"type": "Chain", "config": {
+                "filters": [
+                    {"type": "ConditionalFilter", "config": {
+                        "condition": "${find(request.uri.path, '/admin$')}",
+                        "delegate": {"type": "HeaderFilter", "config": {"messageType": "REQUEST", "add": {"X-Admin": ["true"]}}}
+                    }},
+                    {"type": "ConditionalFilter", "config": {
+                        "condition": "${request.headers['X-Lock'][0] == 'on'}",
+                        "delegate": "Locked"
+                    }}
+                ],
+                "handler": "ReverseProxyHandler"
+            }}
+        }),
+    )];
+    let heap = json!([{"name": "Locked", "type": "ConditionEnforcementFilter", "config": {"condition": "${false}"}}]);
+    let (_config, gateway) = serve(&routes, heap);
+
+    let admin = get(&gateway, "/conditional/admin");
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(echoed(&admin.body)["headers"]["x-admin"], "true");
+
+    let other = get(&gateway, "/conditional/other");
+    assert_eq!(other.status, 200);
+    assert!(echoed(&other.body)["headers"].get("x-admin").is_none());
+
+    // A delegate that answers by itself ends the chain there.
+    let locked = send(
+        client()
+            .get(gateway.url("/conditional/admin"))
+            .header("x-lock", "on"),
+    );
+    assert_eq!(locked.status, 403);
+    assert!(locked.header("x-upstream").is_none());
 }
 
 #[test]
@@ -170,13 +237,25 @@ fn flow_filters_reject_bad_configuration_at_load() {
     let routes = [
         (
             "no-condition",
-            chain("/a", json!([{"type": "ConditionEnforcementFilter", "config": {}}]), ok.clone()),
+            chain(
+                "/a",
+                json!([{"type": "ConditionEnforcementFilter", "config": {}}]),
+                ok.clone(),
+            ),
         ),
         (
             "bad-target",
             chain(
                 "/b",
                 json!([{"type": "AssignmentFilter", "config": {"onRequest": [{"target": "${attributes.x", "value": "1"}]}}]),
+                ok.clone(),
+            ),
+        ),
+        (
+            "not-a-filter",
+            chain(
+                "/d",
+                json!([{"type": "ConditionalFilter", "config": {"condition": "${true}", "delegate": {"type": "StaticResponseHandler", "config": {"status": 200}}}}]),
                 ok.clone(),
             ),
         ),
@@ -200,4 +279,5 @@ fn flow_filters_reject_bad_configuration_at_load() {
     assert!(stderr.contains("bad-target.json"), "{stderr}");
     assert!(stderr.contains("unknown-handler.json"), "{stderr}");
     assert!(stderr.contains("Nowhere"), "{stderr}");
+    assert!(stderr.contains("not-a-filter.json"), "{stderr}");
 }

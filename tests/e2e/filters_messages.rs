@@ -42,7 +42,7 @@ fn no_redirects() -> reqwest::blocking::Client {
 fn location_header_filter_sends_redirects_back_through_the_gateway() {
     let routes = [
         (
-            "default",
+            "implicit",
             chain(
                 "/default",
                 json!([{"type": "LocationHeaderFilter"}]),
@@ -164,7 +164,10 @@ fn static_request_filter_replaces_the_request() {
     let echo = echoed(&get(&gateway, "/get-form").body);
     assert_eq!(echo["method"], "GET");
     assert!(
-        echo["uri"].as_str().unwrap().ends_with("/search?x=1&q=rust+wasm"),
+        echo["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/search?x=1&q=rust+wasm"),
         "{echo}"
     );
 
@@ -175,7 +178,8 @@ fn static_request_filter_replaces_the_request() {
 
 #[test]
 fn entity_extract_filter_assigns_what_the_patterns_find() {
-    let page = "<form><input name=\"csrf\" value=\"tok-123\"><input name=\"user\" value=\"bob\"></form>";
+    let page =
+        "<form><input name=\"csrf\" value=\"tok-123\"><input name=\"user\" value=\"bob\"></form>";
     let routes = [
         (
             "response",

@@ -153,7 +153,10 @@ fn throttling_filter_limits_each_group_and_says_when_to_retry() {
     };
     let started = Instant::now();
     let statuses: Vec<u16> = (0..5).map(|_| from("alice").status).collect();
-    assert!(started.elapsed() < Duration::from_secs(1), "too slow to test a 2 s window");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "too slow to test a 2 s window"
+    );
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     let throttled = from("alice");
     assert_eq!(throttled.status, 429);
@@ -163,9 +166,8 @@ fn throttling_filter_limits_each_group_and_says_when_to_retry() {
     assert_eq!(from("bob").status, 200);
 
     // After the window (and the previous one's weight) has passed, requests go through again.
-    let recovered = ferrogate_e2e::eventually(Duration::from_secs(6), || {
-        from("alice").status == 200
-    });
+    let recovered =
+        ferrogate_e2e::eventually(Duration::from_secs(6), || from("alice").status == 200);
     assert!(recovered.is_some(), "alice stayed throttled");
 
     let metrics = get(&gateway, "/openig/metrics/prometheus").body;
@@ -197,7 +199,10 @@ fn throttling_is_shared_by_concurrent_connections() {
         })
         .collect();
     let passed: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    assert_eq!(passed, 20, "exactly the rate passes, whatever the instance or worker");
+    assert_eq!(
+        passed, 20,
+        "exactly the rate passes, whatever the instance or worker"
+    );
 }
 
 #[test]
@@ -205,7 +210,10 @@ fn traffic_filters_reject_bad_configuration_at_load() {
     let config = ConfigDir::new();
     config.write_route(
         "no-policies.json",
-        &behind("/a", json!({"type": "CorsFilter", "config": {"policies": []}})),
+        &behind(
+            "/a",
+            json!({"type": "CorsFilter", "config": {"policies": []}}),
+        ),
     );
     config.write_route(
         "bad-rate.json",

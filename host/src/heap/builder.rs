@@ -31,16 +31,6 @@ pub struct Declaration<'d> {
     pub decorations: Vec<(String, Located<'d>)>,
 }
 
-/// Bindings that only have a value while a request is handled.
-const RUNTIME_BINDINGS: &[&str] = &[
-    "request",
-    "response",
-    "attributes",
-    "session",
-    "contexts",
-    "now",
-];
-
 impl<'d> Declaration<'d> {
     /// Reads a declaration; `name` is required for heap entries and generated for inline ones.
     pub fn parse(at: Located<'d>, generated_name: Option<String>) -> Result<Self, ConfigError> {
@@ -537,41 +527,7 @@ impl<'d> HeapBuilder<'d> {
     /// A JSON configuration tree with every string's `${...}` evaluated now; for objects whose
     /// settings are all configuration-time values.
     pub fn config_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {
-        self.config_value_with(at, false)
-    }
-
-    /// Like [`Builder::config_value`], but strings whose expressions read per-request
-    /// bindings (`request`, `attributes`, `session` ...) are kept as written: a plugin compiles
-    /// those itself. Every expression is still parsed now, so a bad one is a load error with
-    /// its position.
-    pub fn config_value_keeping_runtime(
-        &self,
-        at: &Located<'_>,
-    ) -> Result<serde_json::Value, ConfigError> {
-        self.config_value_with(at, true)
-    }
-
-    fn config_value_with(
-        &self,
-        at: &Located<'_>,
-        keep_runtime: bool,
-    ) -> Result<serde_json::Value, ConfigError> {
         match at.value {
-            serde_json::Value::String(text) if keep_runtime && text.contains("${") => {
-                let expression = Expression::parse(text).map_err(|error| {
-                    at.doc
-                        .error_in_string(&at.pointer, error.offset, error.message.clone())
-                })?;
-                let per_request = expression
-                    .roots()
-                    .iter()
-                    .any(|root| RUNTIME_BINDINGS.contains(&root.as_ref()));
-                if per_request {
-                    Ok(at.value.clone())
-                } else {
-                    self.config_value_with(at, false)
-                }
-            }
             serde_json::Value::String(text) if text.contains("${") => {
                 let evaluated = self.config_string(at)?;
                 // A whole-string expression may produce a number or boolean the setting needs.
@@ -586,14 +542,14 @@ impl<'d> HeapBuilder<'d> {
             }
             serde_json::Value::Array(items) => (0..items.len())
                 .filter_map(|index| at.index(index))
-                .map(|item| self.config_value_with(&item, keep_runtime))
+                .map(|item| self.config_value(&item))
                 .collect::<Result<Vec<_>, _>>()
                 .map(serde_json::Value::Array),
             serde_json::Value::Object(members) => {
                 let mut out = serde_json::Map::new();
                 for key in members.keys() {
                     if let Some(member) = at.get(key) {
-                        out.insert(key.clone(), self.config_value_with(&member, keep_runtime)?);
+                        out.insert(key.clone(), self.config_value(&member)?);
                     }
                 }
                 Ok(serde_json::Value::Object(out))

@@ -329,7 +329,9 @@ impl config::Host for StoreState {
 fn duration_millis(text: &str) -> Result<Option<u64>, String> {
     use crate::config::duration::IgDuration;
     Ok(match text.parse::<IgDuration>()? {
-        IgDuration::Finite(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+        IgDuration::Finite(duration) => {
+            Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+        }
         IgDuration::Unlimited => None,
         IgDuration::Disabled => Some(0),
     })
@@ -436,6 +438,10 @@ impl expressions::HostExpression for StoreState {
 }
 
 impl heap::Host for StoreState {
+    async fn resolve_filter(&mut self, reference: String) -> R<Result<u32, String>> {
+        Ok(self.resolve_filter_ref(reference))
+    }
+
     async fn resolve_handler(
         &mut self,
         reference: String,
@@ -448,7 +454,7 @@ impl heap::Host for StoreState {
         let index = self.refs_asked;
         self.refs_asked += 1;
         if let Some(pending) = &mut self.pending_refs {
-            pending.push(reference);
+            pending.handlers.push(reference);
         } else if self
             .object
             .handlers
@@ -460,6 +466,29 @@ impl heap::Host for StoreState {
             )));
         }
         Ok(Ok(self.table.push(HandlerRefRes(index))?))
+    }
+}
+
+impl StoreState {
+    fn resolve_filter_ref(&mut self, reference: String) -> Result<u32, String> {
+        if self.exchange.is_some() {
+            return Err("heap.resolve-filter is only available during init".into());
+        }
+        let index = self.filter_refs_asked;
+        self.filter_refs_asked += 1;
+        if let Some(pending) = &mut self.pending_refs {
+            pending.filters.push(reference);
+        } else if self
+            .object
+            .filters
+            .get()
+            .is_none_or(|filters| index >= filters.len())
+        {
+            return Err(format!(
+                "filter reference {reference} was not asked for when the object was built"
+            ));
+        }
+        u32::try_from(index).map_err(|_| "too many filter references".to_owned())
     }
 }
 

@@ -76,6 +76,7 @@ pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled,
         client: None,
         secrets_provider: None,
         handlers: std::sync::OnceLock::new(),
+        filters: std::sync::OnceLock::new(),
     });
     let types = super::block_on(async {
         let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));

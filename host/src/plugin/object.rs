@@ -9,7 +9,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::PluginFile;
-use super::state::{ObjectInfo, StoreState};
+use super::state::{ObjectInfo, PendingRefs, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
 use crate::handler::{Filter, Handler, HandlerError, HandlerFuture, Next};
@@ -73,11 +73,11 @@ impl PluginObject {
 
     /// A new store and instance of the current version, initialised; `pending` collects the
     /// handler references `init` asks for (the first instance of an object).
-    pub async fn instantiate(&self, pending: bool) -> Result<(Instance, Vec<String>), CallError> {
+    pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
         let compiled = self.file.current();
         let mut state = StoreState::new(self.info.clone());
         if pending {
-            state.pending_refs = Some(Vec::new());
+            state.pending_refs = Some(PendingRefs::default());
         }
         let mut store = Store::new(compiled.pre_engine(), state);
         let deadline = self.limits.deadline;
@@ -209,13 +209,25 @@ impl PluginObject {
             match result {
                 Err(trap) => Err(CallError::Trap(trap)),
                 Ok(Err(message)) => Err(CallError::Guest(message)),
-                Ok(Ok(RequestOutcome::Next)) => Ok(None),
+                Ok(Ok(RequestOutcome::Next)) => Ok(Continue::Next),
                 Ok(Ok(RequestOutcome::Respond(response))) => store
                     .data_mut()
                     .table
                     .delete(response)
-                    .map(|response| Some(response.0))
+                    .map(|response| Continue::Answered(response.0))
                     .map_err(|e| CallError::Trap(e.into())),
+                Ok(Ok(RequestOutcome::Delegate(index))) => self
+                    .info
+                    .filters
+                    .get()
+                    .and_then(|filters| filters.get(index as usize))
+                    .cloned()
+                    .map(Continue::Through)
+                    .ok_or_else(|| {
+                        CallError::Guest(format!(
+                            "delegate({index}) names no filter resolved with heap.resolve-filter"
+                        ))
+                    }),
             }
         }
         .await;
@@ -231,11 +243,12 @@ impl PluginObject {
                 }
                 return Err(error);
             }
-            Ok(Some(response)) => {
+            Ok(Continue::Answered(response)) => {
                 self.checkin(instance);
                 return Ok(response);
             }
-            Ok(None) => inner.handle(exchange).await?,
+            Ok(Continue::Next) => inner.handle(exchange).await?,
+            Ok(Continue::Through(delegate)) => inner.through(&*delegate, exchange).await?,
         };
         let store = &mut instance.store;
         store.data_mut().exchange = Some(take_exchange(exchange));
@@ -344,10 +357,17 @@ impl PluginObject {
     }
 }
 
+/// How the request phase ended.
+enum Continue {
+    Next,
+    Answered(Response),
+    Through(Arc<dyn Filter>),
+}
+
 /// What a plugin filter wraps.
 enum Inner<'a> {
     Next(Next<'a>),
-    Filter(&'a dyn Filter, Next<'a>),
+    Filter(&'a Arc<dyn Filter>, Next<'a>),
     Handler(&'a dyn Handler),
 }
 
@@ -360,6 +380,22 @@ impl<'a> Inner<'a> {
             Inner::Next(next) => next.handle(exchange),
             Inner::Filter(filter, next) => filter.filter(exchange, next),
             Inner::Handler(handler) => handler.handle(exchange),
+        }
+    }
+
+    /// Runs `delegate` with what this filter wraps as its next.
+    async fn through(
+        self,
+        delegate: &dyn Filter,
+        exchange: &mut Exchange,
+    ) -> Result<Response, HandlerError> {
+        match self {
+            Inner::Next(next) => delegate.filter(exchange, next).await,
+            Inner::Filter(filter, next) => {
+                let wrapped = next.prepend(std::slice::from_ref(filter));
+                delegate.filter(exchange, wrapped).await
+            }
+            Inner::Handler(handler) => delegate.filter(exchange, Next::new(&[], handler)).await,
         }
     }
 }
@@ -389,7 +425,7 @@ impl Filter for DecoratedFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
         Box::pin(
             self.plugin
-                .run_filter(exchange, Inner::Filter(&*self.inner, next)),
+                .run_filter(exchange, Inner::Filter(&self.inner, next)),
         )
     }
 }
@@ -439,6 +475,7 @@ impl Decorator for PluginDecorator {
             client: self.client.clone(),
             secrets_provider: None,
             handlers: std::sync::OnceLock::new(),
+            filters: std::sync::OnceLock::new(),
         });
         let plugin = Arc::new(PluginObject::new(
             info.clone(),
@@ -447,10 +484,11 @@ impl Decorator for PluginDecorator {
         ));
         let (instance, refs) =
             super::block_on(plugin.instantiate(true))?.map_err(|error| describe(&error))?;
-        if !refs.is_empty() {
-            return Err("a decorator cannot resolve heap handlers".into());
+        if !refs.handlers.is_empty() || !refs.filters.is_empty() {
+            return Err("a decorator cannot resolve heap handlers or filters".into());
         }
         let _ = info.handlers.set(Vec::new());
+        let _ = info.filters.set(Vec::new());
         plugin.checkin(instance);
         match object {
             HeapObject::Filter(inner) => Ok(HeapObject::Filter(Arc::new(DecoratedFilter {

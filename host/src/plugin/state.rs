@@ -26,6 +26,15 @@ pub struct ObjectInfo {
     pub secrets_provider: Option<crate::secrets::SecretsProvider>,
     /// The handlers `heap.resolve-handler` resolved during the first `init`, in order.
     pub handlers: std::sync::OnceLock<Vec<Arc<dyn Handler>>>,
+    /// The filters `heap.resolve-filter` resolved during the first `init`, in order.
+    pub filters: std::sync::OnceLock<Vec<Arc<dyn crate::handler::Filter>>>,
+}
+
+/// Heap references an object's first `init` asked for, as written (JSON text), in order.
+#[derive(Default)]
+pub struct PendingRefs {
+    pub handlers: Vec<String>,
+    pub filters: Vec<String>,
 }
 
 pub struct StoreState {
@@ -35,9 +44,11 @@ pub struct StoreState {
     /// The exchange of the current call; `None` between calls (`init` has none either).
     pub exchange: Option<Exchange>,
     /// During the first `init`: the references asked for, resolved by the factory afterwards.
-    pub pending_refs: Option<Vec<String>>,
+    pub pending_refs: Option<PendingRefs>,
     /// How many handler references this instance's `init` asked for.
     pub refs_asked: usize,
+    /// How many filter references this instance's `init` asked for.
+    pub filter_refs_asked: usize,
     pub call_started: Instant,
 }
 
@@ -50,6 +61,7 @@ impl StoreState {
             exchange: None,
             pending_refs: None,
             refs_asked: 0,
+            filter_refs_asked: 0,
             call_started: Instant::now(),
         }
     }

@@ -113,7 +113,10 @@ fn try_increment_stops_at_the_limit_and_leaves_the_count() {
     let key = "tests/try-increment";
     assert_eq!(shared::try_increment(key, 1, 2, 60_000).map(|c| c.0), Ok(1));
     assert_eq!(shared::try_increment(key, 1, 2, 60_000).map(|c| c.0), Ok(2));
-    assert_eq!(shared::try_increment(key, 1, 2, 60_000).map_err(|c| c.0), Err(2));
+    assert_eq!(
+        shared::try_increment(key, 1, 2, 60_000).map_err(|c| c.0),
+        Err(2)
+    );
     // A larger allowance later still sees the refused attempt uncounted.
     assert_eq!(shared::try_increment(key, 1, 5, 60_000).map(|c| c.0), Ok(3));
 }
@@ -130,6 +133,7 @@ fn plugin_metrics_render_as_prometheus_counters() {
         client: None,
         secrets_provider: None,
         handlers: OnceLock::new(),
+        filters: OnceLock::new(),
     };
     shared::counter_add("cache hits", &object, 2);
     shared::counter_add("cache hits", &object, 3);

@@ -241,6 +241,24 @@ pub fn resolve_handler(reference: &str) -> Result<HandlerRef, String> {
     imports::heap::resolve_handler(reference)
 }
 
+/// A filter of the heap, resolved with [`resolve_filter`]: answer a request with
+/// [`FilterRef::delegate`] to go on through it (it then calls the rest of the chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterRef(u32);
+
+impl FilterRef {
+    /// The outcome that sends the request on through this filter.
+    pub fn delegate(&self) -> Outcome {
+        Outcome::Delegate(self.0)
+    }
+}
+
+/// Resolves a heap filter reference (a name or an inline declaration, as JSON text); only
+/// during `new`.
+pub fn resolve_filter(reference: &str) -> Result<FilterRef, String> {
+    imports::heap::resolve_filter(reference).map(FilterRef)
+}
+
 /// Outbound HTTP through the host's client (pooling, proxy, TLS and tracing apply).
 pub mod client {
     use super::*;
