@@ -14,6 +14,8 @@ mod conditions;
 mod filters_flow;
 #[path = "e2e/filters_messages.rs"]
 mod filters_messages;
+#[path = "e2e/filters_oauth2.rs"]
+mod filters_oauth2;
 #[path = "e2e/filters_traffic.rs"]
 mod filters_traffic;
 #[path = "e2e/handlers.rs"]

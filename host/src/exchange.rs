@@ -56,6 +56,8 @@ pub struct Exchange {
     /// The buffered request body, present once something asked to read the entity.
     pub request_entity: Option<Bytes>,
     pub attributes: IndexMap<String, Value>,
+    /// Contexts published by filters (`contexts.oauth2` ...), beside the built-in ones.
+    pub contexts: IndexMap<String, Value>,
     pub session: Session,
     pub client: ClientInfo,
     pub routing: RoutingInfo,
@@ -73,6 +75,7 @@ impl Exchange {
             request,
             request_entity: None,
             attributes: IndexMap::new(),
+            contexts: IndexMap::new(),
             session: Session::default(),
             client,
             routing: RoutingInfo {

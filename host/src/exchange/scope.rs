@@ -428,7 +428,7 @@ fn contexts_lookup(exchange: &Exchange, path: &[Value]) -> (Value, usize) {
             Value::Str(exchange.transaction_id.clone())
         }
         ("attributes", _) => return map_lookup(&exchange.attributes, &path[1..]),
-        _ => Value::Null,
+        _ => return map_lookup(&exchange.contexts, path),
     };
     (value, if field.is_some() { 2 } else { 1 })
 }

@@ -378,6 +378,18 @@ impl exchange::Host for StoreState {
     async fn transaction_id(&mut self) -> R<String> {
         Ok(self.exchange_mut()?.transaction_id.to_string())
     }
+    async fn set_context(&mut self, name: String, json: String) -> R<Result<(), String>> {
+        if BUILT_IN_CONTEXTS.contains(&name.as_str()) {
+            return Ok(Err(format!(
+                "contexts.{name} is built in and cannot be replaced"
+            )));
+        }
+        let exchange = self.exchange_mut()?;
+        Ok(parse_json(&json).map(|value| {
+            exchange.contexts.insert(name, value);
+        }))
+    }
+
     /// During a request: the innermost route it passed; during `init`: the route that
     /// declares the object (none for config.json's heap).
     async fn route_name(&mut self) -> R<Option<String>> {
@@ -389,6 +401,9 @@ impl exchange::Host for StoreState {
         Ok(routed.or_else(|| self.object.route.clone()))
     }
 }
+
+/// Contexts the gateway itself provides: a plugin cannot replace them.
+const BUILT_IN_CONTEXTS: &[&str] = &["client", "router", "transactionId", "attributes"];
 
 impl expressions::Host for StoreState {
     async fn compile(&mut self, source: String) -> R<Result<Resource<ExpressionRes>, String>> {
@@ -523,6 +538,34 @@ impl heap::HostHandlerRef for StoreState {
 }
 
 impl client::Host for StoreState {
+    async fn send_through(
+        &mut self,
+        handle: Resource<HandlerRefRes>,
+        request: messages::OutgoingRequest,
+    ) -> R<Result<Resource<ResponseRes>, String>> {
+        let index = self.table.get(&handle)?.0;
+        let handler = self
+            .object
+            .handlers
+            .get()
+            .and_then(|handlers| handlers.get(index))
+            .cloned();
+        if handler.is_none() {
+            return Ok(Err("the handler reference is not resolved".into()));
+        }
+        let current = self
+            .exchange
+            .as_ref()
+            .map(|exchange| (exchange.client.clone(), exchange.transaction_id.clone()));
+        let waiting = std::time::Instant::now();
+        let sent = super::shared::send(handler, current, request).await;
+        self.exclude_from_deadline(waiting);
+        match sent {
+            Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
     async fn send(
         &mut self,
         request: messages::OutgoingRequest,

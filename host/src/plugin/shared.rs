@@ -129,7 +129,8 @@ pub fn render_metrics(out: &mut String) {
     }
 }
 
-/// Sends a plugin's request through the heap's ClientHandler. Takes what it needs from the
+/// Sends a plugin's request through a handler: the heap's ClientHandler, or one the plugin
+/// resolved. Takes what it needs from the
 /// store by value: the future must be `Send`, and the store's WASI context is not `Sync`.
 pub async fn send(
     client: Option<std::sync::Arc<dyn crate::handler::Handler>>,

@@ -220,6 +220,12 @@ pub mod exchange {
             .transpose()
     }
 
+    /// Publishes `contexts.<name>` (serialized to JSON) for the rest of the chain.
+    pub fn set_context<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<(), String> {
+        let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        imports::exchange::set_context(name, &json)
+    }
+
     /// Sets the session value `name` to `value` (serialized to JSON).
     pub fn set_session_value<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<(), String> {
         let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
@@ -266,6 +272,11 @@ pub mod client {
     /// Sends a request.
     pub fn send(request: &OutgoingRequest) -> Result<Response, String> {
         imports::client::send(request)
+    }
+
+    /// Sends a request through a heap handler resolved in `new` (IG's `providerHandler`).
+    pub fn send_through(handler: &HandlerRef, request: &OutgoingRequest) -> Result<Response, String> {
+        imports::client::send_through(handler, request)
     }
 
     /// Sends a `GET` without a body.
