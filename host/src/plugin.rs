@@ -342,8 +342,17 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
             let config = declaration.config.value.clone();
             let mut secrets = Vec::new();
             collect_secret_ids(&config, &mut secrets);
+            // As for native objects, granted secrets come from the heap's
+            // SystemAndEnvSecretStore unless the config names a `secretsProvider`.
             let secrets_provider = match declaration.config.get("secretsProvider") {
                 Some(at) => Some(crate::secrets::SecretsProvider::resolve(builder, &at)?),
+                None if !secrets.is_empty() => {
+                    let default = Located {
+                        value: &crate::proxy::options::DEFAULT_SECRETS_PROVIDER,
+                        ..declaration.config.clone()
+                    };
+                    Some(crate::secrets::SecretsProvider::resolve(builder, &default)?)
+                }
                 None => None,
             };
             let info = Arc::new(ObjectInfo {

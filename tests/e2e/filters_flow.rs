@@ -281,3 +281,83 @@ fn flow_filters_reject_bad_configuration_at_load() {
     assert!(stderr.contains("Nowhere"), "{stderr}");
     assert!(stderr.contains("not-a-filter.json"), "{stderr}");
 }
+
+#[test]
+fn http_basic_auth_filter_logs_in_with_a_secret_and_handles_refusals() {
+    let upstream = Upstream::echo();
+    let filter = json!({"type": "HttpBasicAuthFilter", "config": {
+        "username": "${request.headers['X-User'][0]}",
+        "passwordSecretId": "app.password",
+        "secretsProvider": "AppSecrets",
+        "failureHandler": "LoginFailed"
+    }});
+    let routes = [
+        (
+            "app",
+            json!({
+                "condition": "${request.uri.path == '/app'}",
+                "baseURI": upstream.base_uri(),
+                "handler": {"type": "Chain", "config": {"filters": [filter.clone()], "handler": "ReverseProxyHandler"}}
+            }),
+        ),
+        (
+            "refusing",
+            chain(
+                "/refusing",
+                json!([filter]),
+                json!({"type": "StaticResponseHandler", "config": {"status": 401, "headers": {"WWW-Authenticate": ["Basic realm=\"app\""]}}}),
+            ),
+        ),
+    ];
+    let heap = json!([
+        {"name": "AppSecrets", "type": "Base64EncodedSecretStore", "config": {"secrets": {"app.password": "czNjcmV0"}}},
+        {"name": "LoginFailed", "type": "StaticResponseHandler", "config": {"status": 403, "entity": "login failed"}}
+    ]);
+    let (_config, gateway) = serve(&routes, heap);
+
+    let reply = send(client().get(gateway.url("/app")).header("x-user", "alice"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // alice:s3cret
+    assert_eq!(
+        echoed(&reply.body)["headers"]["authorization"],
+        "Basic YWxpY2U6czNjcmV0"
+    );
+
+    let refused = send(
+        client()
+            .get(gateway.url("/refusing"))
+            .header("x-user", "alice"),
+    );
+    assert_eq!(
+        (refused.status, refused.body.as_str()),
+        (403, "login failed")
+    );
+    assert!(refused.header("www-authenticate").is_none());
+    assert!(
+        gateway.logs().iter().all(|line| !line.contains("s3cret")),
+        "the password never reaches the logs"
+    );
+
+    // A missing secret is a load error naming the id.
+    let config = ConfigDir::new();
+    config.write_route(
+        "app.json",
+        &chain(
+            "/app",
+            json!([{"type": "HttpBasicAuthFilter", "config": {
+                "username": "u", "passwordSecretId": "no.such.secret", "failureHandler": "LoginFailed"
+            }}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200}}),
+        ),
+    );
+    config.write(
+        "config.json",
+        &json!({"heap": [{"name": "LoginFailed", "type": "StaticResponseHandler", "config": {"status": 403}}],
+                "handler": {"name": "_router", "type": "Router"}})
+        .to_string(),
+    );
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(stderr.contains("app.json"), "{stderr}");
+    assert!(stderr.contains("no.such.secret"), "{stderr}");
+}

@@ -202,7 +202,7 @@ pub fn system_proxy_from(get: impl Fn(&str) -> Option<String>) -> Result<SystemP
     })
 }
 
-static DEFAULT_SECRETS_PROVIDER: std::sync::LazyLock<serde_json::Value> =
+pub(crate) static DEFAULT_SECRETS_PROVIDER: std::sync::LazyLock<serde_json::Value> =
     std::sync::LazyLock::new(|| serde_json::Value::String("SystemAndEnvSecretStore".to_owned()));
 
 pub(crate) fn register_types(registry: &mut TypeRegistry) {
