@@ -12,6 +12,8 @@ mod check;
 mod conditions;
 #[path = "e2e/filters_flow.rs"]
 mod filters_flow;
+#[path = "e2e/filters_jwt.rs"]
+mod filters_jwt;
 #[path = "e2e/filters_messages.rs"]
 mod filters_messages;
 #[path = "e2e/filters_oauth2.rs"]

@@ -269,7 +269,7 @@ fn collect_secret_ids(value: &serde_json::Value, out: &mut Vec<String>) {
     match value {
         serde_json::Value::Object(members) => {
             for (key, value) in members {
-                if key.ends_with("SecretId")
+                if (key == "secretId" || key.ends_with("SecretId"))
                     && let serde_json::Value::String(id) = value
                 {
                     out.push(id.clone());

@@ -312,7 +312,7 @@ impl config::Host for StoreState {
     async fn secret(&mut self, id: String) -> R<Result<Vec<u8>, String>> {
         if !self.object.secrets.contains(&id) {
             return Ok(Err(format!(
-                "secret \"{id}\" is not granted: name it as the value of a key ending in SecretId in the object's config"
+                "secret \"{id}\" is not granted: name it as the value of a key \"secretId\" or ending in \"SecretId\" in the object's config"
             )));
         }
         let Some(provider) = &self.object.secrets_provider else {

@@ -85,13 +85,14 @@ fn only_ids_named_by_secret_id_keys_are_granted() {
     let config = serde_json::json!({
         "passwordSecretId": "db.password",
         "nested": [{"signingSecretId": "jwt.key"}],
+        "signature": {"secretId": "jwt.signing"},
         "secret": "not-granted",
         "otherSecretId": 42
     });
     let mut granted = Vec::new();
     collect_secret_ids(&config, &mut granted);
     granted.sort();
-    assert_eq!(granted, ["db.password", "jwt.key"]);
+    assert_eq!(granted, ["db.password", "jwt.key", "jwt.signing"]);
 }
 
 #[test]

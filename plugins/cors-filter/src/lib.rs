@@ -70,7 +70,9 @@ impl Policy {
     fn new(index: usize, config: PolicyConfig) -> Result<Self, String> {
         let at = |error: String| format!("\"policies\"[{index}]: {error}");
         if config.accepted_origins.is_empty() {
-            return Err(at("\"acceptedOrigins\" is empty: no origin would be accepted".into()));
+            return Err(at(
+                "\"acceptedOrigins\" is empty: no origin would be accepted".into(),
+            ));
         }
         let max_age_seconds = match &config.max_age {
             None => None,
@@ -128,12 +130,24 @@ impl Policy {
 
     fn preflight_response(&self, origin: &str) -> Result<Response, String> {
         let response = Response::new(200);
-        Self::set(&response, "Access-Control-Allow-Origin", &self.allow_origin(origin))?;
+        Self::set(
+            &response,
+            "Access-Control-Allow-Origin",
+            &self.allow_origin(origin),
+        )?;
         if !self.allow_methods.is_empty() {
-            Self::set(&response, "Access-Control-Allow-Methods", &self.allow_methods)?;
+            Self::set(
+                &response,
+                "Access-Control-Allow-Methods",
+                &self.allow_methods,
+            )?;
         }
         if !self.allow_headers.is_empty() {
-            Self::set(&response, "Access-Control-Allow-Headers", &self.allow_headers)?;
+            Self::set(
+                &response,
+                "Access-Control-Allow-Headers",
+                &self.allow_headers,
+            )?;
         }
         if let Some(seconds) = self.max_age_seconds {
             Self::set(&response, "Access-Control-Max-Age", &seconds.to_string())?;
@@ -146,12 +160,20 @@ impl Policy {
     }
 
     fn decorate(&self, response: &Response, origin: &str) -> Result<(), String> {
-        Self::set(response, "Access-Control-Allow-Origin", &self.allow_origin(origin))?;
+        Self::set(
+            response,
+            "Access-Control-Allow-Origin",
+            &self.allow_origin(origin),
+        )?;
         if self.allow_credentials {
             Self::set(response, "Access-Control-Allow-Credentials", "true")?;
         }
         if !self.expose_headers.is_empty() {
-            Self::set(response, "Access-Control-Expose-Headers", &self.expose_headers)?;
+            Self::set(
+                response,
+                "Access-Control-Expose-Headers",
+                &self.expose_headers,
+            )?;
         }
         response.append_header("Vary", "Origin")
     }

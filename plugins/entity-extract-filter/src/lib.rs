@@ -70,16 +70,17 @@ impl EntityExtractFilter {
         let text = String::from_utf8_lossy(&body);
         let mut extracted = serde_json::Map::new();
         for binding in &self.bindings {
-            let value = binding.pattern.captures(&text).map(|captures| {
-                match &binding.template {
+            let value = binding
+                .pattern
+                .captures(&text)
+                .map(|captures| match &binding.template {
                     Some(template) => {
                         let mut out = String::new();
                         captures.expand(template, &mut out);
                         out
                     }
                     None => captures[0].to_owned(),
-                }
-            });
+                });
             extracted.insert(
                 binding.key.clone(),
                 value.map_or(serde_json::Value::Null, serde_json::Value::String),
@@ -97,7 +98,9 @@ impl Filter for EntityExtractFilter {
         if let Some(charset) = config.charset.as_deref()
             && !charset.eq_ignore_ascii_case("UTF-8")
         {
-            return Err(format!("\"charset\": only UTF-8 is supported, not {charset}"));
+            return Err(format!(
+                "\"charset\": only UTF-8 is supported, not {charset}"
+            ));
         }
         let bindings = config
             .bindings
@@ -115,7 +118,8 @@ impl Filter for EntityExtractFilter {
             .collect::<Result<Vec<_>, String>>()?;
         Ok(EntityExtractFilter {
             message_type: config.message_type,
-            target: ferrogate_sdk::compile(&config.target).map_err(|e| format!("\"target\": {e}"))?,
+            target: ferrogate_sdk::compile(&config.target)
+                .map_err(|e| format!("\"target\": {e}"))?,
             bindings,
         })
     }

@@ -50,7 +50,11 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 fn base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let block = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let block = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let bits = u32::from(block[0]) << 16 | u32::from(block[1]) << 8 | u32::from(block[2]);
         for index in 0..4 {
             if index <= chunk.len() {
@@ -99,14 +103,19 @@ impl Filter for HttpBasicAuthFilter {
             return Err("a Basic username cannot contain ':'".into());
         }
         let password = match &self.password {
-            Password::Template(template) => template.evaluate_string().unwrap_or_default().into_bytes(),
+            Password::Template(template) => {
+                template.evaluate_string().unwrap_or_default().into_bytes()
+            }
             // Read per request: a rotated secret applies without a reload.
             Password::Secret(id) => ferrogate_sdk::secret(id)?,
         };
         let mut credentials = username.into_bytes();
         credentials.push(b':');
         credentials.extend_from_slice(&password);
-        req.set_header("Authorization", &[format!("Basic {}", base64(&credentials))])?;
+        req.set_header(
+            "Authorization",
+            &[format!("Basic {}", base64(&credentials))],
+        )?;
         Ok(Outcome::Next)
     }
 

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, OutgoingRequest, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, OutgoingRequest, Request, Response};
 use serde_json::{Value, json};
 
 #[derive(serde::Deserialize)]
@@ -147,7 +147,9 @@ impl OAuth2ResourceServerFilter {
     fn challenge(&self, error: Option<(&str, &str)>, scope: Option<&str>) -> String {
         let mut challenge = format!("Bearer realm=\"{}\"", self.realm);
         if let Some((code, description)) = error {
-            challenge.push_str(&format!(", error=\"{code}\", error_description=\"{description}\""));
+            challenge.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{description}\""
+            ));
         }
         if let Some(scope) = scope {
             challenge.push_str(&format!(", scope=\"{scope}\""));
@@ -158,13 +160,17 @@ impl OAuth2ResourceServerFilter {
     fn refuse(&self, refusal: Refusal) -> Result<Response, String> {
         let (status, challenge) = match &refusal {
             Refusal::NoToken => (401, Some(self.challenge(None, None))),
-            Refusal::InvalidToken(why) => {
-                (401, Some(self.challenge(Some(("invalid_token", why)), None)))
-            }
+            Refusal::InvalidToken(why) => (
+                401,
+                Some(self.challenge(Some(("invalid_token", why)), None)),
+            ),
             Refusal::InsufficientScope(required) => (
                 403,
                 Some(self.challenge(
-                    Some(("insufficient_scope", "The access token lacks a required scope")),
+                    Some((
+                        "insufficient_scope",
+                        "The access token lacks a required scope",
+                    )),
                     Some(&required.join(" ")),
                 )),
             ),
@@ -203,7 +209,10 @@ impl OAuth2ResourceServerFilter {
         }
         .map_err(Refusal::Unavailable)?;
         if response.status() != 200 {
-            return Err(Refusal::Unavailable(format!("status {}", response.status())));
+            return Err(Refusal::Unavailable(format!(
+                "status {}",
+                response.status()
+            )));
         }
         let body = response
             .body(INTROSPECTION_BODY_LIMIT)
@@ -274,7 +283,10 @@ impl OAuth2ResourceServerFilter {
             .filter(|token| !token.is_empty())
             .ok_or(Refusal::NoToken)?;
         let info = self.resolve(&token)?;
-        if info.expires_at.is_some_and(|expires_at| expires_at <= now_ms()) {
+        if info
+            .expires_at
+            .is_some_and(|expires_at| expires_at <= now_ms())
+        {
             return Err(Refusal::InvalidToken("The access token has expired"));
         }
         let required: Vec<String> = self
@@ -291,8 +303,7 @@ impl OAuth2ResourceServerFilter {
             "expiresAt": info.expires_at,
             "info": info.info,
         }});
-        ferrogate_sdk::exchange::set_context("oauth2", &context)
-            .map_err(Refusal::Unavailable)?;
+        ferrogate_sdk::exchange::set_context("oauth2", &context).map_err(Refusal::Unavailable)?;
         Ok(())
     }
 }

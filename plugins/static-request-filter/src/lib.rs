@@ -74,7 +74,10 @@ fn evaluated(templates: &Templates) -> Vec<(&str, Vec<String>)> {
     templates
         .iter()
         .map(|(name, values)| {
-            let values = values.iter().filter_map(Expression::evaluate_string).collect();
+            let values = values
+                .iter()
+                .filter_map(Expression::evaluate_string)
+                .collect();
             (name.as_str(), values)
         })
         .collect()
@@ -87,10 +90,15 @@ impl Filter for StaticRequestFilter {
             return Err("\"form\" and \"entity\" cannot be used together".into());
         }
         if config.method.is_empty() || !config.method.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(format!("\"method\": \"{}\" is not an HTTP method", config.method));
+            return Err(format!(
+                "\"method\": \"{}\" is not an HTTP method",
+                config.method
+            ));
         }
         if let Some(version) = &config.version {
-            ferrogate_sdk::debug!("\"version\" {version} ignored: the client negotiates HTTP versions");
+            ferrogate_sdk::debug!(
+                "\"version\" {version} ignored: the client negotiates HTTP versions"
+            );
         }
         Ok(StaticRequestFilter {
             method: config.method,
@@ -132,7 +140,8 @@ impl Filter for StaticRequestFilter {
             uri = format!("{uri}{separator}{form}");
         }
         req.set_method(&self.method)?;
-        req.set_uri(&uri).map_err(|e| format!("\"uri\" {uri}: {e}"))?;
+        req.set_uri(&uri)
+            .map_err(|e| format!("\"uri\" {uri}: {e}"))?;
         for name in req.header_names() {
             req.remove_header(&name);
         }

@@ -139,7 +139,7 @@ pub fn object_name() -> String {
     imports::config::object_name()
 }
 
-/// A secret granted to this object (an id named by a `...SecretId` key of its config).
+/// A secret granted to this object (an id named by a `secretId` or `...SecretId` key of its config).
 pub fn secret(id: &str) -> Result<Vec<u8>, String> {
     imports::config::secret(id)
 }
@@ -275,7 +275,10 @@ pub mod client {
     }
 
     /// Sends a request through a heap handler resolved in `new` (IG's `providerHandler`).
-    pub fn send_through(handler: &HandlerRef, request: &OutgoingRequest) -> Result<Response, String> {
+    pub fn send_through(
+        handler: &HandlerRef,
+        request: &OutgoingRequest,
+    ) -> Result<Response, String> {
         imports::client::send_through(handler, request)
     }
 

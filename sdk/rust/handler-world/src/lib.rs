@@ -34,4 +34,3 @@ impl ferrogate::plugin::http::Response {
         self.header(name).into_iter().next()
     }
 }
-

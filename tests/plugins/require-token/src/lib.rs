@@ -13,7 +13,9 @@ struct RequireToken {
 impl Filter for RequireToken {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        Ok(Self { expected: format!("Bearer {}", config.token) })
+        Ok(Self {
+            expected: format!("Bearer {}", config.token),
+        })
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
