@@ -337,9 +337,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                     client,
                 })));
             }
-            // Plugins get their config as written: which strings are expressions, evaluated when,
-            // is the plugin's to know (see docs/plugin-runtime.md).
-            let config = declaration.config.value.clone();
+            let config = builder.plugin_config_value(&declaration.config)?;
             let mut secrets = Vec::new();
             collect_secret_ids(&config, &mut secrets);
             // As for native objects, granted secrets come from the heap's

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use crate::{client, get, send};
 
-struct Introspection {
-    url: String,
-    calls: Arc<AtomicUsize>,
-    authorizations: Arc<Mutex<Vec<String>>>,
+pub struct Introspection {
+    pub url: String,
+    pub calls: Arc<AtomicUsize>,
+    pub authorizations: Arc<Mutex<Vec<String>>>,
 }
 
 fn token_info(token: &str) -> Value {
@@ -40,7 +40,7 @@ fn token_info(token: &str) -> Value {
 }
 
 /// Answers `POST /introspect` with `token=...` in the form body.
-fn introspection_endpoint() -> Introspection {
+pub fn introspection_endpoint() -> Introspection {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/introspect", listener.local_addr().unwrap());
     let calls = Arc::new(AtomicUsize::new(0));

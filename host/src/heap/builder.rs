@@ -524,6 +524,48 @@ impl<'d> HeapBuilder<'d> {
         }
     }
 
+    /// A plugin's configuration: strings whose expressions read only configuration-time values
+    /// (`env`, `system`, `openig` and the properties in scope) are evaluated now, as IG users
+    /// expect of `"${env['ORDERS_URL']}"`; every other string is passed as written, for the
+    /// plugin to compile: per-request expressions, constants such as `"${true}"` that a plugin
+    /// may want as an expression, and text that merely looks like one (a regular expression
+    /// template `"user:${name}"`).
+    pub fn plugin_config_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {
+        match at.value {
+            serde_json::Value::String(text) if text.contains("${") => {
+                let Ok(expression) = Expression::parse(text) else {
+                    return Ok(at.value.clone());
+                };
+                let roots = expression.roots();
+                let configuration_time = !roots.is_empty()
+                    && roots.iter().all(|root| {
+                        matches!(root.as_ref(), "env" | "system" | "openig")
+                            || self.properties.get(root).is_some()
+                    });
+                if configuration_time {
+                    self.config_value(at)
+                } else {
+                    Ok(at.value.clone())
+                }
+            }
+            serde_json::Value::Array(items) => (0..items.len())
+                .filter_map(|index| at.index(index))
+                .map(|item| self.plugin_config_value(&item))
+                .collect::<Result<Vec<_>, _>>()
+                .map(serde_json::Value::Array),
+            serde_json::Value::Object(members) => {
+                let mut out = serde_json::Map::new();
+                for key in members.keys() {
+                    if let Some(member) = at.get(key) {
+                        out.insert(key.clone(), self.plugin_config_value(&member)?);
+                    }
+                }
+                Ok(serde_json::Value::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
     /// A JSON configuration tree with every string's `${...}` evaluated now; for objects whose
     /// settings are all configuration-time values.
     pub fn config_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {

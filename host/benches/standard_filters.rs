@@ -1,0 +1,91 @@
+//! What the standard plugin filters cost a request, through the whole gateway in one run: a
+//! route with HeaderFilter + CorsFilter + ThrottlingFilter (instances reused, the default)
+//! against the same route with no filters.
+
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ferrogate::exchange::{ClientInfo, Exchange};
+use ferrogate::gateway::Gateway;
+use ferrogate::heap::{BuildMode, TypeRegistry};
+use serde_json::json;
+
+fn configuration() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let routes = dir.path().join("routes");
+    std::fs::create_dir(&routes).expect("routes directory");
+    let answer =
+        json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "ok"}});
+    let plain = json!({"condition": "${request.uri.path == '/plain'}", "handler": answer});
+    let filtered = json!({
+        "condition": "${request.uri.path == '/filtered'}",
+        "handler": {"type": "Chain", "config": {
+            "filters": [
+                {"type": "HeaderFilter", "config": {"messageType": "REQUEST", "add": {"X-Gateway": ["ferrogate"]}}},
+                {"type": "CorsFilter", "config": {"policies": [{
+                    "acceptedOrigins": ["https://app.example.com"],
+                    "acceptedMethods": ["GET"],
+                    "exposedHeaders": ["X-Request-Id"]
+                }]}},
+                {"type": "ThrottlingFilter", "config": {
+                    "requestGroupingPolicy": "${contexts.client.remoteAddress}",
+                    "rate": {"numberOfRequests": 1_000_000_000_u64, "duration": "1 second"}
+                }}
+            ],
+            "handler": answer
+        }}
+    });
+    for (name, route) in [("plain", plain), ("filtered", filtered)] {
+        std::fs::write(routes.join(format!("{name}.json")), route.to_string()).expect("route");
+    }
+    dir
+}
+
+fn exchange(path: &str) -> Exchange {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri(format!("http://gateway.example.com{path}"))
+        .header("origin", "https://app.example.com")
+        .body(ferrogate::http::empty_body())
+        .expect("request");
+    let client = ClientInfo {
+        remote: "127.0.0.1:40000".parse().expect("address"),
+        local: "127.0.0.1:8080".parse().expect("address"),
+        secure: false,
+    };
+    Exchange::new(request, client, Arc::from("bench"))
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = configuration();
+    let gateway = Gateway::load(
+        dir.path(),
+        BuildMode::Check,
+        Arc::new(TypeRegistry::standard()),
+    )
+    .unwrap_or_else(|errors| panic!("bench configuration invalid: {errors}"));
+    let mut group = c.benchmark_group("route");
+    for (name, path) in [
+        ("no_filters", "/plain"),
+        ("header_cors_throttling", "/filtered"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut exchange = exchange(path);
+                let response = runtime
+                    .block_on(gateway.handle(&mut exchange))
+                    .expect("a response");
+                assert_eq!(response.status(), 200);
+                response
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

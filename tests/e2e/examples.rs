@@ -1,0 +1,94 @@
+//! The configurations in examples/ served by the real binary, so they stay correct.
+
+use std::path::Path;
+
+use ferrogate_e2e::Gateway;
+use ferrogate_e2e::upstream::Upstream;
+use serde_json::Value;
+
+use crate::filters_oauth2::introspection_endpoint;
+use crate::{client, get, send};
+
+fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+fn echoed(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|error| panic!("not an echo ({error}): {body}"))
+}
+
+#[test]
+fn the_api_gateway_example_protects_the_api_and_logs_in_to_the_legacy_app() {
+    let orders = Upstream::echo();
+    let legacy = Upstream::echo();
+    let introspection = introspection_endpoint();
+    let env = [
+        ("ORDERS_URL", orders.base_uri()),
+        ("LEGACY_URL", legacy.base_uri()),
+        ("FRONTEND_ORIGIN", "https://shop.example.com".to_owned()),
+        ("INTROSPECTION_URL", introspection.url.clone()),
+        ("INTROSPECTION_CLIENT_ID", "gateway".to_owned()),
+        ("INTROSPECTION_CLIENT_SECRET", "introspect-me".to_owned()),
+        ("LEGACY_APP_USER", "gateway".to_owned()),
+        ("LEGACY_APP_PASSWORD", "legacy-pass".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::start_with(&example("api-gateway"), &[], &env);
+
+    // The API: a token with the scope gets through, as the user, without the token.
+    let reply = send(
+        client()
+            .get(gateway.url("/api/orders/7"))
+            .header("authorization", "Bearer reader"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let echo = echoed(&reply.body);
+    assert_eq!(echo["headers"]["x-user"], "alice");
+    assert!(echo["headers"].get("authorization").is_none(), "{echo}");
+    assert!(echo["headers"].get("x-request-id").is_some(), "{echo}");
+    // gateway:introspect-me
+    assert!(
+        introspection.authorizations.lock().unwrap()[0]
+            .ends_with("Basic Z2F0ZXdheTppbnRyb3NwZWN0LW1l"),
+        "{:?}",
+        introspection.authorizations.lock().unwrap()
+    );
+    assert_eq!(get(&gateway, "/api/orders").status, 401);
+    let preflight = send(
+        client()
+            .request(reqwest::Method::OPTIONS, gateway.url("/api/orders"))
+            .header("origin", "https://shop.example.com")
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "authorization"),
+    );
+    assert_eq!(preflight.status, 200);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
+
+    // The legacy application: the gateway logs in for the user.
+    let reply = get(&gateway, "/legacy/home");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // gateway:legacy-pass
+    assert_eq!(
+        echoed(&reply.body)["headers"]["authorization"],
+        "Basic Z2F0ZXdheTpsZWdhY3ktcGFzcw=="
+    );
+
+    let unknown = get(&gateway, "/nowhere");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body, "{\"code\": 404, \"reason\": \"Not Found\"}");
+}
+
+#[test]
+fn the_reverse_proxy_example_serves() {
+    let app = Upstream::echo();
+    let uri = app.base_uri();
+    let gateway = Gateway::start_with(&example("reverse-proxy"), &[], &[("APP_URL", uri.as_str())]);
+    assert_eq!(get(&gateway, "/health").status, 200);
+    let reply = get(&gateway, "/app/page");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
