@@ -10,6 +10,8 @@ mod broken;
 mod check;
 #[path = "e2e/conditions.rs"]
 mod conditions;
+#[path = "e2e/decorators.rs"]
+mod decorators;
 #[path = "e2e/examples.rs"]
 mod examples;
 #[path = "e2e/filters_flow.rs"]

@@ -42,6 +42,7 @@ fn header_filter_plugin(
         secrets_provider: None,
         handlers: OnceLock::from(Vec::new()),
         filters: OnceLock::from(Vec::new()),
+        decoration_point: None,
     });
     let limits = Limits {
         instances,

@@ -5,7 +5,6 @@
 
 pub mod admin;
 pub mod config;
-pub mod decorator;
 pub mod exchange;
 pub mod expr;
 pub mod gateway;

@@ -2,7 +2,7 @@
 //! that implement `sdk/wit/plugin.wit`, registered in the type registry by type name.
 //!
 //! Configured by the Ferrogate extension key `"plugins"` of config.json:
-//! `{"directories": ["plugins"], "deadline": "100 ms", "memory": "64 MiB", "instances": "reuse"}`.
+//! `{"directories": ["plugins"], "deadline": "1 second", "memory": "64 MiB", "instances": "reuse"}`.
 
 pub mod bindings;
 pub mod embedded;
@@ -46,7 +46,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            deadline: Duration::from_millis(100),
+            deadline: Duration::from_secs(1),
             memory: 64 << 20,
             instances: InstanceMode::Reuse,
         }
@@ -60,7 +60,7 @@ pub struct PluginSettings {
     /// Directories whose `*.wasm` files are loaded, relative to the configuration directory.
     #[serde(default)]
     pub directories: Vec<PathBuf>,
-    /// CPU time one call may take, e.g. "100 ms".
+    /// Time one call may run, e.g. "1 second".
     pub deadline: Option<String>,
     /// Linear memory cap per instance, e.g. "64 MiB".
     pub memory: Option<String>,
@@ -364,6 +364,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 secrets_provider,
                 handlers: std::sync::OnceLock::new(),
                 filters: std::sync::OnceLock::new(),
+                decoration_point: None,
             });
             let plugin = Arc::new(PluginObject::new(info.clone(), file.clone(), limits));
             let (instance, refs) = block_on(plugin.instantiate(true))

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::{Handler, HandlerError, HandlerFuture};
 use crate::config::ConfigError;
-use crate::decorator::rebase_uri;
 use crate::exchange::Exchange;
 use crate::expr::Expression;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
@@ -116,4 +115,22 @@ impl Handler for DispatchHandler {
             binding.handler.handle(exchange).await
         })
     }
+}
+
+/// `base`'s scheme and authority, `base`'s path followed by the request's path, and the
+/// request's query.
+pub fn rebase_uri(uri: &http::Uri, base: &http::Uri) -> Result<http::Uri, http::Error> {
+    let base_path = base.path().trim_end_matches('/');
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{base_path}{}?{query}", uri.path()),
+        None => format!("{base_path}{}", uri.path()),
+    };
+    let mut builder = http::Uri::builder().path_and_query(path_and_query);
+    if let Some(scheme) = base.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = base.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    builder.build()
 }

@@ -50,7 +50,6 @@ impl TypeRegistry {
         let mut registry = TypeRegistry::default();
         crate::handler::register_types(&mut registry);
         crate::router::register_types(&mut registry);
-        crate::decorator::register_types(&mut registry);
         crate::proxy::register_types(&mut registry);
         crate::secrets::register_types(&mut registry);
         crate::server::tls::register_types(&mut registry);

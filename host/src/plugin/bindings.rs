@@ -50,6 +50,7 @@ mod handler_world {
 pub use filter_world::exports::ferrogate::plugin::filter::RequestOutcome;
 pub use filter_world::exports::ferrogate::plugin::plugin::{Kind, TypeInfo};
 pub use filter_world::ferrogate::plugin as imports;
+pub use filter_world::ferrogate::plugin::config::DecorationPoint;
 pub use filter_world::{FilterPlugin, FilterPluginPre};
 pub use handler_world::{HandlerPlugin, HandlerPluginPre};
 

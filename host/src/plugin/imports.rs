@@ -297,6 +297,10 @@ impl log::Host for StoreState {
 }
 
 impl config::Host for StoreState {
+    async fn decorated_at(&mut self) -> R<Option<config::DecorationPoint>> {
+        Ok(self.object.decoration_point)
+    }
+
     async fn parse_duration(&mut self, text: String) -> R<Result<Option<u64>, String>> {
         Ok(duration_millis(&text))
     }

@@ -77,6 +77,7 @@ pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled,
         secrets_provider: None,
         handlers: std::sync::OnceLock::new(),
         filters: std::sync::OnceLock::new(),
+        decoration_point: None,
     });
     let types = super::block_on(async {
         let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));

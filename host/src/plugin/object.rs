@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes};
+use super::bindings::{
+    DecorationPoint, FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes,
+};
 use super::loader::PluginFile;
 use super::state::{ObjectInfo, PendingRefs, StoreState};
 use super::{InstanceMode, Limits};
@@ -416,17 +418,22 @@ impl Handler for PluginHandler {
     }
 }
 
+/// A filter decorated by a plugin: one decorator instance around the filter, one between the
+/// filter and the rest of its chain (see `config.decoration-point`).
 struct DecoratedFilter {
-    plugin: Arc<PluginObject>,
+    around: Arc<PluginObject>,
+    inside: Arc<dyn Filter>,
     inner: Arc<dyn Filter>,
 }
 
 impl Filter for DecoratedFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
-        Box::pin(
-            self.plugin
-                .run_filter(exchange, Inner::Filter(&self.inner, next)),
-        )
+        Box::pin(async move {
+            let through_inside = next.prepend(std::slice::from_ref(&self.inside));
+            self.around
+                .run_filter(exchange, Inner::Filter(&self.inner, through_inside))
+                .await
+        })
     }
 }
 
@@ -445,7 +452,8 @@ impl Handler for DecoratedHandler {
 }
 
 /// A plugin decorator: wraps filters and handlers with the component's filter interface,
-/// `config.get` being the decoration value.
+/// `config.get` being the decoration value. A decoration of `false` leaves the object as it
+/// is (`"timer": false`).
 pub struct PluginDecorator {
     pub type_name: String,
     pub name: String,
@@ -454,17 +462,15 @@ pub struct PluginDecorator {
     pub client: Option<Arc<dyn Handler>>,
 }
 
-impl Decorator for PluginDecorator {
-    fn accepts(&self, kind: ObjectKind) -> bool {
-        matches!(kind, ObjectKind::Filter | ObjectKind::Handler)
-    }
-
-    fn decorate(
+impl PluginDecorator {
+    /// A decorator instance source for one position, initialised once to validate the
+    /// decoration now.
+    fn object(
         &self,
-        object: HeapObject,
         decoration: &serde_json::Value,
         context: &DecorationContext<'_>,
-    ) -> Result<HeapObject, String> {
+        point: DecorationPoint,
+    ) -> Result<Arc<PluginObject>, String> {
         let info = Arc::new(ObjectInfo {
             type_name: self.type_name.clone(),
             object_name: format!("{}@{}", self.name, context.object_name),
@@ -476,6 +482,7 @@ impl Decorator for PluginDecorator {
             secrets_provider: None,
             handlers: std::sync::OnceLock::new(),
             filters: std::sync::OnceLock::new(),
+            decoration_point: Some(point),
         });
         let plugin = Arc::new(PluginObject::new(
             info.clone(),
@@ -490,13 +497,36 @@ impl Decorator for PluginDecorator {
         let _ = info.handlers.set(Vec::new());
         let _ = info.filters.set(Vec::new());
         plugin.checkin(instance);
+        Ok(plugin)
+    }
+}
+
+impl Decorator for PluginDecorator {
+    fn accepts(&self, kind: ObjectKind) -> bool {
+        matches!(kind, ObjectKind::Filter | ObjectKind::Handler)
+    }
+
+    fn decorate(
+        &self,
+        object: HeapObject,
+        decoration: &serde_json::Value,
+        context: &DecorationContext<'_>,
+    ) -> Result<HeapObject, String> {
+        if decoration == &serde_json::Value::Bool(false) {
+            return Ok(object);
+        }
         match object {
-            HeapObject::Filter(inner) => Ok(HeapObject::Filter(Arc::new(DecoratedFilter {
-                plugin,
-                inner,
-            }))),
+            HeapObject::Filter(inner) => {
+                let around = self.object(decoration, context, DecorationPoint::AroundFilter)?;
+                let inside = self.object(decoration, context, DecorationPoint::InsideFilter)?;
+                Ok(HeapObject::Filter(Arc::new(DecoratedFilter {
+                    around,
+                    inside: Arc::new(PluginFilter(inside)),
+                    inner,
+                })))
+            }
             HeapObject::Handler(inner) => Ok(HeapObject::Handler(Arc::new(DecoratedHandler {
-                plugin,
+                plugin: self.object(decoration, context, DecorationPoint::AroundHandler)?,
                 inner,
             }))),
             other => Ok(other),

@@ -26,6 +26,8 @@ pub struct ObjectInfo {
     pub secrets_provider: Option<crate::secrets::SecretsProvider>,
     /// The handlers `heap.resolve-handler` resolved during the first `init`, in order.
     pub handlers: std::sync::OnceLock<Vec<Arc<dyn Handler>>>,
+    /// For decorator instances: where this one sits.
+    pub decoration_point: Option<super::bindings::DecorationPoint>,
     /// The filters `heap.resolve-filter` resolved during the first `init`, in order.
     pub filters: std::sync::OnceLock<Vec<Arc<dyn crate::handler::Filter>>>,
 }

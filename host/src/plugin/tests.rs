@@ -33,7 +33,7 @@ fn absent_settings_are_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, limits) = settings_from_config(dir.path()).unwrap();
     assert!(settings.directories.is_empty());
-    assert_eq!(limits.deadline, Duration::from_millis(100));
+    assert_eq!(limits.deadline, Duration::from_secs(1));
     assert_eq!(limits.memory, 64 << 20);
     assert_eq!(limits.instances, InstanceMode::Reuse);
 
@@ -135,6 +135,7 @@ fn plugin_metrics_render_as_prometheus_counters() {
         secrets_provider: None,
         handlers: OnceLock::new(),
         filters: OnceLock::new(),
+        decoration_point: None,
     };
     shared::counter_add("cache hits", &object, 2);
     shared::counter_add("cache hits", &object, 3);

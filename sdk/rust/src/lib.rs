@@ -71,6 +71,7 @@ use serde::de::DeserializeOwned;
 use bindings::handler::ferrogate::plugin as imports;
 
 pub use bindings::filter::exports::ferrogate::plugin::filter::RequestOutcome as Outcome;
+pub use imports::config::DecorationPoint;
 pub use imports::counters::WindowCount;
 pub use imports::expressions::{self, Expression};
 pub use imports::heap::HandlerRef;
@@ -142,6 +143,13 @@ pub fn object_name() -> String {
 /// A secret granted to this object (an id named by a `secretId` or `...SecretId` key of its config).
 pub fn secret(id: &str) -> Result<Vec<u8>, String> {
     imports::config::secret(id)
+}
+
+/// Where this decorator instance sits: around a handler, around a filter, or between a filter
+/// and the rest of its chain (a decorated filter gets one instance of each of the last two);
+/// `None` for filters and handlers.
+pub fn decorated_at() -> Option<DecorationPoint> {
+    imports::config::decorated_at()
 }
 
 /// An IG duration (`"10 seconds"`, `"1 minute, 30 s"`, `"500 ms"`) read the way the gateway

@@ -1,0 +1,176 @@
+//! The `timer`, `capture` and `baseURI` decorators, standard plugins embedded in the binary,
+//! on handlers and on filters.
+
+use std::time::Duration;
+
+use ferrogate_e2e::upstream::Upstream;
+use ferrogate_e2e::{ConfigDir, Gateway};
+use serde_json::{Value, json};
+
+use crate::{client, get, send};
+
+fn serve(routes: &[(&str, Value)]) -> (ConfigDir, Gateway) {
+    let config = ConfigDir::new();
+    for (name, route) in routes {
+        config.write_route(&format!("{name}.json"), route);
+    }
+    let gateway = Gateway::start(config.path());
+    (config, gateway)
+}
+
+fn position(logs: &[String], object: &str, needle: &str) -> usize {
+    logs.iter()
+        .position(|line| line.contains(object) && line.contains(needle))
+        .unwrap_or_else(|| {
+            panic!(
+                "no log line of {object} with {needle:?}:\n{}",
+                logs.join("\n")
+            )
+        })
+}
+
+#[test]
+fn capture_sees_the_four_points_around_a_filter_and_two_around_a_handler() {
+    let routes = [(
+        "captured",
+        json!({
+            "condition": "${request.uri.path == '/captured'}",
+            "handler": {"type": "Chain", "config": {
+                "filters": [{
+                    "name": "stamp",
+                    "type": "HeaderFilter",
+                    "capture": "all",
+                    "config": {"messageType": "REQUEST", "add": {"X-Stamped": ["yes"]}}
+                }],
+                "handler": {"name": "answer", "type": "StaticResponseHandler", "capture": ["REQUEST", "RESPONSE"],
+                            "config": {"status": 201, "headers": {"X-Answer": ["42"]}}}
+            }}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes);
+    assert_eq!(get(&gateway, "/captured").status, 201);
+    assert!(
+        gateway
+            .wait_for_log(&["capture FILTERED_RESPONSE"], Duration::from_secs(5))
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
+    let logs = gateway.logs();
+    let filter = "\"object\":\"capture@stamp\"";
+    let request = position(&logs, filter, "capture REQUEST\\nGET http");
+    let filtered_request = position(&logs, filter, "capture FILTERED_REQUEST");
+    let response = position(&logs, filter, "capture RESPONSE\\n201");
+    let filtered_response = position(&logs, filter, "capture FILTERED_RESPONSE");
+    assert!(
+        request < filtered_request && filtered_request < response && response < filtered_response
+    );
+    // What the filter passed on carries its header; what arrived did not.
+    assert!(
+        logs[filtered_request].contains("x-stamped: yes"),
+        "{}",
+        logs[filtered_request]
+    );
+    assert!(!logs[request].contains("x-stamped"), "{}", logs[request]);
+    assert!(
+        logs[response].contains("x-answer: 42"),
+        "{}",
+        logs[response]
+    );
+    assert!(
+        logs[request].contains("stamp"),
+        "the log names the decorated object"
+    );
+}
+
+#[test]
+fn timer_logs_handlers_and_filters_unless_false() {
+    let routes = [
+        (
+            "timed",
+            json!({
+                "condition": "${request.uri.path == '/timed'}",
+                "handler": {"type": "Chain", "timer": true, "config": {
+                    "filters": [{"type": "HeaderFilter", "timer": true, "config": {"messageType": "REQUEST"}}],
+                    "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}
+                }}
+            }),
+        ),
+        (
+            "untimed",
+            json!({
+                "condition": "${request.uri.path == '/untimed'}",
+                "handler": {"name": "quiet", "type": "StaticResponseHandler", "timer": false, "config": {"status": 200}}
+            }),
+        ),
+    ];
+    let (_config, gateway) = serve(&routes);
+    assert_eq!(get(&gateway, "/timed").status, 200);
+    assert!(
+        gateway
+            .wait_for_log(&["timer: handler finished in"], Duration::from_secs(5))
+            .is_some()
+    );
+    assert!(
+        gateway
+            .wait_for_log(
+                &["timer: filter finished (including what it called) in"],
+                Duration::from_secs(5)
+            )
+            .is_some()
+    );
+    assert_eq!(get(&gateway, "/untimed").status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !gateway
+            .logs()
+            .iter()
+            .any(|line| line.contains("quiet") && line.contains("timer"))
+    );
+}
+
+#[test]
+fn base_uri_rebases_before_the_decorated_object() {
+    let upstream = Upstream::echo();
+    let routes = [(
+        "rebased",
+        json!({
+            "condition": "${find(request.uri.path, '^/rebased')}",
+            "handler": {"type": "ClientHandler", "baseURI": format!("{}/prefix/", upstream.base_uri())}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes);
+    let reply = send(client().get(gateway.url("/rebased/item?id=3")));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let echo: Value = serde_json::from_str(&reply.body).unwrap();
+    assert!(
+        echo["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/prefix/rebased/item?id=3"),
+        "{echo}"
+    );
+}
+
+#[test]
+fn bad_decorations_are_load_errors_naming_the_object() {
+    let config = ConfigDir::new();
+    config.write_route(
+        "bad.json",
+        &json!({"handler": {"name": "answer", "type": "StaticResponseHandler", "capture": "SOMETIMES", "config": {"status": 200}}}),
+    );
+    config.write_route(
+        "relative.json",
+        &json!({"handler": {"type": "ClientHandler", "baseURI": "app.internal"}}),
+    );
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("SOMETIMES"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("relative.json") && stderr.contains("not an absolute URI"),
+        "{stderr}"
+    );
+}
