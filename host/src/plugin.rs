@@ -286,29 +286,42 @@ fn collect_secret_ids(value: &serde_json::Value, out: &mut Vec<String>) {
 
 /// Where in the object's config a reference the plugin resolved is written, so that it
 /// resolves (and errs) with the position of what the user wrote.
-fn referenced_at<'d>(config: &Located<'d>, reference: &str) -> Result<Located<'d>, ConfigError> {
+fn referenced_at<'d>(
+    builder: &crate::heap::HeapBuilder<'d>,
+    config: &Located<'d>,
+    reference: &str,
+) -> Result<Located<'d>, ConfigError> {
     let wanted: serde_json::Value = serde_json::from_str(reference)
         .unwrap_or_else(|_| serde_json::Value::String(reference.to_owned()));
-    find(config, &wanted).ok_or_else(|| {
-        config.error(format!(
-            "the plugin resolves the reference {reference}, which does not appear in its config"
-        ))
-    })
+    // The plugin saw its config with configuration-time expressions evaluated: look for the
+    // reference as written first, then as the plugin saw it.
+    find(config, &|at| at.value == &wanted)
+        .or_else(|| {
+            find(config, &|at| {
+                builder.plugin_config_value(at).ok().as_ref() == Some(&wanted)
+            })
+        })
+        .ok_or_else(|| {
+            config.error(format!(
+                "the plugin resolves the reference {reference}, which does not appear in its config"
+            ))
+        })
 }
 
-/// The place in the config that holds `wanted`, so that references resolve with positions.
-fn find<'d>(at: &Located<'d>, wanted: &serde_json::Value) -> Option<Located<'d>> {
-    if at.value == wanted {
+/// The first place in the config, depth first, that `matches`: references then resolve with
+/// the positions of what the user wrote.
+fn find<'d>(at: &Located<'d>, matches: &dyn Fn(&Located<'d>) -> bool) -> Option<Located<'d>> {
+    if matches(at) {
         return Some(at.clone());
     }
     match at.value {
         serde_json::Value::Object(members) => members
             .keys()
             .filter_map(|key| at.get(key))
-            .find_map(|child| find(&child, wanted)),
+            .find_map(|child| find(&child, matches)),
         serde_json::Value::Array(items) => (0..items.len())
             .filter_map(|index| at.index(index))
-            .find_map(|child| find(&child, wanted)),
+            .find_map(|child| find(&child, matches)),
         _ => None,
     }
 }
@@ -382,7 +395,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 .handlers
                 .iter()
                 .map(|reference| {
-                    let at = referenced_at(&declaration.config, reference)?;
+                    let at = referenced_at(builder, &declaration.config, reference)?;
                     builder.resolve_handler(&at)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -390,7 +403,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 .filters
                 .iter()
                 .map(|reference| {
-                    let at = referenced_at(&declaration.config, reference)?;
+                    let at = referenced_at(builder, &declaration.config, reference)?;
                     builder.resolve_filter(&at)
                 })
                 .collect::<Result<Vec<_>, _>>()?;

@@ -361,3 +361,28 @@ fn http_basic_auth_filter_logs_in_with_a_secret_and_handles_refusals() {
     assert!(stderr.contains("app.json"), "{stderr}");
     assert!(stderr.contains("no.such.secret"), "{stderr}");
 }
+
+#[test]
+fn a_delegate_with_a_configuration_time_expression_is_found_and_resolved() {
+    let upstream = Upstream::echo();
+    let routes = [(
+        "home",
+        json!({
+            "baseURI": upstream.base_uri(),
+            "handler": {"type": "Chain", "config": {
+                "filters": [{"type": "ConditionalFilter", "config": {
+                    "condition": "${true}",
+                    "delegate": {"type": "HeaderFilter", "config": {"messageType": "REQUEST", "add": {
+                        "X-Home": ["${env['HOME']}"]
+                    }}}
+                }}],
+                "handler": "ReverseProxyHandler"
+            }}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes, json!([]));
+    let reply = get(&gateway, "/anything");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let home = std::env::var("HOME").unwrap();
+    assert_eq!(echoed(&reply.body)["headers"]["x-home"], home.as_str());
+}
