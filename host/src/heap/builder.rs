@@ -531,46 +531,32 @@ impl<'d> HeapBuilder<'d> {
     /// may want as an expression, and text that merely looks like one (a regular expression
     /// template `"user:${name}"`).
     pub fn plugin_config_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {
-        match at.value {
-            serde_json::Value::String(text) if text.contains("${") => {
-                let Ok(expression) = Expression::parse(text) else {
-                    return Ok(at.value.clone());
-                };
+        self.evaluate_tree(at, &|text| {
+            Expression::parse(text).is_ok_and(|expression| {
                 let roots = expression.roots();
-                let configuration_time = !roots.is_empty()
+                !roots.is_empty()
                     && roots.iter().all(|root| {
                         matches!(root.as_ref(), "env" | "system" | "openig")
                             || self.properties.get(root).is_some()
-                    });
-                if configuration_time {
-                    self.config_value(at)
-                } else {
-                    Ok(at.value.clone())
-                }
-            }
-            serde_json::Value::Array(items) => (0..items.len())
-                .filter_map(|index| at.index(index))
-                .map(|item| self.plugin_config_value(&item))
-                .collect::<Result<Vec<_>, _>>()
-                .map(serde_json::Value::Array),
-            serde_json::Value::Object(members) => {
-                let mut out = serde_json::Map::new();
-                for key in members.keys() {
-                    if let Some(member) = at.get(key) {
-                        out.insert(key.clone(), self.plugin_config_value(&member)?);
-                    }
-                }
-                Ok(serde_json::Value::Object(out))
-            }
-            other => Ok(other.clone()),
-        }
+                    })
+            })
+        })
     }
 
     /// A JSON configuration tree with every string's `${...}` evaluated now; for objects whose
     /// settings are all configuration-time values.
     pub fn config_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {
+        self.evaluate_tree(at, &|_| true)
+    }
+
+    /// Copies a JSON tree, evaluating the `${...}` strings `evaluate_now` picks.
+    fn evaluate_tree(
+        &self,
+        at: &Located<'_>,
+        evaluate_now: &dyn Fn(&str) -> bool,
+    ) -> Result<serde_json::Value, ConfigError> {
         match at.value {
-            serde_json::Value::String(text) if text.contains("${") => {
+            serde_json::Value::String(text) if text.contains("${") && evaluate_now(text) => {
                 let evaluated = self.config_string(at)?;
                 // A whole-string expression may produce a number or boolean the setting needs.
                 Ok(serde_json::from_str::<serde_json::Value>(&evaluated)
@@ -584,14 +570,14 @@ impl<'d> HeapBuilder<'d> {
             }
             serde_json::Value::Array(items) => (0..items.len())
                 .filter_map(|index| at.index(index))
-                .map(|item| self.config_value(&item))
+                .map(|item| self.evaluate_tree(&item, evaluate_now))
                 .collect::<Result<Vec<_>, _>>()
                 .map(serde_json::Value::Array),
             serde_json::Value::Object(members) => {
                 let mut out = serde_json::Map::new();
                 for key in members.keys() {
                     if let Some(member) = at.get(key) {
-                        out.insert(key.clone(), self.config_value(&member)?);
+                        out.insert(key.clone(), self.evaluate_tree(&member, evaluate_now)?);
                     }
                 }
                 Ok(serde_json::Value::Object(out))
