@@ -50,6 +50,8 @@ mod reload;
 mod routing;
 #[path = "e2e/secrets.rs"]
 mod secrets;
+#[path = "e2e/sessions.rs"]
+mod sessions;
 #[path = "e2e/shutdown.rs"]
 mod shutdown;
 #[path = "e2e/traffic.rs"]

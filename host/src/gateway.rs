@@ -128,11 +128,6 @@ fn load_config(
     let serde_json::Value::Object(members) = value else {
         return Err(root.error("config.json must hold a JSON object with at least a \"handler\""));
     };
-    if let Some(at) = root.get("session") {
-        return Err(at
-            .key_error("\"session\" in config.json is not supported by this version of Ferrogate")
-            .with_hint("remove the key; it is refused rather than silently ignored until sessions are implemented"));
-    }
     let properties = Properties::load(root.get("properties"), None, config_dir)?;
     let mut builder = HeapBuilder::new(
         environment.clone(),
@@ -161,5 +156,13 @@ fn load_config(
                 "a decorator replaced the top-level handler with something that is not a handler",
             )),
         };
+    let manager =
+        crate::session::resolve_manager(&mut builder, root.get("session").as_ref(), &root, true)?
+            .unwrap_or_else(|| Arc::new(crate::session::InMemorySessionManager::with_defaults()));
+    let handler: Arc<dyn Handler> = Arc::new(crate::session::SessionHandler {
+        manager,
+        handler,
+        scope: Arc::from("config.json"),
+    });
     Ok((builder.finish(), handler))
 }

@@ -16,4 +16,5 @@ pub mod proxy;
 pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod session;
 pub mod telemetry;

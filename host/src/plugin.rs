@@ -355,17 +355,15 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
             collect_secret_ids(&config, &mut secrets);
             // As for native objects, granted secrets come from the heap's
             // SystemAndEnvSecretStore unless the config names a `secretsProvider`.
-            let secrets_provider = match declaration.config.get("secretsProvider") {
-                Some(at) => Some(crate::secrets::SecretsProvider::resolve(builder, &at)?),
-                None if !secrets.is_empty() => {
-                    let default = Located {
-                        value: &crate::proxy::options::DEFAULT_SECRETS_PROVIDER,
-                        ..declaration.config.clone()
-                    };
-                    Some(crate::secrets::SecretsProvider::resolve(builder, &default)?)
-                }
-                None => None,
-            };
+            let secrets_provider =
+                if secrets.is_empty() && declaration.config.get("secretsProvider").is_none() {
+                    None
+                } else {
+                    Some(crate::secrets::SecretsProvider::for_config(
+                        builder,
+                        &declaration.config,
+                    )?)
+                };
             let info = Arc::new(ObjectInfo {
                 type_name: type_name.clone(),
                 object_name: declaration.name.clone(),

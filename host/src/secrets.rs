@@ -51,6 +51,9 @@ pub trait SecretStore: Send + Sync + 'static {
 }
 
 /// A `secretsProvider` setting: one store, or a list searched in order.
+static DEFAULT_SECRETS_PROVIDER: std::sync::LazyLock<serde_json::Value> =
+    std::sync::LazyLock::new(|| serde_json::Value::String("SystemAndEnvSecretStore".to_owned()));
+
 #[derive(Clone)]
 pub struct SecretsProvider {
     stores: Vec<Arc<dyn SecretStore>>,
@@ -88,6 +91,24 @@ impl SecretsProvider {
             return Err(at.error("\"secretsProvider\" names no secret store"));
         }
         Ok(SecretsProvider { stores })
+    }
+
+    /// The provider an object's configuration names under `secretsProvider`, else IG's
+    /// default: the heap object `SystemAndEnvSecretStore`.
+    pub fn for_config<'d>(
+        builder: &mut HeapBuilder<'d>,
+        config: &Located<'d>,
+    ) -> Result<Self, ConfigError> {
+        match config.get("secretsProvider") {
+            Some(reference) => Self::resolve(builder, &reference),
+            None => {
+                let default = Located {
+                    value: &DEFAULT_SECRETS_PROVIDER,
+                    ..config.clone()
+                };
+                Self::resolve(builder, &default)
+            }
+        }
     }
 
     /// Looks the id up in each store in turn.

@@ -298,10 +298,23 @@ impl<'d> HeapBuilder<'d> {
         name: &str,
         at: &Located<'d>,
     ) -> Result<Option<HeapObject>, ConfigError> {
+        match self.lookup_local(name, at)? {
+            Some(object) => Ok(Some(object)),
+            None => Ok(self.parent.as_ref().and_then(|parent| parent.get(name))),
+        }
+    }
+
+    /// Like [`Self::lookup`], but only in the heap being built: for defaults that a scope
+    /// declares for itself (a route's `Session`) and must not pick up from its parents.
+    pub fn lookup_local(
+        &mut self,
+        name: &str,
+        at: &Located<'d>,
+    ) -> Result<Option<HeapObject>, ConfigError> {
         if self.built.contains_key(name) || self.pending.contains_key(name) {
             return self.resolve_name(name, at).map(Some);
         }
-        Ok(self.parent.as_ref().and_then(|parent| parent.get(name)))
+        Ok(None)
     }
 
     fn resolve_name(&mut self, name: &str, at: &Located<'d>) -> Result<HeapObject, ConfigError> {

@@ -52,6 +52,7 @@ impl TypeRegistry {
         crate::router::register_types(&mut registry);
         crate::proxy::register_types(&mut registry);
         crate::secrets::register_types(&mut registry);
+        crate::session::register_types(&mut registry);
         crate::server::tls::register_types(&mut registry);
         registry
     }

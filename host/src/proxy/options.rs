@@ -202,9 +202,6 @@ pub fn system_proxy_from(get: impl Fn(&str) -> Option<String>) -> Result<SystemP
     })
 }
 
-pub(crate) static DEFAULT_SECRETS_PROVIDER: std::sync::LazyLock<serde_json::Value> =
-    std::sync::LazyLock::new(|| serde_json::Value::String("SystemAndEnvSecretStore".to_owned()));
-
 pub(crate) fn register_types(registry: &mut TypeRegistry) {
     registry.register_native(
         &["NoProxyOptions"],
@@ -250,16 +247,7 @@ pub(crate) fn register_types(registry: &mut TypeRegistry) {
             match (username, at.get("passwordSecretId")) {
                 (Some(username), Some(id_at)) => {
                     let id = builder.config_string(&id_at)?;
-                    let provider = match at.get("secretsProvider") {
-                        Some(reference) => SecretsProvider::resolve(builder, &reference)?,
-                        None => {
-                            let reference = crate::config::Located {
-                                value: &DEFAULT_SECRETS_PROVIDER,
-                                ..at.clone()
-                            };
-                            SecretsProvider::resolve(builder, &reference)?
-                        }
-                    };
+                    let provider = SecretsProvider::for_config(builder, at)?;
                     let password = provider.require(&id, &id_at)?;
                     server.credentials = Some(ProxyCredentials { username, password });
                 }

@@ -10,6 +10,7 @@ use crate::expr::{Expression, Value};
 use crate::handler::{Handler, HandlerError};
 use crate::heap::{Heap, HeapBuilder, HeapObject, Properties};
 use crate::http::Response;
+use crate::session::{SessionManager, handle_in_session, resolve_manager};
 
 /// The keys of a route with a fixed meaning; any other key names a decorator.
 pub const ROUTE_KEYS: &[&str] = &[
@@ -38,6 +39,8 @@ pub struct Route {
     condition: Option<Expression>,
     handler: Arc<dyn Handler>,
     properties: Arc<Properties>,
+    /// The route's own session manager, replacing the gateway's session while it handles.
+    session: Option<Arc<dyn SessionManager>>,
     /// Keeps the route's heap objects (and any nested routers) alive while the route serves.
     _heap: Arc<Heap>,
 }
@@ -61,6 +64,11 @@ impl Route {
         }
     }
 
+    /// The condition as loaded; `None` when the route takes every request.
+    pub(crate) fn condition(&self) -> Option<&Expression> {
+        self.condition.as_ref()
+    }
+
     pub fn reads_request_entity(&self) -> bool {
         self.condition.as_ref().is_some_and(|condition| {
             condition.reads_path("request", "entity") || condition.reads_path("request", "form")
@@ -70,7 +78,18 @@ impl Route {
     pub async fn handle(&self, exchange: &mut Exchange) -> Result<Response, HandlerError> {
         exchange.properties = Some(self.properties.clone());
         exchange.routing.route_names.push(self.name.clone());
-        self.handler.handle(exchange).await
+        match &self.session {
+            Some(manager) => {
+                handle_in_session(
+                    manager.as_ref(),
+                    self.handler.as_ref(),
+                    exchange,
+                    &self.name,
+                )
+                .await
+            }
+            None => self.handler.handle(exchange).await,
+        }
     }
 
     /// Reads and builds a route file. `parent` is the heap of the router's owner.
@@ -119,7 +138,7 @@ impl Route {
                 .error("a route cannot be named or identified \"default\": the name is reserved for the router's default handler")
                 .with_hint("rename the file (or its \"_id\"/\"name\"); to handle unmatched requests, set the Router's \"defaultHandler\""));
         }
-        for unsupported in ["session", "auditService", "secrets"] {
+        for unsupported in ["auditService", "secrets"] {
             if let Some(at) = root.get(unsupported) {
                 return Err(at.key_error(format!("\"{unsupported}\" on routes is not supported by this version of Ferrogate"))
                     .with_hint("remove the key; it will be refused rather than silently ignored until it is implemented"));
@@ -194,6 +213,7 @@ impl Route {
             Some(at) => Some(builder.expression(&at)?),
             None => None,
         };
+        let session = resolve_manager(&mut builder, root.get("session").as_ref(), &root, false)?;
         let heap = builder.finish();
         Ok(Route {
             id: Arc::from(id),
@@ -202,6 +222,7 @@ impl Route {
             condition,
             handler,
             properties,
+            session,
             _heap: heap,
         })
     }
