@@ -14,6 +14,8 @@ mod conditions;
 mod decorators;
 #[path = "e2e/examples.rs"]
 mod examples;
+#[path = "e2e/filters_cookies.rs"]
+mod filters_cookies;
 #[path = "e2e/filters_flow.rs"]
 mod filters_flow;
 #[path = "e2e/filters_jwt.rs"]
