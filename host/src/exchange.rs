@@ -90,6 +90,29 @@ impl Exchange {
         }
     }
 
+    /// An empty exchange standing in for this one while it is lent elsewhere (to a plugin
+    /// call): it shares this one's identity and allocates nothing, since it is made twice per
+    /// plugin call.
+    pub fn placeholder(like: &Exchange) -> Exchange {
+        Exchange {
+            request: http::Request::new(crate::http::empty_body()),
+            request_entity: None,
+            attributes: IndexMap::new(),
+            contexts: IndexMap::new(),
+            session: Session::default(),
+            client: like.client.clone(),
+            routing: RoutingInfo {
+                original_uri: like.routing.original_uri.clone(),
+                remaining_uri: like.routing.remaining_uri.clone(),
+                matched_uri: like.routing.matched_uri.clone(),
+                route_names: Vec::new(),
+            },
+            transaction_id: like.transaction_id.clone(),
+            properties: None,
+            started: like.started,
+        }
+    }
+
     /// Buffers the request body so expressions can read `request.entity`, leaving an
     /// equivalent body in place for whoever handles the request next. A body over `limit`
     /// stays unbuffered (expressions see a null entity) but is forwarded whole.

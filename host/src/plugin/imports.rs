@@ -7,6 +7,7 @@ use super::bindings::imports::{
     client, config, counters, exchange, expressions, heap, http as messages, log, metrics,
 };
 use super::bindings::{ExpressionRes, HandlerRefRes, RequestRes, ResponseRes};
+use super::state::Phases;
 use super::state::StoreState;
 use crate::expr::{Expression, Value};
 use crate::http::{Buffered, buffer_up_to, full_body};
@@ -297,6 +298,11 @@ impl log::Host for StoreState {
 }
 
 impl config::Host for StoreState {
+    async fn phases(&mut self, request: bool, response: bool) -> R<()> {
+        self.phases = Some(Phases { request, response });
+        Ok(())
+    }
+
     async fn decorated_at(&mut self) -> R<Option<config::DecorationPoint>> {
         Ok(self.object.decoration_point)
     }

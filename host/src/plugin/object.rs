@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use wasmtime::component::Resource;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{
     DecorationPoint, FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes,
 };
 use super::loader::PluginFile;
-use super::state::{ObjectInfo, PendingRefs, StoreState};
+use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
 use crate::handler::{Filter, Handler, HandlerError, HandlerFuture, Next};
@@ -39,6 +40,7 @@ pub struct PluginObject {
     file: Arc<PluginFile>,
     limits: Limits,
     pool: Mutex<Vec<Instance>>,
+    phases: std::sync::OnceLock<Phases>,
 }
 
 /// Why a call produced no answer.
@@ -49,15 +51,6 @@ pub enum CallError {
     Guest(String),
 }
 
-fn take_exchange(exchange: &mut Exchange) -> Exchange {
-    let placeholder = Exchange::new(
-        http::Request::new(crate::http::empty_body()),
-        exchange.client.clone(),
-        exchange.transaction_id.clone(),
-    );
-    std::mem::replace(exchange, placeholder)
-}
-
 impl PluginObject {
     pub fn new(info: Arc<ObjectInfo>, file: Arc<PluginFile>, limits: Limits) -> Self {
         PluginObject {
@@ -65,6 +58,7 @@ impl PluginObject {
             file,
             limits,
             pool: Mutex::new(Vec::new()),
+            phases: std::sync::OnceLock::new(),
         }
     }
 
@@ -125,6 +119,7 @@ impl PluginObject {
             ));
         };
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
+        let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
         Ok((
             Instance {
                 store,
@@ -178,185 +173,223 @@ impl PluginObject {
         HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
     }
 
-    /// Runs `on-request`, the rest of the chain, then `on-response`.
+    /// The phases this object's filters take part in, as its first `init` declared them.
+    fn phases(&self) -> Phases {
+        self.phases.get().copied().unwrap_or(Phases::BOTH)
+    }
+
+    /// Ends a call: the instance goes back to the pool unless it trapped (its state is then
+    /// unknown), and a failure is logged and becomes the 500 the client gets.
+    fn settle<T>(
+        &self,
+        instance: Instance,
+        exchange: &Exchange,
+        phase: &str,
+        result: Result<T, CallError>,
+    ) -> Result<T, HandlerError> {
+        match result {
+            Ok(value) => {
+                self.checkin(instance);
+                Ok(value)
+            }
+            Err(error) => {
+                if !matches!(error, CallError::Trap(_)) {
+                    self.checkin(instance);
+                }
+                Err(self.fail(exchange, phase, error))
+            }
+        }
+    }
+
+    /// Runs `on-request`, the rest of the chain, then `on-response`, skipping the phases the
+    /// object declared it does not use.
     async fn run_filter<'a>(
         &'a self,
         exchange: &'a mut Exchange,
         inner: Inner<'a>,
     ) -> Result<Response, HandlerError> {
-        let mut instance = match self.checkout().await {
-            Ok(instance) => instance,
-            Err(error) => return Err(self.fail(exchange, "instantiation", error)),
-        };
-        let Bindings::Filter(bindings) = &instance.bindings else {
-            return Err(self.fail(exchange, "call", CallError::Guest("not a filter".into())));
-        };
-        let store = &mut instance.store;
-        store.data_mut().exchange = Some(take_exchange(exchange));
-        let outcome = async {
-            let request = store
-                .data_mut()
-                .table
-                .push(RequestRes)
-                .map_err(|e| CallError::Trap(e.into()))?;
-            Self::arm(store);
-            let result = bindings
-                .ferrogate_plugin_filter()
-                .call_on_request(
-                    &mut *store,
-                    wasmtime::component::Resource::new_borrow(request.rep()),
-                )
-                .await;
-            let _ = store.data_mut().table.delete(request);
+        let phases = self.phases();
+        // An instance that saw `on-request` also sees `on-response`: plugins may keep state
+        // for the request in between.
+        let mut held = None;
+        let next = if phases.request {
+            let mut instance = self.checkout_for(exchange).await?;
+            let result = on_request(&self.info, &mut instance, exchange).await;
             match result {
-                Err(trap) => Err(CallError::Trap(trap)),
-                Ok(Err(message)) => Err(CallError::Guest(message)),
-                Ok(Ok(RequestOutcome::Next)) => Ok(Continue::Next),
-                Ok(Ok(RequestOutcome::Respond(response))) => store
-                    .data_mut()
-                    .table
-                    .delete(response)
-                    .map(|response| Continue::Answered(response.0))
-                    .map_err(|e| CallError::Trap(e.into())),
-                Ok(Ok(RequestOutcome::Delegate(index))) => self
-                    .info
-                    .filters
-                    .get()
-                    .and_then(|filters| filters.get(index as usize))
-                    .cloned()
-                    .map(Continue::Through)
-                    .ok_or_else(|| {
-                        CallError::Guest(format!(
-                            "delegate({index}) names no filter resolved with heap.resolve-filter"
-                        ))
-                    }),
+                Ok(Continue::Answered(response)) => {
+                    self.checkin(instance);
+                    return Ok(response);
+                }
+                Ok(next) if phases.response => {
+                    held = Some(instance);
+                    next
+                }
+                result => self.settle(instance, exchange, "on-request", result)?,
             }
-        }
-        .await;
-        if let Some(back) = store.data_mut().exchange.take() {
-            *exchange = back;
-        }
-        let response = match outcome {
+        } else {
+            Continue::Next
+        };
+        let rest = match next {
+            Continue::Through(delegate) => inner.through(&*delegate, exchange).await,
+            _ => inner.handle(exchange).await,
+        };
+        let response = match rest {
+            Ok(response) => response,
             Err(error) => {
-                let trapped = matches!(error, CallError::Trap(_));
-                let error = self.fail(exchange, "on-request", error);
-                if !trapped {
+                if let Some(instance) = held {
                     self.checkin(instance);
                 }
                 return Err(error);
             }
-            Ok(Continue::Answered(response)) => {
-                self.checkin(instance);
-                return Ok(response);
-            }
-            Ok(Continue::Next) => inner.handle(exchange).await?,
-            Ok(Continue::Through(delegate)) => inner.through(&*delegate, exchange).await?,
         };
-        let store = &mut instance.store;
-        store.data_mut().exchange = Some(take_exchange(exchange));
-        let outcome = async {
-            let request = store
-                .data_mut()
-                .table
-                .push(RequestRes)
-                .map_err(|e| CallError::Trap(e.into()))?;
-            let handle = store
-                .data_mut()
-                .table
-                .push(ResponseRes(response))
-                .map_err(|e| CallError::Trap(e.into()))?;
-            Self::arm(store);
-            let result = bindings
-                .ferrogate_plugin_filter()
-                .call_on_response(
-                    &mut *store,
-                    wasmtime::component::Resource::new_borrow(request.rep()),
-                    wasmtime::component::Resource::new_borrow(handle.rep()),
-                )
-                .await;
-            let _ = store.data_mut().table.delete(request);
-            let response = store.data_mut().table.delete(handle).map(|r| r.0);
-            match result {
-                Err(trap) => Err(CallError::Trap(trap)),
-                Ok(Err(message)) => Err(CallError::Guest(message)),
-                Ok(Ok(())) => response.map_err(|e| CallError::Trap(e.into())),
-            }
+        if !phases.response {
+            return Ok(response);
         }
-        .await;
-        if let Some(back) = store.data_mut().exchange.take() {
-            *exchange = back;
-        }
-        match outcome {
-            Ok(response) => {
-                self.checkin(instance);
-                Ok(response)
-            }
-            Err(error) => {
-                let trapped = matches!(error, CallError::Trap(_));
-                let error = self.fail(exchange, "on-response", error);
-                if !trapped {
-                    self.checkin(instance);
-                }
-                Err(error)
-            }
-        }
+        let mut instance = match held {
+            Some(instance) => instance,
+            None => self.checkout_for(exchange).await?,
+        };
+        let result = on_response(&mut instance, exchange, response).await;
+        self.settle(instance, exchange, "on-response", result)
     }
 
     async fn run_handler(&self, exchange: &mut Exchange) -> Result<Response, HandlerError> {
-        let mut instance = match self.checkout().await {
-            Ok(instance) => instance,
-            Err(error) => return Err(self.fail(exchange, "instantiation", error)),
-        };
-        let Bindings::Handler(bindings) = &instance.bindings else {
-            return Err(self.fail(exchange, "call", CallError::Guest("not a handler".into())));
-        };
-        let store = &mut instance.store;
-        store.data_mut().exchange = Some(take_exchange(exchange));
-        let outcome = async {
-            let request = store
+        let mut instance = self.checkout_for(exchange).await?;
+        let result = handle(&mut instance, exchange).await;
+        self.settle(instance, exchange, "handle", result)
+    }
+
+    async fn checkout_for(&self, exchange: &Exchange) -> Result<Instance, HandlerError> {
+        self.checkout()
+            .await
+            .map_err(|error| self.fail(exchange, "instantiation", error))
+    }
+}
+
+/// Lends the exchange to the store for the duration of a call: the imports reach it there.
+fn lend(store: &mut Store<StoreState>, exchange: &mut Exchange) {
+    let placeholder = Exchange::placeholder(exchange);
+    store.data_mut().exchange = Some(std::mem::replace(exchange, placeholder));
+}
+
+fn reclaim(store: &mut Store<StoreState>, exchange: &mut Exchange) {
+    if let Some(back) = store.data_mut().exchange.take() {
+        *exchange = back;
+    }
+}
+
+fn trap(error: wasmtime::component::ResourceTableError) -> CallError {
+    CallError::Trap(error.into())
+}
+
+fn filter_bindings(
+    instance: &mut Instance,
+) -> Result<(&mut Store<StoreState>, &FilterPlugin), CallError> {
+    match &instance.bindings {
+        Bindings::Filter(bindings) => Ok((&mut instance.store, bindings)),
+        Bindings::Handler(_) => Err(CallError::Guest("the component is not a filter".into())),
+    }
+}
+
+async fn on_request(
+    info: &ObjectInfo,
+    instance: &mut Instance,
+    exchange: &mut Exchange,
+) -> Result<Continue, CallError> {
+    let (store, bindings) = filter_bindings(instance)?;
+    lend(store, exchange);
+    let result = async {
+        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        PluginObject::arm(store);
+        let result = bindings
+            .ferrogate_plugin_filter()
+            .call_on_request(&mut *store, Resource::new_borrow(request.rep()))
+            .await;
+        let _ = store.data_mut().table.delete(request);
+        match result.map_err(CallError::Trap)?.map_err(CallError::Guest)? {
+            RequestOutcome::Next => Ok(Continue::Next),
+            RequestOutcome::Respond(response) => store
                 .data_mut()
                 .table
-                .push(RequestRes)
-                .map_err(|e| CallError::Trap(e.into()))?;
-            Self::arm(store);
-            let result = bindings
-                .ferrogate_plugin_handler()
-                .call_handle(
-                    &mut *store,
-                    wasmtime::component::Resource::new_borrow(request.rep()),
-                )
-                .await;
-            let _ = store.data_mut().table.delete(request);
-            match result {
-                Err(trap) => Err(CallError::Trap(trap)),
-                Ok(Err(message)) => Err(CallError::Guest(message)),
-                Ok(Ok(response)) => store
-                    .data_mut()
-                    .table
-                    .delete(response)
-                    .map(|response| response.0)
-                    .map_err(|e| CallError::Trap(e.into())),
-            }
-        }
-        .await;
-        if let Some(back) = store.data_mut().exchange.take() {
-            *exchange = back;
-        }
-        match outcome {
-            Ok(response) => {
-                self.checkin(instance);
-                Ok(response)
-            }
-            Err(error) => {
-                let trapped = matches!(error, CallError::Trap(_));
-                let error = self.fail(exchange, "handle", error);
-                if !trapped {
-                    self.checkin(instance);
-                }
-                Err(error)
-            }
+                .delete(response)
+                .map(|response| Continue::Answered(response.0))
+                .map_err(trap),
+            RequestOutcome::Delegate(index) => info
+                .filters
+                .get()
+                .and_then(|filters| filters.get(index as usize))
+                .cloned()
+                .map(Continue::Through)
+                .ok_or_else(|| {
+                    CallError::Guest(format!(
+                        "delegate({index}) names no filter resolved with heap.resolve-filter"
+                    ))
+                }),
         }
     }
+    .await;
+    reclaim(store, exchange);
+    result
+}
+
+async fn on_response(
+    instance: &mut Instance,
+    exchange: &mut Exchange,
+    response: Response,
+) -> Result<Response, CallError> {
+    let (store, bindings) = filter_bindings(instance)?;
+    lend(store, exchange);
+    let result = async {
+        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        let handle = store
+            .data_mut()
+            .table
+            .push(ResponseRes(response))
+            .map_err(trap)?;
+        PluginObject::arm(store);
+        let result = bindings
+            .ferrogate_plugin_filter()
+            .call_on_response(
+                &mut *store,
+                Resource::new_borrow(request.rep()),
+                Resource::new_borrow(handle.rep()),
+            )
+            .await;
+        let _ = store.data_mut().table.delete(request);
+        let response = store.data_mut().table.delete(handle).map(|r| r.0);
+        result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
+        response.map_err(trap)
+    }
+    .await;
+    reclaim(store, exchange);
+    result
+}
+
+async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Response, CallError> {
+    let Bindings::Handler(bindings) = &instance.bindings else {
+        return Err(CallError::Guest("the component is not a handler".into()));
+    };
+    let store = &mut instance.store;
+    lend(store, exchange);
+    let result = async {
+        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        PluginObject::arm(store);
+        let result = bindings
+            .ferrogate_plugin_handler()
+            .call_handle(&mut *store, Resource::new_borrow(request.rep()))
+            .await;
+        let _ = store.data_mut().table.delete(request);
+        let response = result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
+        store
+            .data_mut()
+            .table
+            .delete(response)
+            .map(|response| response.0)
+            .map_err(trap)
+    }
+    .await;
+    reclaim(store, exchange);
+    result
 }
 
 /// How the request phase ended.

@@ -52,6 +52,22 @@ pub struct StoreState {
     /// How many filter references this instance's `init` asked for.
     pub filter_refs_asked: usize,
     pub call_started: Instant,
+    /// What `init` declared with `config.phases`; `None` means both.
+    pub phases: Option<Phases>,
+}
+
+/// The phases a filter object takes part in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    pub request: bool,
+    pub response: bool,
+}
+
+impl Phases {
+    pub const BOTH: Phases = Phases {
+        request: true,
+        response: true,
+    };
 }
 
 impl StoreState {
@@ -65,6 +81,7 @@ impl StoreState {
             refs_asked: 0,
             filter_refs_asked: 0,
             call_started: Instant::now(),
+            phases: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response};
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +95,13 @@ impl Filter for AssignmentFilter {
             on_request: bindings("onRequest", config.on_request)?,
             on_response: bindings("onResponse", config.on_response)?,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases {
+            request: !self.on_request.is_empty(),
+            response: !self.on_response.is_empty(),
+        }
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

@@ -3,7 +3,7 @@
 //! path, before the decorated handler or filter sees it. The value may be a template
 //! (`"${env['APP_URL']}"` is evaluated when the route loads; per-request ones per request).
 
-use ferrogate_sdk::{DecorationPoint, Expression, Filter, Outcome, Request};
+use ferrogate_sdk::{DecorationPoint, Expression, Filter, Outcome, Phases, Request};
 
 /// Scheme and authority of an absolute URI, and its path without the trailing `/`.
 fn split_base(base: &str) -> Option<(&str, &str)> {
@@ -68,6 +68,13 @@ impl Filter for BaseUri {
             base,
             point: ferrogate_sdk::decorated_at(),
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases {
+            request: self.point != Some(DecorationPoint::InsideFilter),
+            response: false,
+        }
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -6,7 +6,7 @@
 //! what enters and leaves the filter, FILTERED_REQUEST and RESPONSE what it passes on and gets
 //! back.
 
-use ferrogate_sdk::{DecorationPoint, Filter, Outcome, Request, Response};
+use ferrogate_sdk::{DecorationPoint, Filter, Outcome, Phases, Request, Response};
 
 /// The most of a body a capture logs.
 const ENTITY_LIMIT: u64 = 4 << 10;
@@ -133,6 +133,13 @@ impl Filter for Capture {
             on_response,
             entity: points.entity,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases {
+            request: self.on_request.is_some(),
+            response: self.on_response.is_some(),
+        }
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

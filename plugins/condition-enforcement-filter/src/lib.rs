@@ -8,7 +8,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Phases, Request, Response};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -39,6 +39,10 @@ impl Filter for ConditionEnforcementFilter {
             condition,
             failure_handler,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

@@ -8,7 +8,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, FilterRef, Outcome, Request};
+use ferrogate_sdk::{Expression, Filter, FilterRef, Outcome, Phases, Request};
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +33,10 @@ impl Filter for ConditionalFilter {
             delegate: ferrogate_sdk::resolve_filter(&config.delegate.to_string())
                 .map_err(|e| format!("\"delegate\": {e}"))?,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

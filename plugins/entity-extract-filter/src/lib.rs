@@ -11,7 +11,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response};
 use regex::Regex;
 
 #[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,13 @@ impl Filter for EntityExtractFilter {
                 .map_err(|e| format!("\"target\": {e}"))?,
             bindings,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        match self.message_type {
+            MessageType::Request => Phases::REQUEST,
+            MessageType::Response => Phases::RESPONSE,
+        }
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response};
 
 #[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
@@ -132,6 +132,13 @@ impl Filter for HeaderFilter {
             remove: config.remove,
             add,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        match self.message_type {
+            MessageType::Request => Phases::REQUEST,
+            MessageType::Response => Phases::RESPONSE,
+        }
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -19,7 +19,7 @@
 
 mod jose;
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request};
 use serde_json::{Map, Value, json};
 
 #[derive(serde::Deserialize)]
@@ -156,6 +156,10 @@ impl Filter for JwtBuilderFilter {
             signer,
             encrypter,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

@@ -7,7 +7,7 @@
 //! {"type": "LocationHeaderFilter", "config": {"baseURI": "https://gateway.example.com:8443/"}}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, Request, Response};
+use ferrogate_sdk::{Expression, Filter, Phases, Request, Response};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -58,6 +58,10 @@ impl Filter for LocationHeaderFilter {
         }
         let base = ferrogate_sdk::compile(&source).map_err(|e| format!("\"baseURI\": {e}"))?;
         Ok(LocationHeaderFilter { base })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::RESPONSE
     }
 
     fn on_response(&self, _req: &Request, resp: &Response) -> Result<(), String> {

@@ -24,7 +24,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, OutgoingRequest, Request, Response};
+use ferrogate_sdk::{
+    Expression, Filter, HandlerRef, Outcome, OutgoingRequest, Phases, Request, Response,
+};
 use serde_json::{Value, json};
 
 #[derive(serde::Deserialize)]
@@ -370,6 +372,10 @@ impl Filter for OAuth2ResourceServerFilter {
             cache_settings,
             cache: RefCell::new(HashMap::new()),
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -112,6 +112,10 @@ impl Filter for StaticRequestFilter {
                 .transpose()
                 .map_err(|e| format!("\"entity\": {e}"))?,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -10,7 +10,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Request, Response};
+use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Phases, Request, Response};
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +90,13 @@ impl Filter for SwitchFilter {
             on_request: cases("onRequest", config.on_request)?,
             on_response: cases("onResponse", config.on_response)?,
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases {
+            request: !self.on_request.is_empty(),
+            response: !self.on_response.is_empty(),
+        }
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

@@ -17,7 +17,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Request, Response, counters};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response, counters};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -100,6 +100,10 @@ impl Filter for ThrottlingFilter {
                 ferrogate_sdk::object_name()
             ),
         })
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::REQUEST
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

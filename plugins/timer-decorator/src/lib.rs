@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use ferrogate_sdk::{DecorationPoint, Filter, Outcome, Request, Response};
+use ferrogate_sdk::{DecorationPoint, Filter, Outcome, Phases, Request, Response};
 
 struct Timer {
     /// Set in `on-request`: an instance serves one request at a time, from `on-request`
@@ -26,6 +26,18 @@ impl Filter for Timer {
             started: Cell::new(None),
             point: ferrogate_sdk::decorated_at(),
         })
+    }
+
+    fn phases(&self) -> Phases {
+        // The instance inside a decorated filter has nothing to time: the one around it does.
+        if self.point == Some(DecorationPoint::InsideFilter) {
+            Phases {
+                request: false,
+                response: false,
+            }
+        } else {
+            Phases::BOTH
+        }
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {

@@ -96,6 +96,40 @@ pub trait Filter: Sized + 'static {
         let _ = (req, resp);
         Ok(())
     }
+
+    /// The phases this object does something in, asked once after [`Filter::new`]. The
+    /// gateway skips a call to a phase left out, which saves a component call per request:
+    /// a filter that only rewrites requests answers [`Phases::REQUEST`].
+    fn phases(&self) -> Phases {
+        Phases::BOTH
+    }
+}
+
+/// Which of [`Filter::on_request`] and [`Filter::on_response`] the gateway calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Call `on_request`.
+    pub request: bool,
+    /// Call `on_response`.
+    pub response: bool,
+}
+
+impl Phases {
+    /// Both phases (the default).
+    pub const BOTH: Phases = Phases {
+        request: true,
+        response: true,
+    };
+    /// Only `on_request`.
+    pub const REQUEST: Phases = Phases {
+        request: true,
+        response: false,
+    };
+    /// Only `on_response`.
+    pub const RESPONSE: Phases = Phases {
+        request: false,
+        response: true,
+    };
 }
 
 /// A handler: answers a request with a response.
@@ -343,6 +377,20 @@ pub mod __private {
         })
     }
 
+    /// Constructs a filter into its cell and tells the host which phases it uses.
+    pub fn init_filter<T: crate::Filter>(
+        cell: &'static LocalKey<OnceCell<T>>,
+    ) -> Result<(), String> {
+        init(cell, T::new)?;
+        cell.with(|c| {
+            if let Some(filter) = c.get() {
+                let phases = filter.phases();
+                super::imports::config::phases(phases.request, phases.response);
+            }
+        });
+        Ok(())
+    }
+
     /// Runs `f` with the constructed plugin.
     pub fn with<T: 'static, R>(
         cell: &'static LocalKey<OnceCell<T>>,
@@ -378,7 +426,7 @@ macro_rules! __export_filter_kind {
 
             impl $crate::__private::FilterGuest for __FerrogateExport {
                 fn init() -> ::std::result::Result<(), ::std::string::String> {
-                    $crate::__private::init(&__INSTANCE, <$ty as $crate::Filter>::new)
+                    $crate::__private::init_filter(&__INSTANCE)
                 }
                 fn on_request(
                     request: &$crate::Request,
