@@ -29,6 +29,7 @@ mod lexer;
 mod methods;
 mod parser;
 mod regex;
+mod shape;
 mod value;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use ast::{FirstKey, Node};
 use parser::Part;
 
+pub use shape::{Shape, Test, TestOp};
 pub use value::Value;
 
 /// What an expression can see. The host implements this over the live request, response,

@@ -2,14 +2,18 @@
 //! without restart, and dispatched to the first whose condition holds.
 //!
 //! Requests read an immutable [`Snapshot`] swapped atomically on reload, so a request in
-//! flight finishes on the routes it started with. Each file keeps its last good version: a
+//! flight finishes on the routes it started with. Each snapshot carries an index of its
+//! routes by the path, host and method their conditions test ([`index`]), so a request only
+//! evaluates the conditions that could be true for it; which route wins is unchanged. Each file keeps its last good version: a
 //! file that fails to load is reported and its previous route keeps serving.
 
+mod condition;
 mod directory;
+mod index;
 mod route;
 mod watch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -24,6 +28,7 @@ use crate::heap::{
     BuildMode, Declaration, Environment, Heap, HeapBuilder, HeapObject, ObjectKind, TypeRegistry,
 };
 use crate::http::{CollectError, Response, text_response};
+use index::{RequestKeys, RouteIndex};
 
 pub use directory::{FileFingerprint, ScannedFile};
 pub use route::{ROUTE_FILE_LIMIT, ROUTE_KEYS, Route};
@@ -55,6 +60,36 @@ pub struct Snapshot {
     pub routes: Vec<Arc<Route>>,
     /// Whether any condition reads the request body, which must then be buffered first.
     reads_entity: bool,
+    index: RouteIndex,
+}
+
+impl Snapshot {
+    fn new(routes: Vec<Arc<Route>>) -> Self {
+        let reads_entity = routes.iter().any(|route| route.reads_request_entity());
+        let index = RouteIndex::build(routes.iter().map(|route| route.condition()));
+        Snapshot {
+            routes,
+            reads_entity,
+            index,
+        }
+    }
+
+    /// The route that takes the request: the first, in dispatch order, whose condition is
+    /// true. Only the routes the index leaves as candidates are evaluated.
+    pub fn select(&self, exchange: &Exchange) -> Option<&Arc<Route>> {
+        let keys = RequestKeys::of(&exchange.request);
+        self.index
+            .candidates(&keys)
+            .filter_map(|position| self.routes.get(position))
+            .find(|route| route.accepts(exchange))
+    }
+
+    /// What [`Snapshot::select`] must always agree with: every condition in turn, as IG does.
+    /// Kept for the equivalence tests and as the benchmark's reference.
+    #[doc(hidden)]
+    pub fn select_linear(&self, exchange: &Exchange) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|route| route.accepts(exchange))
+    }
 }
 
 /// What the router knows about one file of its directory.
@@ -226,7 +261,9 @@ impl RouterShared {
             candidates.push((path.clone(), Route::load(self, &parent, path, &text)));
         }
         // Ids and names already serving from files that did not change keep their claim.
-        let candidate_paths: Vec<&PathBuf> = candidates.iter().map(|(path, _)| path).collect();
+        // A set: on the first load every file is a candidate, and a list would make this
+        // quadratic in the number of route files.
+        let candidate_paths: HashSet<&PathBuf> = candidates.iter().map(|(path, _)| path).collect();
         let mut claimed_ids: HashMap<Arc<str>, PathBuf> = HashMap::new();
         let mut claimed_names: HashMap<Arc<str>, PathBuf> = HashMap::new();
         for (path, state) in files.iter() {
@@ -299,12 +336,8 @@ impl RouterShared {
                 .filter_map(|state| state.deployed.clone())
                 .collect();
             routes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-            let reads_entity = routes.iter().any(|route| route.reads_request_entity());
             tracing::debug!(router = %self.name, routes = routes.len(), "routes deployed");
-            self.snapshot.store(Arc::new(Snapshot {
-                routes,
-                reads_entity,
-            }));
+            self.snapshot.store(Arc::new(Snapshot::new(routes)));
         }
         changed
     }
@@ -324,11 +357,9 @@ impl RouterShared {
                 }
             }
         }
-        for route in &snapshot.routes {
-            if route.accepts(exchange) {
-                tracing::debug!(router = %self.name, route = %route.name, "route matched");
-                return route.handle(exchange).await;
-            }
+        if let Some(route) = snapshot.select(exchange) {
+            tracing::debug!(router = %self.name, route = %route.name, "route matched");
+            return route.handle(exchange).await;
         }
         match &self.default_handler {
             Some(handler) => {
@@ -400,10 +431,7 @@ impl RouterHandler {
             scan_interval,
             environment: environment.clone(),
             parent: Mutex::new(Weak::new()),
-            snapshot: ArcSwap::from_pointee(Snapshot {
-                routes: Vec::new(),
-                reads_entity: false,
-            }),
+            snapshot: ArcSwap::from_pointee(Snapshot::new(Vec::new())),
             files: Mutex::new(BTreeMap::new()),
             default_handler,
             watcher: Mutex::new(None),
