@@ -260,7 +260,9 @@ impl Shared {
             .map_err(|error| -> BoxError { Box::new(error) })
             .boxed();
         let request = http::Request::from_parts(parts, body);
-        let transaction_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let mut text = uuid::Uuid::encode_buffer();
+        let transaction_id: Arc<str> =
+            Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text));
         let span = tracing::debug_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
         let path = request.uri().path();
         let is_admin = path == self.admin_prefix

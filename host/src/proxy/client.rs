@@ -116,6 +116,30 @@ impl UpstreamClient {
         self.proxy.proxy_for(target)
     }
 
+    /// Waits for a connection slot, within soTimeout.
+    async fn acquire(
+        semaphore: Arc<Semaphore>,
+        key: &str,
+        settings: &Settings,
+    ) -> Result<OwnedSemaphorePermit, Failure> {
+        let wait = semaphore.acquire_owned();
+        match settings.so_timeout {
+            Some(limit) => {
+                tokio::time::timeout(limit, wait)
+                    .await
+                    .map_err(|_| Failure::Timeout {
+                        reason: format!(
+                            "all {} connections to {key} stayed busy for soTimeout {limit:?}",
+                            settings.connections
+                        ),
+                        after: limit,
+                    })?
+            }
+            None => wait.await,
+        }
+        .map_err(|_| Failure::Failed("the client is closing".to_owned()))
+    }
+
     /// Sends the request; the returned permit must live as long as the response body.
     pub async fn send(
         &self,
@@ -141,22 +165,11 @@ impl UpstreamClient {
         }
         let method = request.method().clone();
         let semaphore = self.semaphore(&key);
-        let wait = semaphore.acquire_owned();
-        let permit = match self.settings.so_timeout {
-            Some(limit) => {
-                tokio::time::timeout(limit, wait)
-                    .await
-                    .map_err(|_| Failure::Timeout {
-                        reason: format!(
-                            "all {} connections to {key} stayed busy for soTimeout {limit:?}",
-                            self.settings.connections
-                        ),
-                        after: limit,
-                    })?
-            }
-            None => wait.await,
-        }
-        .map_err(|_| Failure::Failed("the client is closing".to_owned()))?;
+        // A free connection slot is the usual case: no soTimeout timer to arm and cancel.
+        let permit = match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(_) => Self::acquire(semaphore, &key, &self.settings).await,
+        }?;
 
         let replayable = self.settings.retries.is_some()
             && request.method().is_idempotent()
