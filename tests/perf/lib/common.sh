@@ -1,0 +1,153 @@
+# shellcheck shell=bash
+# Tools, processes and ports for tests/perf/run (sourced, never run).
+
+log() { printf '[perf] %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# ---- tools ----
+
+# nginx lives in /usr/sbin, which is not on every user's PATH.
+tool_path() {
+    command -v "$1" 2>/dev/null && return
+    [[ -x /usr/sbin/$1 ]] && echo "/usr/sbin/$1" && return
+    return 1
+}
+
+# Installs the Debian packages of the missing tools; does nothing when all are there, so
+# repeated runs cost one lookup per tool.
+ensure_tools() {
+    local -A package_of=(
+        [nginx]=nginx-light [haproxy]=haproxy [wrk]=wrk [h2load]=nghttp2-client
+        [taskset]=util-linux [setsid]=util-linux [lscpu]=util-linux [pgrep]=procps
+        [curl]=curl [openssl]=openssl [python3]=python3
+    )
+    local tool packages=()
+    for tool in "${!package_of[@]}"; do
+        tool_path "$tool" >/dev/null && continue
+        [[ " ${packages[*]} " == *" ${package_of[$tool]} "* ]] || packages+=("${package_of[$tool]}")
+    done
+    [[ ${#packages[@]} -eq 0 ]] && return
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "missing ${packages[*]}, not root and no sudo"
+        sudo=(sudo)
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing ${packages[*]}: install them (no apt-get)"
+    log "installing ${packages[*]} with apt-get"
+    # Debian starts a package's service on installation (nginx on port 80, haproxy) unless
+    # policy-rc.d forbids it; the harness starts its own copies and must leave no service
+    # behind, so it forbids it for the duration of the installation when nothing else does.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod 755 "$policy"
+        own_policy=1
+    fi
+    local status=0
+    "${sudo[@]}" apt-get update -qq || status=$?
+    if [[ $status -eq 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+            --no-install-recommends "${packages[@]}" >&2 || status=$?
+        if [[ $status -ne 0 && " ${packages[*]} " == *" nginx-light "* ]]; then
+            # Debian 13 has no nginx-light any more.
+            status=0
+            DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+                --no-install-recommends "${packages[@]/nginx-light/nginx}" >&2 || status=$?
+        fi
+    fi
+    [[ $own_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"
+    [[ $status -eq 0 ]] || die "apt-get failed to install ${packages[*]}"
+    for tool in "${!package_of[@]}"; do
+        tool_path "$tool" >/dev/null || die "$tool is still missing after installation"
+    done
+}
+
+# ---- processes ----
+
+# Every server runs in a process group of its own (setsid), so stopping it also stops the
+# workers it forked (nginx), even when the master died first; the group id is the pid.
+STARTED_GROUPS=()
+
+# start_pinned CPU LOGFILE COMMAND...: sets STARTED_PID.
+start_pinned() {
+    local cpu=$1 logfile=$2
+    shift 2
+    setsid taskset -c "$cpu" "$@" >"$logfile" 2>&1 </dev/null &
+    STARTED_PID=$!
+    STARTED_GROUPS+=("$STARTED_PID")
+}
+
+# Right after the start, setsid may not have made the group yet: the pid itself counts too.
+group_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
+
+signal_group() { kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
+
+stop_group() {
+    local pgid=$1 kept=() g
+    signal_group TERM "$pgid"
+    for _ in $(seq 50); do
+        group_alive "$pgid" || break
+        sleep 0.1
+    done
+    signal_group KILL "$pgid"
+    wait "$pgid" 2>/dev/null || true
+    for g in "${STARTED_GROUPS[@]}"; do
+        [[ $g == "$pgid" ]] || kept+=("$g")
+    done
+    STARTED_GROUPS=("${kept[@]}")
+}
+
+stop_all() {
+    local g
+    for g in "${STARTED_GROUPS[@]}"; do
+        signal_group TERM "$g"
+    done
+    for g in "${STARTED_GROUPS[@]}"; do
+        stop_group "$g"
+    done
+}
+
+# Pids of a group: nginx's master and workers, or the one process of the others.
+group_pids() { pgrep -g "$1" || true; }
+
+# ---- ports ----
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+TAKEN_PORTS=" "
+# A random port below Linux's ephemeral range (32768-60999 by default, else above it), so
+# the thousands of client connections of the idle scenario cannot take a listener's port.
+# free_port VAR (not $(free_port): the list of ports handed out must outlive the call).
+free_port() {
+    local fp_port fp_low fp_high fp_base=1024 fp_span
+    read -r fp_low fp_high </proc/sys/net/ipv4/ip_local_port_range
+    if ((fp_low - fp_base >= 4096)); then
+        fp_span=$((fp_low - fp_base))
+    else
+        fp_base=$((fp_high + 1))
+        fp_span=$((65536 - fp_base))
+        ((fp_span >= 4096)) || { fp_base=1024 && fp_span=64000; }
+    fi
+    while true; do
+        fp_port=$((fp_base + (RANDOM * 32768 + RANDOM) % fp_span))
+        [[ $TAKEN_PORTS == *" $fp_port "* ]] && continue
+        port_in_use "$fp_port" && continue
+        TAKEN_PORTS+="$fp_port "
+        printf -v "$1" '%s' "$fp_port"
+        return
+    done
+}
+
+# wait_listening PORT PGID WHAT LOG: fails early when the server died.
+wait_listening() {
+    local port=$1 pgid=$2 what=$3 logfile=$4 limit=${5:-300}
+    for _ in $(seq "$limit"); do
+        port_in_use "$port" && return
+        group_alive "$pgid" || die "$what exited before listening: $(tail -5 "$logfile")"
+        sleep 0.2
+    done
+    die "$what did not listen on 127.0.0.1:$port: $(tail -5 "$logfile")"
+}

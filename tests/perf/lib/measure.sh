@@ -1,0 +1,276 @@
+# shellcheck shell=bash disable=SC2153 # the settings are globals of tests/perf/run
+# Load runs and CPU accounting for tests/perf/run (sourced).
+#
+# All CPU times are in clock ticks (USER_HZ, getconf CLK_TCK): /proc/PID/stat's utime+stime
+# counts every thread of a process, including threads that ended during the run, which the
+# per-thread schedstat files would miss; /proc/stat gives each CPU's busy time in the same
+# unit. Globals used: TMP, PROXY_CPU, LOAD_CPU, CLK_TCK, CONNECTIONS, H2_CONNECTIONS,
+# H2_STREAMS, DURATION, WARMUP, MAX_REDO, FOREIGN_MAX, UPSTREAM_PGID, RUNS, PERF_DIR.
+
+# utime+stime of one process (0 when it is gone).
+pid_ticks() {
+    local line fields
+    read -r line <"/proc/$1/stat" 2>/dev/null || {
+        echo 0
+        return
+    }
+    # The command name may hold spaces: fields are counted after its closing ')', where
+    # field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    read -r -a fields <<<"${line##*) }"
+    echo $((fields[11] + fields[12]))
+}
+
+# utime+stime of every process of a group (nginx: master and worker).
+group_ticks() {
+    local total=0 pid
+    for pid in $(group_pids "$1"); do
+        total=$((total + $(pid_ticks "$pid")))
+    done
+    echo "$total"
+}
+
+# The CPU time of the harness's finished children (wrk, h2load): cutime+cstime of the main
+# shell, which waits for the load generator, so the load generator is accounted for without
+# sampling a process that exits.
+children_ticks() {
+    local line fields
+    read -r line <"/proc/$$/stat"
+    read -r -a fields <<<"${line##*) }"
+    echo $((fields[13] + fields[14]))
+}
+
+# Prints "busy irq steal total" of one CPU from /proc/stat: busy is user+nice+system, the time
+# of processes (and kernel threads) that their own utime+stime also count; irq is irq+softirq.
+cpu_line() {
+    local name="cpu$1" label user nice system idle iowait irq softirq steal rest
+    while read -r label user nice system idle iowait irq softirq steal rest; do
+        [[ $label == "$name" ]] || continue
+        echo "$((user + nice + system)) $((irq + softirq)) $steal" \
+            "$((user + nice + system + idle + iowait + irq + softirq + steal))"
+        return
+    done </proc/stat
+}
+
+# The kernel threads that take over the softirq work of a CPU under heavy network load: their
+# time is the run's own, not another process's.
+find_ksoftirqd() {
+    KSOFTIRQD_PROXY=$(pgrep -x "ksoftirqd/$PROXY_CPU" || echo 0)
+    KSOFTIRQD_LOAD=$(pgrep -x "ksoftirqd/$LOAD_CPU" || echo 0)
+}
+
+# snapshot PROXY_PGID before|after prints "proxy upstream children" ticks, the two CPUs'
+# "busy irq steal total" (proxy's CPU first), then the ticks of each CPU's ksoftirqd. The
+# children are read next to the load generator's run (last before it, first after it), so
+# the snapshot's own short commands hardly count.
+snapshot() {
+    local pgid=$1 when=$2 proxy=0 upstream children
+    [[ $when == after ]] && children=$(children_ticks)
+    [[ -n $pgid ]] && proxy=$(group_ticks "$pgid")
+    upstream=$(group_ticks "$UPSTREAM_PGID")
+    [[ $when == before ]] && children=$(children_ticks)
+    echo "$proxy $upstream $children $(cpu_line "$PROXY_CPU") $(cpu_line "$LOAD_CPU")" \
+        "$(pid_ticks "$KSOFTIRQD_PROXY") $(pid_ticks "$KSOFTIRQD_LOAD")"
+}
+
+# The raw tick counts of a run, kept in the records so that every derived figure can be
+# checked.
+raw_ticks() {
+    local names=(proxy upstream load_generator proxy_cpu_busy proxy_cpu_irq proxy_cpu_steal
+        proxy_cpu_total load_cpu_busy load_cpu_irq load_cpu_steal load_cpu_total
+        proxy_cpu_ksoftirqd load_cpu_ksoftirqd)
+    local values=("$@") i out=""
+    for i in "${!names[@]}"; do
+        out+="${out:+, }\"${names[i]}\": ${values[i]}"
+    done
+    echo "$out"
+}
+
+# wrk latency text (e.g. 512.00us, 1.20ms, 1.01s, 2.00m) to milliseconds.
+wrk_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n = n / 1000
+        else if (v ~ /ms$/) n = n
+        else if (v ~ /m$/) n = n * 60000
+        else if (v ~ /s$/) n = n * 1000
+        printf "%.3f", n }'
+}
+
+# load_command KIND URL DURATION OUT [LOG]: the load generator's command line in LOAD_CMD.
+load_command() {
+    local kind=$1 url=$2 duration=$3 log=${5:-}
+    case $kind in
+        wrk)
+            LOAD_CMD=(wrk -t1 "-c$CONNECTIONS" "-d$duration" --latency "$url")
+            ;;
+        h2load)
+            # h2load prints no percentiles: its per-request log gives them.
+            LOAD_CMD=(h2load -t1 "-c$H2_CONNECTIONS" "-m$H2_STREAMS" "-D$duration" "$url")
+            if [[ -n $log ]]; then LOAD_CMD+=("--log-file=$log"); fi
+            ;;
+        *) die "unknown load generator $kind" ;;
+    esac
+}
+
+# Parses a load generator's output into RUN_REQUESTS RUN_RPS RUN_AVG RUN_P99 RUN_ERRORS.
+parse_load() {
+    local kind=$1 out=$2 log=${3:-} stats
+    case $kind in
+        wrk)
+            RUN_REQUESTS=$(awk '/requests in/ {print $1; exit}' "$out")
+            RUN_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+            RUN_AVG=$(wrk_ms "$(awk '$1 == "Latency" {print $2; exit}' "$out")")
+            RUN_P99=$(wrk_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")")
+            RUN_ERRORS=$(awk '/Non-2xx or 3xx responses:/ {n += $NF}
+                /Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i }
+                END {print n + 0}' "$out")
+            ;;
+        h2load)
+            grep -q '^Application protocol: h2c' "$out" ||
+                die "h2load did not speak h2c: $(grep -i protocol "$out" || tail -3 "$out")"
+            # "requests: 100 total, 100 started, 100 done, 98 succeeded, 2 failed, 0 errored,
+            # 0 timeout"; "finished in 2.00s, 12345.67 req/s, ..."
+            RUN_REQUESTS=$(awk '/^requests:/ {print $6; exit}' "$out")
+            RUN_RPS=$(awk '/^finished in/ {print $4; exit}' "$out")
+            RUN_ERRORS=$(awk '/^requests:/ {n += $10 + $12 + $14}
+                /^status codes:/ {n += $7 + $9} END {print n + 0}' "$out")
+            stats=$(python3 "$PERF_DIR/h2load_latency.py" "$log")
+            read -r RUN_AVG RUN_P99 <<<"$stats"
+            rm -f "$log"
+            ;;
+    esac
+    [[ -n $RUN_REQUESTS && -n $RUN_RPS && $RUN_REQUESTS -gt 0 ]] ||
+        die "no requests completed; $kind said: $(tail -5 "$out")"
+}
+
+# measure SCENARIO ID REP KIND URL: one measured run (after a warm-up), redone up to MAX_REDO
+# times while another process used one of the two CPUs; appends a record to RUNS.
+measure() {
+    local scenario=$1 id=$2 rep=$3 kind=$4 url=$5
+    local pgid=${INST_PGID[$id]:-} out="$TMP/$scenario/$id.$rep.out" log="$TMP/$scenario/$id.h2.log"
+    local redone=0 status foreign_p foreign_l steal noisy before after i
+    # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
+    # the load generator's, then the two ksoftirqd.
+    local -a delta
+    while true; do
+        load_command "$kind" "$url" "$WARMUP"
+        taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1 ||
+            die "$id: warm-up failed: $(tail -3 "$out")"
+        load_command "$kind" "$url" "$DURATION" "$out" "$log"
+        read -r -a before <<<"$(snapshot "$pgid" before)"
+        status=0
+        taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1 || status=$?
+        read -r -a after <<<"$(snapshot "$pgid" after)"
+        for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
+        [[ $status -eq 0 ]] || die "$id: $kind failed ($status): $(tail -3 "$out")"
+        parse_load "$kind" "$out" "$log"
+        # Foreign time: what the CPUs were busy with beyond the processes of the run; on the
+        # proxy's CPU only the proxy should run, on the other the upstream and the load
+        # generator. Interrupt time is left out (the loopback traffic's own softirqs).
+        read -r foreign_p foreign_l steal noisy < <(awk \
+            -v pb="${delta[3]}" -v pt="${delta[6]}" -v lb="${delta[7]}" -v lt="${delta[10]}" \
+            -v proxy=$((delta[0] + delta[11])) -v known=$((delta[1] + delta[2] + delta[12])) \
+            -v st=$((delta[5] + delta[9])) -v max="$FOREIGN_MAX" \
+            'function pct(x, t) { return t > 0 ? 100 * x / t : 0 }
+            BEGIN {
+                fp = pct(pb - proxy, pt); if (fp < 0) fp = 0
+                fl = pct(lb - known, lt); if (fl < 0) fl = 0
+                s = pct(st, pt + lt)
+                printf "%.2f %.2f %.2f %d\n", fp, fl, s, (fp > max || fl > max || s > max) }')
+        if [[ $noisy -eq 1 && $redone -lt $MAX_REDO ]]; then
+            redone=$((redone + 1))
+            log "  $id rep $rep: other processes used ${foreign_p}% of the proxy's CPU," \
+                "${foreign_l}% of the other (steal ${steal}%): redoing ($redone/$MAX_REDO)"
+            continue
+        fi
+        break
+    done
+    cp "$out" "$TMP/$scenario/$id.$rep.kept"
+    local proxy_ticks=${delta[0]}
+    local record
+    record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" \
+        -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" -v p99="$RUN_P99" \
+        -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
+        -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
+        -v lbusy=$((delta[7] + delta[8])) -v ltotal="${delta[10]}" \
+        -v fp="$foreign_p" -v fl="$foreign_l" -v steal="$steal" -v redone="$redone" -v noisy="$noisy" \
+        -v ticks="$(raw_ticks "${delta[@]}")" \
+        'BEGIN {
+            cpu = has_proxy ? sprintf("%.3f", pticks / hz * 1e6 / req) : "null"
+            core = has_proxy ? sprintf("%.3f", pbusy / hz * 1e6 / req) : "null"
+            printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"rep\": %d, \"tool\": \"%s\", ", s, id, rep, kind
+            printf "\"requests\": %d, \"rps\": %.2f, \"avg_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, ", req, rps, avg, p99, err
+            printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
+            printf "\"proxy_busy_pct\": %s, ", has_proxy ? sprintf("%.1f", 100 * pticks / ptotal) : "null"
+            printf "\"proxy_core_busy_pct\": %.1f, \"load_core_busy_pct\": %.1f, ", 100 * pbusy / ptotal, 100 * lbusy / ltotal
+            printf "\"foreign_proxy_core_pct\": %s, \"foreign_load_core_pct\": %s, \"steal_pct\": %s, ", fp, fl, steal
+            printf "\"redone\": %d, \"noisy\": %s, \"ticks\": {%s}}\n", redone, noisy ? "true" : "false", ticks }')
+    echo "$record" >>"$RUNS"
+    log "  $id rep $rep: $RUN_REQUESTS requests, $RUN_RPS req/s, p99 ${RUN_P99} ms," \
+        "errors $RUN_ERRORS, proxy $(awk -v t="$proxy_ticks" -v hz="$CLK_TCK" -v r="$RUN_REQUESTS" \
+            'BEGIN { printf "%.1f", t / hz * 1e6 / r }') us/request" \
+        "(foreign ${foreign_p}%/${foreign_l}%, redone $redone)"
+}
+
+# RSS (VmRSS, KiB) of every process of a group.
+group_rss_kb() {
+    local total=0 pid key value
+    for pid in $(group_pids "$1"); do
+        while read -r key value _; do
+            [[ $key == VmRSS: ]] && total=$((total + value))
+        done <"/proc/$pid/status"
+    done
+    echo "$total"
+}
+
+# measure_idle ID REP: opens IDLE_CONNECTIONS keep-alive connections to the instance (one
+# request each), reads its RSS before and after, then checks every connection still works.
+measure_idle() {
+    local scenario=$1 id=$2 rep=$3 pgid=${INST_PGID[$2]}
+    local port=${INST_H1[$id]} before after ready result fifo_in="$TMP/idle/$id.$rep.in"
+    local fifo_out="$TMP/idle/$id.$rep.out"
+    # A short load first, so that what every proxy allocates once (pools, buffers, caches)
+    # is in place before the baseline.
+    load_command wrk "http://127.0.0.1:$port/" 1s
+    taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >/dev/null 2>&1 || die "$id: warm-up failed"
+    sleep 1
+    before=$(group_rss_kb "$pgid")
+    mkfifo "$fifo_in" "$fifo_out"
+    taskset -c "$LOAD_CPU" python3 "$PERF_DIR/idle_client.py" --port "$port" \
+        --connections "$IDLE_CONNECTIONS" --concurrency "$CONNECTIONS" \
+        <"$fifo_in" >"$fifo_out" 2>"$TMP/idle/$id.$rep.err" &
+    local client=$!
+    exec {to_client}>"$fifo_in" {from_client}<"$fifo_out"
+    if ! read -r -t 600 ready <&"$from_client"; then
+        exec {to_client}>&- {from_client}<&-
+        wait "$client" || true
+        die "$id: the idle client failed: $(tail -3 "$TMP/idle/$id.$rep.err")"
+    fi
+    sleep "$IDLE_HOLD"
+    after=$(group_rss_kb "$pgid")
+    echo check >&"$to_client"
+    read -r -t 600 result <&"$from_client" || result='{}'
+    exec {to_client}>&- {from_client}<&-
+    wait "$client" || true
+    local record
+    record=$(python3 - "$scenario" "$id" "$rep" "$before" "$after" "$IDLE_HOLD" "$ready" "$result" <<'EOF'
+import json, sys
+scenario, target, rep, before, after, hold = sys.argv[1:7]
+ready, result = json.loads(sys.argv[7]), json.loads(sys.argv[8] or "{}")
+opened = ready.get("opened", 0)
+record = {
+    "scenario": scenario, "target": target, "rep": int(rep), "tool": "idle_client",
+    "connections": ready.get("requested", 0), "opened": opened,
+    "open_failures": ready.get("failed", 0), "open_errors": ready.get("errors", {}),
+    "open_seconds": ready.get("seconds"), "hold_seconds": float(hold),
+    "rss_before_kb": int(before), "rss_after_kb": int(after),
+    "rss_bytes_per_connection": round((int(after) - int(before)) * 1024 / opened, 1) if opened else None,
+    "still_open": result.get("still_open"), "closed": result.get("closed"),
+    "check_errors": result.get("errors", {}),
+}
+print(json.dumps(record))
+EOF
+)
+    echo "$record" >>"$RUNS"
+    log "  $id rep $rep: RSS ${before} -> ${after} KiB; $ready; after the hold: $result"
+}

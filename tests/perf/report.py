@@ -1,0 +1,519 @@
+#!/usr/bin/env python3
+"""Turns the runs of tests/perf/run into docs/performance.json and docs/PERFORMANCE.md, and
+prints the targets with their verdicts.
+
+Scenarios measured this time replace the same scenarios of an existing performance.json;
+the others are kept, each with the description of the run that measured it (date, commit,
+settings), so one scenario can be rerun alone. Every target compares two measurements of
+one scenario, hence of one run.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+FORMAT = "ferrogate-perf/1"
+SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
+LOAD_METRICS = ["rps", "avg_ms", "p99_ms", "cpu_us_per_request", "core_us_per_request",
+                "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
+                "foreign_proxy_core_pct", "foreign_load_core_pct"]
+IDLE_METRICS = ["rss_bytes_per_connection", "rss_before_kb", "rss_after_kb", "opened",
+                "still_open", "open_seconds", "oldest_idle_seconds"]
+PROXY_NAMES = {"ferrogate": "Ferrogate", "nginx": "nginx", "haproxy": "HAProxy",
+               "upstream": "upstream"}
+
+
+def describe_scenario(name, s):
+    """What a scenario runs, from the settings of the run that measured it."""
+    conns = s.get("CONNECTIONS", "32")
+    wrk = f"wrk -t1 -c{conns} -d{s.get('DURATION')} --latency, after a {s.get('WARMUP')} warm-up"
+    return {
+        "plain": f"HTTP/1.1 keep-alive to the proxy, {wrk}; 1 KiB responses from the upstream.",
+        "h2": ("HTTP/2 front: h2c with prior knowledge (cleartext; all three proxies support "
+               f"it, TLS is measured on its own), h2load -t1 -c{s.get('H2_CONNECTIONS')} "
+               f"-m{s.get('H2_STREAMS')} -D {s.get('DURATION')}; latency from h2load's "
+               "per-request log. The proxies speak HTTP/1.1 keep-alive to the upstream."),
+        "tls": ("HTTPS front: TLS 1.3 only, the same ECDSA P-256 certificate and key for all "
+                f"three, HTTP/1.1 keep-alive (handshakes only at connection start), {wrk}."),
+        "filters": ("The plain route with response-header filters: Ferrogate's HeaderFilter "
+                    "plugin (WebAssembly) once and ten times in a Chain; nginx add_header and "
+                    "HAProxy http-response add-header, as a reference. wrk as in plain."),
+        "routes": (f"{s.get('ROUTES_FEW')} vs {s.get('ROUTES_MANY')} routes, each testing the "
+                   "path for equality, the request taking the last one. Ferrogate: one route "
+                   "file each, condition ${request.uri.path == '/pNNNNN'}, tried in name "
+                   "order; HAProxy: use_backend ... if { path /pNNNNN }, tried in order; "
+                   "nginx: location = /pNNNNN (exact matches: a tree lookup, not a scan). "
+                   "wrk as in plain."),
+        "idle": (f"{s.get('IDLE_CONNECTIONS')} HTTP/1.1 keep-alive connections opened "
+                 f"{conns} at a time, one request each, then idle for {s.get('IDLE_HOLD')} s; "
+                 "the proxy's RSS (VmRSS, nginx master + worker) before and after, divided by "
+                 "the connections opened; then a second request on each connection tells "
+                 "whether the proxy closed any meanwhile. Each repetition starts the proxy "
+                 "afresh, warmed by a 1 s wrk run. Ferrogate (today) closes HTTP/1.1 connections "
+                 "idle for 30 s (hyper's header read timeout runs while it waits for the next "
+                 "request), so the oldest connection must be read sooner."),
+    }[name]
+
+
+def label(target, settings):
+    proxy, variant = target.split("-", 1)
+    name = PROXY_NAMES[proxy]
+    if proxy == "upstream":
+        return "upstream direct (no proxy)"
+    filters = {"ferrogate": "HeaderFilter", "nginx": "add_header", "haproxy": "add-header"}
+    return {
+        "proxy": name,
+        "filter1": f"{name}, 1 {filters[proxy]}",
+        "filter10": f"{name}, 10 {filters[proxy]}{'s' if proxy == 'ferrogate' else ''}",
+        "routes-few": f"{name}, {settings.get('ROUTES_FEW')} routes",
+        "routes-many": f"{name}, {settings.get('ROUTES_MANY')} routes",
+    }[variant]
+
+
+def read_meta(path):
+    meta = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("\t")
+            meta[key] = value
+    return meta
+
+
+def group(meta, prefix):
+    return {k[len(prefix):]: v for k, v in meta.items() if k.startswith(prefix)}
+
+
+def summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": round(statistics.median(values), 3), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def build_scenario(name, runs, meta):
+    settings = group(meta, "setting.")
+    scenario = {
+        "run": {"date": meta.get("date"), "commit": meta.get("version.ferrogate_commit"),
+                "settings": settings},
+        "description": describe_scenario(name, settings),
+        "checks": group(meta, f"check.{name}."),
+        "startup_seconds": {k: int(v) for k, v in group(meta, f"startup.{name}.").items()},
+        "logs": {},
+        "threads": group(meta, f"threads.{name}."),
+        "targets": {},
+    }
+    for target, text in group(meta, f"log.{name}.").items():
+        count, _, sample = text.partition(" ")
+        scenario["logs"][target] = {"warnings_and_errors": int(count), "first": sample.strip()}
+    for record in runs:
+        if name == "idle" and record.get("open_seconds") is not None:
+            # The first connection opened has been idle that long when the RSS is read.
+            record["oldest_idle_seconds"] = round(record["open_seconds"] +
+                                                  record["hold_seconds"], 1)
+        target = scenario["targets"].setdefault(record["target"], {
+            "label": label(record["target"], settings), "proxy": record["target"].split("-")[0],
+            "runs": []})
+        target["runs"].append(record)
+    summarise(name, scenario)
+    return scenario
+
+
+def summarise(name, scenario):
+    """Medians and spreads of each target's runs (again when re-rendering)."""
+    metrics = IDLE_METRICS if name == "idle" else LOAD_METRICS
+    for target in scenario["targets"].values():
+        target["summary"] = {m: summary([r.get(m) for r in target["runs"]]) for m in metrics}
+        rs = target["runs"]
+        if name == "idle":
+            target["summary"]["closed_while_idle"] = sum(r.get("closed") or 0 for r in rs)
+            target["summary"]["open_failures"] = sum(r.get("open_failures") or 0 for r in rs)
+        else:
+            target["summary"]["errors"] = sum(r["errors"] for r in rs)
+            target["summary"]["redone"] = sum(r["redone"] for r in rs)
+            target["summary"]["noisy_kept"] = sum(1 for r in rs if r["noisy"])
+
+
+# ---- targets ----
+
+def metric(scenarios, scenario, target, name):
+    try:
+        return scenarios[scenario]["targets"][target]["summary"][name]
+    except (KeyError, TypeError):
+        return None
+
+
+def caveats(scenarios, scenario, targets):
+    notes = []
+    for target in targets:
+        t = scenarios.get(scenario, {}).get("targets", {}).get(target)
+        if t is None:
+            continue
+        s = t["summary"]
+        who = t["label"]
+        if s.get("errors"):
+            notes.append(f"{who}: {s['errors']} errors")
+        if s.get("noisy_kept"):
+            worst = max(max(r["foreign_proxy_core_pct"], r["foreign_load_core_pct"])
+                        for r in t["runs"] if r["noisy"])
+            notes.append(f"{who}: {s['noisy_kept']} noisy run(s) kept (other processes took "
+                         f"up to {worst:.0f}% of a CPU)")
+        # A proxy CPU with idle time means the other CPU (load generator and upstream)
+        # limited the rate; one busy with other processes is a noisy run, listed as such.
+        core = s.get("proxy_core_busy_pct")
+        if core and core["median"] < 90:
+            notes.append(f"{who}: its CPU was idle {100 - core['median']:.0f}% of the time "
+                         "(not the bottleneck)")
+        if s.get("closed_while_idle"):
+            notes.append(f"{who}: {s['closed_while_idle']} connections closed while idle")
+        if s.get("open_failures"):
+            notes.append(f"{who}: {s['open_failures']} connections failed to open")
+    return notes
+
+
+def compare(kind, a, b, limit):
+    """Ratio (a/b) or difference (a-b) of medians, the range the spreads allow, a verdict."""
+    if a is None or b is None:
+        return None
+    if kind == "ratio":
+        if b["median"] == 0 or b["min"] == 0:
+            return None
+        value = a["median"] / b["median"]
+        low, high = a["min"] / b["max"], a["max"] / b["min"]
+    else:
+        value = a["median"] - b["median"]
+        low, high = a["min"] - b["max"], a["max"] - b["min"]
+    verdict = "PASS" if value <= limit else "FAIL"
+    clear = high <= limit or low > limit
+    return {"value": round(value, 3), "range": [round(low, 3), round(high, 3)],
+            "verdict": verdict, "clear_of_spread": clear}
+
+
+def targets(scenarios):
+    out = []
+
+    def add(ident, title, kind, limit, scenario, mine, ref, name, beside=(), involved=None):
+        a = metric(scenarios, scenario, mine, name)
+        b = metric(scenarios, scenario, ref, name)
+        result = compare(kind, a, b, limit)
+        entry = {"id": ident, "title": title, "scenario": scenario, "metric": name,
+                 "kind": kind, "limit": limit, "target": mine, "reference": ref,
+                 "target_median": a and a["median"], "reference_median": b and b["median"]}
+        if result is None:
+            entry.update({"verdict": "NOT MEASURED"})
+        else:
+            entry.update(result)
+        entry["beside"] = []
+        for text, bs, bt, br in beside:
+            r = compare(kind, metric(scenarios, bs, bt, name), metric(scenarios, bs, br, name),
+                        limit)
+            if r is not None:
+                entry["beside"].append({"what": text, "value": r["value"]})
+        entry["caveats"] = caveats(scenarios, scenario, involved or [mine, ref])
+        out.append(entry)
+
+    cpu = "cpu_us_per_request"
+    add("1a", "Plain proxy: CPU per request, Ferrogate / nginx", "ratio", 0.8,
+        "plain", "ferrogate-proxy", "nginx-proxy", cpu,
+        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy")])
+    add("1b", "Plain proxy: p99 latency, Ferrogate / nginx", "ratio", 1.0,
+        "plain", "ferrogate-proxy", "nginx-proxy", "p99_ms",
+        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy")])
+    add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
+        1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
+    add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",
+        "difference", 8.0, "filters", "ferrogate-filter10", "ferrogate-proxy", cpu)
+    add("3", "Many routes / few routes: CPU per request", "ratio", 1.2,
+        "routes", "ferrogate-routes-many", "ferrogate-routes-few", cpu,
+        [("nginx", "routes", "nginx-routes-many", "nginx-routes-few"),
+         ("HAProxy", "routes", "haproxy-routes-many", "haproxy-routes-few")])
+    add("4a", "HTTP/2 front (h2c): CPU per request, Ferrogate / nginx", "ratio", 1.0,
+        "h2", "ferrogate-proxy", "nginx-proxy", cpu,
+        [("Ferrogate / HAProxy", "h2", "ferrogate-proxy", "haproxy-proxy")])
+    add("4b", "TLS front: CPU per request, Ferrogate / nginx", "ratio", 1.0,
+        "tls", "ferrogate-proxy", "nginx-proxy", cpu,
+        [("Ferrogate / HAProxy", "tls", "ferrogate-proxy", "haproxy-proxy")])
+    add("5", "Idle keep-alive connections: RSS per connection, Ferrogate / nginx", "ratio", 2.0,
+        "idle", "ferrogate-proxy", "nginx-proxy", "rss_bytes_per_connection",
+        [("Ferrogate / HAProxy", "idle", "ferrogate-proxy", "haproxy-proxy")])
+    # The references' own filter costs, against their plain route of the filters scenario
+    # when it has one, else of the plain scenario (another moment of the run: indicative).
+    for entry in out:
+        if entry["id"] in ("2a", "2b"):
+            n = "1" if entry["id"] == "2a" else "10"
+            entry["beside"] = []
+            for proxy in ("nginx", "haproxy"):
+                a = metric(scenarios, "filters", f"{proxy}-filter{n}", cpu)
+                b = metric(scenarios, "filters", f"{proxy}-proxy", cpu)
+                where = "filters scenario"
+                if b is None:
+                    b = metric(scenarios, "plain", f"{proxy}-proxy", cpu)
+                    where = "plain scenario"
+                if a is not None and b is not None:
+                    entry["beside"].append({
+                        "what": f"{PROXY_NAMES[proxy]}: {n} header(s) - plain ({where})",
+                        "value": round(a["median"] - b["median"], 3)})
+    return out
+
+
+# ---- markdown ----
+
+def cell(s, fmt):
+    if s is None:
+        return "-"
+    if s["n"] == 1 or s["min"] == s["max"]:
+        return fmt.format(s["median"])
+    return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}–{fmt.format(s['max'])})"
+
+
+def scenario_markdown(name, sc):
+    run = sc["run"]
+    st = run["settings"]
+    each = "" if name == "idle" else f" of {st.get('DURATION')}"
+    lines = [f"### {name}", "", sc["description"], "",
+             f"Measured {run['date']}, commit {run['commit']}, {st.get('REPS')} "
+             f"repetition(s){each}. Cells: median (min–max).", ""]
+    if name == "idle":
+        lines += ["| target | connections opened | RSS before (MiB) | RSS after (MiB) | "
+                  "RSS per connection (bytes) | oldest idle at reading (s) | closed while idle "
+                  "| open failures |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for t in sc["targets"].values():
+            s = t["summary"]
+            mib = {k: s[k] and {x: (s[k][x] / 1024 if x != "n" else s[k][x]) for x in s[k]}
+                   for k in ("rss_before_kb", "rss_after_kb")}
+            lines.append(f"| {t['label']} | {cell(s.get('opened'), '{:.0f}')} | "
+                         f"{cell(mib.get('rss_before_kb'), '{:.1f}')} | "
+                         f"{cell(mib.get('rss_after_kb'), '{:.1f}')} | "
+                         f"{cell(s.get('rss_bytes_per_connection'), '{:.0f}')} | "
+                         f"{cell(s.get('oldest_idle_seconds'), '{:.1f}')} | "
+                         f"{s['closed_while_idle']} | {s['open_failures']} |")
+    else:
+        lines += ["| target | requests/s | avg latency (ms) | p99 latency (ms) | "
+                  "proxy CPU (µs/request) | proxy core (µs/request) | proxy busy (%) | "
+                  "errors | redone |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for t in sc["targets"].values():
+            s = t["summary"]
+            lines.append(f"| {t['label']} | {cell(s.get('rps'), '{:.0f}')} | "
+                         f"{cell(s.get('avg_ms'), '{:.3f}')} | {cell(s.get('p99_ms'), '{:.3f}')} | "
+                         f"{cell(s.get('cpu_us_per_request'), '{:.2f}')} | "
+                         f"{cell(s.get('core_us_per_request'), '{:.2f}')} | "
+                         f"{cell(s.get('proxy_busy_pct'), '{:.0f}')} | {s['errors']} | "
+                         f"{s['redone']} |")
+    lines.append("")
+    notes = []
+    for target, text in sc.get("checks", {}).items():
+        notes.append(f"- check, {target}: {text}")
+    for target, secs in sc.get("startup_seconds", {}).items():
+        if secs >= 2:
+            notes.append(f"- {target} took {secs} s to start listening")
+    for target, text in sc.get("threads", {}).items():
+        notes.append(f"- threads of {target} after the runs: {text}")
+    for target, log in sc.get("logs", {}).items():
+        if log["warnings_and_errors"]:
+            notes.append(f"- {target} logged {log['warnings_and_errors']} warning/error "
+                         f"line(s), first: `{log['first'][:300]}`")
+    return lines + notes + [""]
+
+
+def format_value(t, v):
+    if v is None:
+        return "-"
+    return f"{v:.2f}x" if t["kind"] == "ratio" else f"{v:+.2f} µs"
+
+
+def targets_markdown(tlist):
+    lines = ["| # | target | measured | limit | verdict | range from the spreads | beside | "
+             "caveats |", "| --- | --- | ---: | ---: | --- | --- | --- | --- |"]
+    for t in tlist:
+        limit = f"≤ {t['limit']:.2f}x" if t["kind"] == "ratio" else f"≤ {t['limit']:+.0f} µs"
+        if t["verdict"] == "NOT MEASURED":
+            lines.append(f"| {t['id']} | {t['title']} | - | {limit} | not measured | | | |")
+            continue
+        if t["range"][0] == t["range"][1]:
+            rng = "single repetition"
+        else:
+            rng = (f"{format_value(t, t['range'][0])} – {format_value(t, t['range'][1])}"
+                   + ("" if t["clear_of_spread"] else " (straddles the limit)"))
+        beside = "; ".join(f"{b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
+        lines.append(f"| {t['id']} | {t['title']} | {format_value(t, t['value'])} | {limit} | "
+                     f"**{t['verdict']}** | {rng} | {beside} | {'; '.join(t['caveats'])} |")
+    return lines
+
+
+READING = """\
+## How to read this
+
+- **Set-up.** Every process binds 127.0.0.1 on free ports. The upstream is nginx (1 worker)
+  answering every request with a fixed 1 KiB body, keep-alive. Each proxy under test runs
+  pinned to one CPU (`taskset`, `PROXY_CPU`): Ferrogate (release build; its tokio runtime
+  sizes itself from the CPUs it may run on, so 1 worker thread: see the thread list of the
+  plain scenario), nginx (1 worker, `upstream { keepalive 32; }`), HAProxy (`nbthread 1`,
+  `http-reuse always`). The load generator and the upstream share the other CPU
+  (`LOAD_CPU`). No proxy logs requests. Each proxy adds X-Forwarded-For, -Proto and -Host
+  (what Ferrogate's ReverseProxyHandler does) and keeps its upstream connections alive;
+  nothing closes a connection during a run (keep-alive request limits and timeouts are
+  raised on nginx and HAProxy). Ferrogate's configuration: one `ReverseProxyHandler` with a
+  `baseURI` in config.json's heap, used by every route; the router loads its routes once
+  (`scanInterval: disabled`); HTTPS and h2c through admin.json `connectors`.
+- **Repetitions.** The targets of a scenario run one after the other, `REPS` times, every
+  other repetition in reverse order; each run follows a warm-up. Tables give the median and,
+  in parentheses, the min–max of the repetitions.
+- **requests/s, avg and p99 latency**: wrk's (`--latency`), or, for the HTTP/2 front,
+  h2load's (the mean and p99 come from its per-request log).
+- **proxy CPU (µs/request)**: the proxy's utime+stime (`/proc/PID/stat`: all its threads,
+  those that ended included; nginx master + worker) after the run minus before, divided by
+  the requests the load generator completed. Clock-tick resolution (usually 10 ms) over the
+  whole run.
+- **proxy core (µs/request)**: everything the proxy's CPU did during the run (`/proc/stat`:
+  user, system, irq and softirq) per request; it adds the kernel's interrupt work for the
+  proxy's sockets, which the process times may leave out, and any other process on that CPU.
+- **proxy busy (%)**: the proxy's CPU time over the run's duration. Near 100 % the proxy's
+  core is the bottleneck, as intended; well below (flagged below 90 %), the other CPU (load
+  generator plus upstream) limited the rate, and latency and requests/s say little about the
+  proxy. CPU per request stays meaningful.
+- **Other processes.** During each run the harness compares what each CPU was busy with
+  (`/proc/stat` user+nice+system) with the CPU time of the run's processes: the proxy (and
+  that CPU's ksoftirqd) on one, the upstream, the load generator (and ksoftirqd) on the
+  other. When the rest exceeds `FOREIGN_MAX` % of either CPU, or the hypervisor stole as
+  much, the run is redone, up to `MAX_REDO` times; "redone" counts those, and a run still
+  noisy after that is kept and listed in the caveats. Each run's raw tick counts are in
+  performance.json.
+- **Idle connections**: RSS per connection is the growth of the proxy's VmRSS divided by the
+  connections opened. "oldest idle at reading" is how long the first connection had been
+  idle when the RSS was read; a proxy that closes idle connections sooner shows them in
+  "closed while idle" (the second request on each fails), and its RSS figure is then
+  invalid.
+- **Targets** compare medians of one scenario: ratios (Ferrogate / reference) or differences
+  (µs of CPU per request). The range next to each is what the spreads allow (the worst and
+  best pairing of the repetitions): a verdict whose range straddles the limit is within the
+  noise; rerun with more repetitions. "beside" gives the same figure against HAProxy, or the
+  reference proxies' own cost of the same work.
+- **Rerun one scenario**: `tests/perf/run routes`; the other scenarios of this file are kept
+  with the date and commit that measured them.
+"""
+
+
+def seconds(duration):
+    """wrk/h2load duration text (10s, 2m, 500ms, 10) in seconds."""
+    text = str(duration or "0").strip()
+    for suffix, factor in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * factor
+    return float(text)
+
+
+def markdown(data):
+    m = data["latest_run"]
+    lines = ["# Performance", ""]
+    if data.get("note"):
+        lines += [f"> **{data['note']}**", ""]
+    short = [name for name, sc in data["scenarios"].items()
+             if int(sc["run"]["settings"].get("REPS", 0)) < 3
+             or (name != "idle" and seconds(sc["run"]["settings"].get("DURATION")) < 10)]
+    if short:
+        lines += [f"> Short settings (fewer than 3 repetitions or runs under 10 s) in: "
+                  f"{', '.join(short)}. Those figures are indicative only.", ""]
+    lines += ["Ferrogate beside nginx and HAProxy as reverse proxies in front of the same "
+              "upstream, one CPU for the proxy. Generated by `tests/perf/run` (see "
+              "[How to read this](#how-to-read-this)); the same data, with every run, is in "
+              "[performance.json](performance.json).", "",
+              "## Machine and versions", "",
+              "| | |", "| --- | --- |",
+              f"| date | {m['date']} |",
+              f"| command | `{m.get('command', '')}` |"]
+    for k, v in m["machine"].items():
+        lines.append(f"| {k.replace('_', ' ')} | {v} |")
+    for k, v in m["versions"].items():
+        lines.append(f"| {k.replace('_', ' ')} | {v} |")
+    st = m["settings"]
+    lines.append(f"| settings | proxy on CPU {st.get('PROXY_CPU')}, load generator and "
+                 f"upstream on CPU {st.get('LOAD_CPU')}; DURATION={st.get('DURATION')} "
+                 f"REPS={st.get('REPS')} WARMUP={st.get('WARMUP')} "
+                 f"FOREIGN_MAX={st.get('FOREIGN_MAX')}% MAX_REDO={st.get('MAX_REDO')} |")
+    lines += ["", "## Targets", ""] + targets_markdown(data["targets"]) + ["", "## Scenarios", ""]
+    for name in SCENARIO_ORDER:
+        if name in data["scenarios"]:
+            lines += scenario_markdown(name, data["scenarios"][name])
+    upstream_log = data.get("upstream_log")
+    if upstream_log:
+        lines += [f"The upstream logged: `{upstream_log}`", ""]
+    lines.append(READING)
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", required=True, help="runs.jsonl, or - to re-render --json")
+    parser.add_argument("--meta")
+    parser.add_argument("--scenarios", default="")
+    parser.add_argument("--json", required=True)
+    parser.add_argument("--markdown", required=True)
+    parser.add_argument("--note", default=None)
+    args = parser.parse_args()
+
+    if args.runs == "-":
+        # Re-render: the runs and run descriptions of an existing performance.json, with
+        # the current summaries, targets and text.
+        with open(args.json, encoding="utf-8") as f:
+            data = json.load(f)
+        for name, scenario in data["scenarios"].items():
+            scenario["description"] = describe_scenario(name, scenario["run"]["settings"])
+            summarise(name, scenario)
+        if args.note is not None:
+            data["note"] = args.note
+        write(data, args)
+        return
+
+    meta = read_meta(args.meta)
+    with open(args.runs, encoding="utf-8") as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    data = {"format": FORMAT, "scenarios": {}}
+    if os.path.exists(args.json):
+        with open(args.json, encoding="utf-8") as f:
+            old = json.load(f)
+        if old.get("format") == FORMAT:
+            data["scenarios"] = old.get("scenarios", {})
+    for name in args.scenarios.split():
+        data["scenarios"][name] = build_scenario(
+            name, [r for r in runs if r["scenario"] == name], meta)
+    data["scenarios"] = {k: data["scenarios"][k] for k in SCENARIO_ORDER
+                         if k in data["scenarios"]}
+    data["note"] = args.note or ""
+    data["latest_run"] = {"date": meta.get("date"), "command": meta.get("command"),
+                          "scenarios": args.scenarios.split(),
+                          "machine": group(meta, "machine."),
+                          "versions": group(meta, "version."),
+                          "settings": group(meta, "setting.")}
+    upstream = meta.get("log.all.upstream-direct", "0").partition(" ")
+    data["upstream_log"] = upstream[2].strip() if upstream[0] != "0" else ""
+    write(data, args)
+
+
+def write(data, args):
+    data["targets"] = targets(data["scenarios"])
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    with open(args.markdown, "w", encoding="utf-8") as f:
+        f.write(markdown(data))
+
+    print("\nTargets:")
+    for t in data["targets"]:
+        if t["verdict"] == "NOT MEASURED":
+            print(f"  {t['id']:3} {t['title']}: not measured")
+            continue
+        beside = "".join(f"; {b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
+        limit = f"{t['limit']}x" if t["kind"] == "ratio" else f"{t['limit']:+} us"
+        print(f"  {t['id']:3} {t['title']}: {format_value(t, t['value'])} (limit {limit}) "
+              f"{t['verdict']}{beside}")
+        for c in t["caveats"]:
+            print(f"        caveat: {c}")
+    print(f"\nWritten: {args.markdown}, {args.json}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
