@@ -92,3 +92,82 @@ fn the_reverse_proxy_example_serves() {
     let reply = get(&gateway, "/app/page");
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+/// The repository's own `routes/`, served as `scripts/run` serves them: the quick start.
+#[test]
+fn the_quick_start_routes_serve_a_protected_api_without_other_servers() {
+    let gateway = Gateway::start(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let welcome = get(&gateway, "/");
+    assert_eq!(welcome.status, 200);
+    assert!(welcome.body.contains("Ferrogate is running"), "{}", welcome.body);
+    let hello = get(&gateway, "/hello?name=IG");
+    assert_eq!(hello.body, "Hello, IG!\n");
+    assert_eq!(hello.header("x-served-by"), Some("ferrogate"));
+
+    // The API of routes/20-api.json: a preflight from the accepted origin is answered by
+    // CorsFilter (and not counted by ThrottlingFilter, which comes after it)...
+    let api = gateway.url("/api/whoami");
+    let preflight = |origin: &str| {
+        send(
+            client()
+                .request(reqwest::Method::OPTIONS, &api)
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "authorization"),
+        )
+    };
+    let accepted = preflight("http://localhost:3000");
+    assert_eq!(accepted.status, 200);
+    assert_eq!(
+        accepted.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(preflight("https://elsewhere.example").status, 403);
+
+    // ... a bearer token is introspected by the in-heap stand-in for an authorization server
+    // (a POSTed form read by a StaticResponseHandler template)...
+    let with_token = |token: Option<&str>| {
+        let request = client().get(&api);
+        send(match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        })
+    };
+    let missing = with_token(None);
+    assert_eq!(missing.status, 401);
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some("Bearer realm=\"quick-start\"")
+    );
+    let wrong = with_token(Some("not-a-token"));
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .is_some_and(|challenge| challenge.contains("error=\"invalid_token\"")),
+        "{:?}",
+        wrong.headers
+    );
+    let admitted = with_token(Some("demo-token"));
+    assert_eq!(admitted.status, 200, "{}", admitted.body);
+    let body: Value = serde_json::from_str(&admitted.body).expect("JSON");
+    assert_eq!(body["user"], "demo-user");
+    assert_eq!(body["scopes"], "api:read");
+    assert!(admitted.header("x-request-id").is_some());
+
+    // ... and the client's sixth request in 10 seconds is throttled.
+    assert_eq!(with_token(Some("demo-token")).status, 200);
+    assert_eq!(with_token(Some("demo-token")).status, 200);
+    let throttled = with_token(Some("demo-token"));
+    assert_eq!(throttled.status, 429);
+    let retry_after: u64 = throttled
+        .header("retry-after")
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=10).contains(&retry_after), "Retry-After: {retry_after}");
+
+    // capture and timer decorate the API's chain.
+    let logs = gateway.logs().join("\n");
+    assert!(logs.contains("capture REQUEST"), "{logs}");
+    assert!(logs.contains("timer: handler finished in"), "{logs}");
+}

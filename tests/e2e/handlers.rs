@@ -143,6 +143,28 @@ fn static_response_handler_evaluates_its_headers_and_entity() {
 }
 
 #[test]
+fn static_response_handler_reads_a_posted_form_as_ig_does() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = start(&upstream);
+    // IG's request.form holds the query parameters and, for a form body, the posted ones.
+    let reply = send(
+        client()
+            .post(gateway.url("/static?name=Query"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("name=Grace&other=1"),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body, "Hello Query, POST /static 3.5");
+    let reply = send(
+        client()
+            .post(gateway.url("/static"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("name=Grace+Hopper"),
+    );
+    assert_eq!(reply.body, "Hello Grace Hopper, POST /static 3.5");
+}
+
+#[test]
 fn a_chain_with_a_base_uri_proxies_to_the_upstream() {
     let upstream = Upstream::echo();
     let (_config, gateway) = start(&upstream);

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::{Handler, HandlerError, HandlerFuture};
 use crate::config::{ConfigError, Located, pointer_push};
-use crate::exchange::Exchange;
+use crate::exchange::{DEFAULT_ENTITY_LIMIT, Exchange};
 use crate::expr::{Expression, Value};
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
-use crate::http::{Response, full_body};
+use crate::http::{CollectError, Response, full_body};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -49,6 +49,9 @@ pub struct StaticResponseHandler {
     status: http::StatusCode,
     headers: Vec<(http::HeaderName, Vec<Expression>)>,
     entity: Entity,
+    /// Whether a template reads the request body (`request.entity`, `request.form`), which
+    /// must then be buffered before the templates are evaluated, as IG reads it.
+    reads_request_entity: bool,
 }
 
 impl StaticResponseHandler {
@@ -98,10 +101,19 @@ impl StaticResponseHandler {
                 ],
             ));
         }
+        let reads = |template: &Expression| {
+            template.reads_path("request", "entity") || template.reads_path("request", "form")
+        };
+        let reads_request_entity = headers
+            .iter()
+            .flat_map(|(_, templates)| templates)
+            .any(reads)
+            || matches!(&entity, Entity::Template(template) if reads(template));
         Ok(HeapObject::Handler(Arc::new(StaticResponseHandler {
             status,
             headers,
             entity,
+            reads_request_entity,
         })))
     }
 }
@@ -125,7 +137,20 @@ pub(crate) fn header_templates(
 
 impl Handler for StaticResponseHandler {
     fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
-        Box::pin(std::future::ready(self.respond(exchange)))
+        if !self.reads_request_entity {
+            return Box::pin(std::future::ready(self.respond(exchange)));
+        }
+        Box::pin(async move {
+            match exchange.buffer_request_entity(DEFAULT_ENTITY_LIMIT).await {
+                // A body too large to buffer leaves the templates a null entity, as for
+                // route conditions.
+                Ok(_) | Err(CollectError::TooLarge { .. }) => {}
+                Err(error @ CollectError::Read(_)) => {
+                    return Err(HandlerError::BadRequest(error.to_string()));
+                }
+            }
+            self.respond(exchange)
+        })
     }
 }
 
