@@ -2,6 +2,8 @@
 //! (client, router, transaction, attributes, session) flattened into one owned struct.
 
 pub(crate) mod scope;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

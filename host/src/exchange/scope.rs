@@ -403,34 +403,94 @@ fn entity_lookup(
 
 fn contexts_lookup(exchange: &Exchange, path: &[Value]) -> (Value, usize) {
     let Some(context) = key(path, 0) else {
-        return (Value::Null, 0);
+        // `${contexts}`: every context, as IG's captureContext shows them.
+        let mut all = IndexMap::new();
+        for name in BUILT_IN_CONTEXTS {
+            all.insert((*name).to_owned(), built_in_context(exchange, name));
+        }
+        for (name, value) in &exchange.contexts {
+            all.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        return (Value::Map(Arc::new(all)), 0);
     };
-    let field = key(path, 1);
+    match context.as_ref() {
+        "attributes" => {
+            let (value, consumed) = map_lookup(&exchange.attributes, &path[1..]);
+            (value, consumed + 1)
+        }
+        // IG spells the id `contexts.transactionId.transactionId.value`; the shorter
+        // `contexts.transactionId` and `contexts.transactionId.transactionId` work too.
+        "transactionId" => {
+            let id = Value::Str(exchange.transaction_id.clone());
+            match (key(path, 1).as_deref(), key(path, 2).as_deref()) {
+                (Some("transactionId"), Some("value")) => (id, 3),
+                (Some("transactionId"), _) => (id, 2),
+                (None, _) => (id, 1),
+                (Some(_), _) => (Value::Null, path.len()),
+            }
+        }
+        name if BUILT_IN_CONTEXTS.contains(&name) => {
+            let field = key(path, 1);
+            let value = match field.as_deref() {
+                Some(field) => built_in_field(exchange, name, field),
+                None => built_in_context(exchange, name),
+            };
+            (value, if field.is_some() { 2 } else { 1 })
+        }
+        _ => map_lookup(&exchange.contexts, path),
+    }
+}
+
+/// The contexts the gateway itself provides; filters publish others (`contexts.oauth2`).
+const BUILT_IN_CONTEXTS: &[&str] = &["client", "router", "transactionId", "attributes"];
+
+const CLIENT_FIELDS: &[&str] = &[
+    "remoteAddress",
+    "remotePort",
+    "localAddress",
+    "localPort",
+    "isSecure",
+    "userAgent",
+];
+const ROUTER_FIELDS: &[&str] = &["originalUri", "remainingUri", "matchedUri"];
+
+/// A built-in context as a whole (`${contexts.client}`), as a map of its fields.
+fn built_in_context(exchange: &Exchange, name: &str) -> Value {
+    let fields = match name {
+        "client" => CLIENT_FIELDS,
+        "router" => ROUTER_FIELDS,
+        "transactionId" => return Value::Str(exchange.transaction_id.clone()),
+        "attributes" => return Value::Map(Arc::new(exchange.attributes.clone())),
+        _ => return Value::Null,
+    };
+    let map = fields
+        .iter()
+        .map(|field| ((*field).to_owned(), built_in_field(exchange, name, field)))
+        .collect();
+    Value::Map(Arc::new(map))
+}
+
+fn built_in_field(exchange: &Exchange, context: &str, field: &str) -> Value {
     let client = &exchange.client;
     let routing = &exchange.routing;
-    let value = match (context.as_ref(), field.as_deref()) {
-        ("client", Some("remoteAddress")) => Value::from(client.remote.ip().to_string()),
-        ("client", Some("remotePort")) => Value::Int(i64::from(client.remote.port())),
-        ("client", Some("localAddress")) => Value::from(client.local.ip().to_string()),
-        ("client", Some("localPort")) => Value::Int(i64::from(client.local.port())),
-        ("client", Some("isSecure")) => Value::Bool(client.secure),
-        ("client", Some("userAgent")) => exchange
+    match (context, field) {
+        ("client", "remoteAddress") => Value::from(client.remote.ip().to_string()),
+        ("client", "remotePort") => Value::Int(i64::from(client.remote.port())),
+        ("client", "localAddress") => Value::from(client.local.ip().to_string()),
+        ("client", "localPort") => Value::Int(i64::from(client.local.port())),
+        ("client", "isSecure") => Value::Bool(client.secure),
+        ("client", "userAgent") => exchange
             .request
             .headers()
             .get(http::header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(Value::from)
             .unwrap_or(Value::Null),
-        ("router", Some("originalUri")) => Value::Str(routing.original_uri.clone()),
-        ("router", Some("remainingUri")) => Value::Str(routing.remaining_uri.clone()),
-        ("router", Some("matchedUri")) => Value::Str(routing.matched_uri.clone()),
-        ("transactionId", Some("transactionId")) | ("transactionId", None) => {
-            Value::Str(exchange.transaction_id.clone())
-        }
-        ("attributes", _) => return map_lookup(&exchange.attributes, &path[1..]),
-        _ => return map_lookup(&exchange.contexts, path),
-    };
-    (value, if field.is_some() { 2 } else { 1 })
+        ("router", "originalUri") => Value::Str(routing.original_uri.clone()),
+        ("router", "remainingUri") => Value::Str(routing.remaining_uri.clone()),
+        ("router", "matchedUri") => Value::Str(routing.matched_uri.clone()),
+        _ => Value::Null,
+    }
 }
 
 /// `env['NAME']`: the process environment, read when evaluated.
