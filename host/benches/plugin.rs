@@ -37,6 +37,7 @@ fn header_filter_plugin(
         route: None,
         file: file.origin.clone(),
         config: r#"{"messageType":"REQUEST","add":{"X-Plugin":["v1"]}}"#.into(),
+        declaration: "{}".into(),
         secrets: Vec::new(),
         client: None,
         secrets_provider: None,

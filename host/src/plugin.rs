@@ -341,16 +341,31 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 Some(HeapObject::Handler(handler)) => Some(handler),
                 _ => None,
             };
+            let config = builder.plugin_config_value(&declaration.config)?;
             if kind == Kind::Decorator {
-                return Ok(HeapObject::Decorator(Arc::new(PluginDecorator {
+                let decorator = PluginDecorator {
                     type_name: type_name.clone(),
                     name: declaration.name.clone(),
                     file: file.clone(),
                     limits,
                     client,
-                })));
+                    declaration: config.to_string(),
+                };
+                // The decorator's own settings are checked where they are written, even if
+                // nothing uses the decorator (yet).
+                if config
+                    .as_object()
+                    .is_some_and(|settings| !settings.is_empty())
+                {
+                    decorator.validate_declaration().map_err(|error| {
+                        declaration.config.error(format!(
+                            "plugin {} ({}): the config of decorator \"{}\" is invalid: {error}",
+                            type_name, file.origin, declaration.name
+                        ))
+                    })?;
+                }
+                return Ok(HeapObject::Decorator(Arc::new(decorator)));
             }
-            let config = builder.plugin_config_value(&declaration.config)?;
             let mut secrets = Vec::new();
             collect_secret_ids(&config, &mut secrets);
             // As for native objects, granted secrets come from the heap's
@@ -370,6 +385,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 route: builder.route().map(str::to_owned),
                 file: file.origin.clone(),
                 config: config.to_string(),
+                declaration: config.to_string(),
                 secrets,
                 client,
                 secrets_provider,

@@ -174,3 +174,136 @@ fn bad_decorations_are_load_errors_naming_the_object() {
         "{stderr}"
     );
 }
+
+#[test]
+fn declared_decorators_take_ig_settings_entity_context_masks_and_time_unit() {
+    let routes = [(
+        "declared",
+        json!({
+            "condition": "${find(request.uri.path, '^/declared')}",
+            "heap": [
+                {"name": "capture", "type": "CaptureDecorator", "config": {
+                    "captureEntity": true,
+                    "captureContext": true,
+                    "maxEntityLength": 64,
+                    "masks": {"headers": ["^x-api-key$"], "attributes": ["secret"], "mask": "[hidden]"}
+                }},
+                {"name": "microtimer", "type": "TimerDecorator", "config": {"timeUnit": "us"}}
+            ],
+            "handler": {"type": "Chain", "microtimer": true, "config": {
+                "filters": [{"type": "AssignmentFilter", "config": {"onRequest": [
+                    {"target": "${attributes.secretToken}", "value": "s3cr3t"},
+                    {"target": "${attributes.visible}", "value": "shown"}
+                ]}}],
+                "handler": {"name": "answer", "type": "StaticResponseHandler", "capture": ["RESPONSE"],
+                            "config": {"status": 200, "entity": "small body"}}
+            }}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes);
+    let reply = send(
+        client()
+            .get(gateway.url("/declared"))
+            .header("x-api-key", "k-123"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let captured = gateway
+        .wait_for_log(&["capture RESPONSE"], Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{:#?}", gateway.logs()));
+    assert!(captured.contains("small body"), "{captured}");
+    assert!(captured.contains("contexts: {"), "{captured}");
+    // The declaration's own heap overrides config.json's `capture`; masked values never show.
+    assert!(
+        captured.contains("\\\"visible\\\":\\\"shown\\\""),
+        "{captured}"
+    );
+    assert!(
+        captured.contains("\\\"secretToken\\\":\\\"[hidden]\\\""),
+        "{captured}"
+    );
+    assert!(!captured.contains("s3cr3t"), "{captured}");
+    let timed = gateway
+        .wait_for_log(&["timer: handler finished in"], Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{:#?}", gateway.logs()));
+    assert!(timed.contains(" us"), "{timed}");
+}
+
+#[test]
+fn capture_masks_request_headers_and_bounds_entities() {
+    let routes = [(
+        "bounded",
+        json!({
+            "heap": [{"name": "capture", "type": "CaptureDecorator", "config": {
+                "captureEntity": true, "maxEntityLength": 16, "masks": {"headers": ["api-key"]}
+            }}],
+            "handler": {"name": "sink", "type": "StaticResponseHandler", "capture": "REQUEST",
+                        "config": {"status": 204}}
+        }),
+    )];
+    let (_config, gateway) = serve(&routes);
+    let reply = send(
+        client()
+            .post(gateway.url("/anything"))
+            .header("X-Api-Key", "k-123")
+            .body("a body much longer than sixteen bytes"),
+    );
+    assert_eq!(reply.status, 204);
+    let captured = gateway
+        .wait_for_log(&["capture REQUEST"], Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{:#?}", gateway.logs()));
+    assert!(captured.contains("x-api-key: *****"), "{captured}");
+    assert!(!captured.contains("k-123"), "{captured}");
+    assert!(
+        captured.contains("[entity over 16 bytes, not captured]"),
+        "{captured}"
+    );
+}
+
+#[test]
+fn bad_decorator_declarations_are_load_errors_naming_the_file_and_object() {
+    let config = ConfigDir::new();
+    config.write_route(
+        "typo.json",
+        &json!({"heap": [{"name": "capture", "type": "CaptureDecorator", "config": {"captureEntty": true}}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}}),
+    );
+    config.write_route(
+        "unit.json",
+        &json!({"heap": [{"name": "slowtimer", "type": "TimerDecorator", "config": {"timeUnit": "fortnights"}}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}}),
+    );
+    config.write_route(
+        "mask.json",
+        &json!({"heap": [{"name": "masked", "type": "CaptureDecorator", "config": {"masks": {"headers": ["("]}}}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}}),
+    );
+    config.write_route(
+        "base.json",
+        &json!({"heap": [{"name": "rebase", "type": "BaseUriDecorator", "config": {"uri": "http://app"}}],
+                "handler": {"type": "StaticResponseHandler", "config": {"status": 200}}}),
+    );
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    for (file, object, detail) in [
+        ("typo.json", "\"capture\"", "captureEntty"),
+        ("unit.json", "\"slowtimer\"", "fortnights"),
+        ("mask.json", "\"masked\"", "not a regex"),
+        ("base.json", "\"rebase\"", "uri"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(file))
+            .unwrap_or_else(|| panic!("no error for {file}:\n{stderr}"));
+        let error: String = stderr
+            .split(file)
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take(400)
+            .collect();
+        assert!(
+            error.contains(object) && error.contains(detail),
+            "{file}: {line}\n{stderr}"
+        );
+    }
+}

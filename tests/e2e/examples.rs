@@ -99,7 +99,11 @@ fn the_quick_start_routes_serve_a_protected_api_without_other_servers() {
     let gateway = Gateway::start(Path::new(env!("CARGO_MANIFEST_DIR")));
     let welcome = get(&gateway, "/");
     assert_eq!(welcome.status, 200);
-    assert!(welcome.body.contains("Ferrogate is running"), "{}", welcome.body);
+    assert!(
+        welcome.body.contains("Ferrogate is running"),
+        "{}",
+        welcome.body
+    );
     let hello = get(&gateway, "/hello?name=IG");
     assert_eq!(hello.body, "Hello, IG!\n");
     assert_eq!(hello.header("x-served-by"), Some("ferrogate"));
@@ -164,7 +168,10 @@ fn the_quick_start_routes_serve_a_protected_api_without_other_servers() {
         .header("retry-after")
         .and_then(|seconds| seconds.parse().ok())
         .expect("a Retry-After in seconds");
-    assert!((1..=10).contains(&retry_after), "Retry-After: {retry_after}");
+    assert!(
+        (1..=10).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
 
     // capture and timer decorate the API's chain.
     let logs = gateway.logs().join("\n");

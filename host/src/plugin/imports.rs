@@ -319,6 +319,9 @@ impl config::Host for StoreState {
     async fn get(&mut self) -> R<String> {
         Ok(self.object.config.clone())
     }
+    async fn declaration(&mut self) -> R<String> {
+        Ok(self.object.declaration.clone())
+    }
     async fn secret(&mut self, id: String) -> R<Result<Vec<u8>, String>> {
         if !self.object.secrets.contains(&id) {
             return Ok(Err(format!(

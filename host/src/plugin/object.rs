@@ -493,9 +493,44 @@ pub struct PluginDecorator {
     pub file: Arc<PluginFile>,
     pub limits: Limits,
     pub client: Option<Arc<dyn Handler>>,
+    /// The `config` of the decorator's heap declaration, as JSON text.
+    pub declaration: String,
 }
 
 impl PluginDecorator {
+    /// Initialises an instance with no decoration point and a null decoration: the contract's
+    /// way of asking the plugin to check its declaration's `config` alone.
+    pub fn validate_declaration(&self) -> Result<(), String> {
+        let plugin = self.plugin_object(Arc::from("null"), self.name.clone(), None, None);
+        super::block_on(plugin.instantiate(false))?
+            .map(drop)
+            .map_err(|error| describe(&error))
+    }
+
+    fn plugin_object(
+        &self,
+        decoration: Arc<str>,
+        object_name: String,
+        route: Option<String>,
+        point: Option<DecorationPoint>,
+    ) -> Arc<PluginObject> {
+        let info = Arc::new(ObjectInfo {
+            type_name: self.type_name.clone(),
+            object_name,
+            route,
+            file: self.file.origin.clone(),
+            config: decoration.to_string(),
+            declaration: self.declaration.clone(),
+            secrets: Vec::new(),
+            client: self.client.clone(),
+            secrets_provider: None,
+            handlers: std::sync::OnceLock::new(),
+            filters: std::sync::OnceLock::new(),
+            decoration_point: point,
+        });
+        Arc::new(PluginObject::new(info, self.file.clone(), self.limits))
+    }
+
     /// A decorator instance source for one position, initialised once to validate the
     /// decoration now.
     fn object(
@@ -504,24 +539,13 @@ impl PluginDecorator {
         context: &DecorationContext<'_>,
         point: DecorationPoint,
     ) -> Result<Arc<PluginObject>, String> {
-        let info = Arc::new(ObjectInfo {
-            type_name: self.type_name.clone(),
-            object_name: format!("{}@{}", self.name, context.object_name),
-            route: context.route.map(str::to_owned),
-            file: self.file.origin.clone(),
-            config: decoration.to_string(),
-            secrets: Vec::new(),
-            client: self.client.clone(),
-            secrets_provider: None,
-            handlers: std::sync::OnceLock::new(),
-            filters: std::sync::OnceLock::new(),
-            decoration_point: Some(point),
-        });
-        let plugin = Arc::new(PluginObject::new(
-            info.clone(),
-            self.file.clone(),
-            self.limits,
-        ));
+        let plugin = self.plugin_object(
+            Arc::from(decoration.to_string()),
+            format!("{}@{}", self.name, context.object_name),
+            context.route.map(str::to_owned),
+            Some(point),
+        );
+        let info = &plugin.info;
         let (instance, refs) =
             super::block_on(plugin.instantiate(true))?.map_err(|error| describe(&error))?;
         if !refs.handlers.is_empty() || !refs.filters.is_empty() {

@@ -19,6 +19,9 @@ pub struct ObjectInfo {
     pub file: String,
     /// `config` (or the decoration value) as JSON text.
     pub config: String,
+    /// For decorator instances: the `config` of the decorator's heap declaration (IG's
+    /// CaptureDecorator `captureEntity` ...), as JSON text; else the same as `config`.
+    pub declaration: String,
     /// Secret ids granted by the configuration (values of keys ending in `SecretId`).
     pub secrets: Vec<String>,
     /// The heap's `ClientHandler`, for `client.send`.

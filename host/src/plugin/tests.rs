@@ -130,6 +130,7 @@ fn plugin_metrics_render_as_prometheus_counters() {
         route: Some("metrics-route".into()),
         file: "test".into(),
         config: "{}".into(),
+        declaration: "{}".into(),
         secrets: Vec::new(),
         client: None,
         secrets_provider: None,

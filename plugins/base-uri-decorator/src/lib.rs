@@ -46,8 +46,24 @@ struct BaseUri {
     point: Option<DecorationPoint>,
 }
 
+/// IG's BaseUriDecorator has no settings of its own.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[allow(dead_code)]
+    comment: Option<serde_json::Value>,
+}
+
 impl Filter for BaseUri {
     fn new() -> Result<Self, String> {
+        let _: Settings = ferrogate_sdk::declaration()?;
+        let point = ferrogate_sdk::decorated_at();
+        if point.is_none() {
+            return Ok(BaseUri {
+                base: Base::Fixed(String::new()),
+                point,
+            });
+        }
         let value: serde_json::Value = ferrogate_sdk::config()?;
         let serde_json::Value::String(text) = value else {
             return Err(
@@ -64,10 +80,7 @@ impl Filter for BaseUri {
             }
             Base::Fixed(text)
         };
-        Ok(BaseUri {
-            base,
-            point: ferrogate_sdk::decorated_at(),
-        })
+        Ok(BaseUri { base, point })
     }
 
     fn phases(&self) -> Phases {

@@ -181,9 +181,26 @@ pub fn secret(id: &str) -> Result<Vec<u8>, String> {
 
 /// Where this decorator instance sits: around a handler, around a filter, or between a filter
 /// and the rest of its chain (a decorated filter gets one instance of each of the last two);
-/// `None` for filters and handlers.
+/// `None` for filters and handlers, and for the instance that only checks the decorator's
+/// declaration (see [`declaration`]).
 pub fn decorated_at() -> Option<DecorationPoint> {
     imports::config::decorated_at()
+}
+
+/// A decorator's own settings: the `config` of its heap declaration, decoded into `T`
+/// (`{"name": "capture", "type": "CaptureDecorator", "config": {"captureEntity": true}}`).
+/// When the heap declares a decorator with a non-empty config, the gateway initialises one
+/// instance with no decoration point and a null decoration to check it; a decorator should
+/// then validate this and return. For filters and handlers this is the same as [`config`].
+pub fn declaration<T: DeserializeOwned>() -> Result<T, String> {
+    let text = imports::config::declaration();
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} '{}': invalid config: {e}",
+            imports::config::type_name(),
+            imports::config::object_name()
+        )
+    })
 }
 
 /// An IG duration (`"10 seconds"`, `"1 minute, 30 s"`, `"500 ms"`) read the way the gateway
