@@ -363,6 +363,71 @@ fn http_basic_auth_filter_logs_in_with_a_secret_and_handles_refusals() {
 }
 
 #[test]
+fn http_basic_auth_filter_keeps_the_accepted_header_in_the_session_unless_told_not_to() {
+    let upstream = Upstream::echo();
+    let app = |path: &str, cache_header: Option<bool>| {
+        let mut config = json!({
+            "username": "${request.headers['X-User'][0]}",
+            "passwordSecretId": "app.password",
+            "secretsProvider": "AppSecrets",
+            "failureHandler": "LoginFailed"
+        });
+        if let Some(cache_header) = cache_header {
+            config["cacheHeader"] = json!(cache_header);
+        }
+        json!({
+            "condition": format!("${{request.uri.path == '{path}'}}"),
+            "baseURI": upstream.base_uri(),
+            "handler": {"type": "Chain", "config": {
+                "filters": [{"type": "HttpBasicAuthFilter", "config": config}],
+                "handler": "ReverseProxyHandler"
+            }}
+        })
+    };
+    let routes = [
+        ("cached", app("/cached", None)),
+        ("fresh", app("/fresh", Some(false))),
+    ];
+    let heap = json!([
+        {"name": "AppSecrets", "type": "Base64EncodedSecretStore", "config": {"secrets": {"app.password": "czNjcmV0"}}},
+        {"name": "LoginFailed", "type": "StaticResponseHandler", "config": {"status": 403}}
+    ]);
+    let (_config, gateway) = serve(&routes, heap);
+    let as_user = |path: &str, user: &str, session: Option<&str>| {
+        let mut request = client().get(gateway.url(path)).header("x-user", user);
+        if let Some(session) = session {
+            request = request.header("cookie", session);
+        }
+        let reply = send(request);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply
+    };
+    let authorization = |reply: &crate::Reply| {
+        echoed(&reply.body)["headers"]["authorization"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // IG's default: the header the application accepted is replayed for the session.
+    let first = as_user("/cached", "alice", None);
+    assert_eq!(authorization(&first), "Basic YWxpY2U6czNjcmV0");
+    let session = first
+        .header("set-cookie")
+        .and_then(|cookie| cookie.split(';').next())
+        .expect("the cached header lives in a session")
+        .to_owned();
+    let again = as_user("/cached", "bob", Some(&session));
+    assert_eq!(authorization(&again), "Basic YWxpY2U6czNjcmV0");
+
+    // cacheHeader false: computed for every request, and nothing kept in a session.
+    let fresh = as_user("/fresh", "bob", Some(&session));
+    assert_eq!(authorization(&fresh), "Basic Ym9iOnMzY3JldA==");
+    let fresh = as_user("/fresh", "carol", None);
+    assert!(fresh.header("set-cookie").is_none(), "{:?}", fresh.headers);
+}
+
+#[test]
 fn a_delegate_with_a_configuration_time_expression_is_found_and_resolved() {
     let upstream = Upstream::echo();
     let routes = [(

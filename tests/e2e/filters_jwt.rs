@@ -272,6 +272,51 @@ fn jwt_builder_filter_encrypts_directly_and_with_rsa_oaep() {
 }
 
 #[test]
+fn jwt_builder_filter_takes_its_claims_from_one_expression_and_nests_signature_encryption() {
+    let upstream = Upstream::echo();
+    let route = json!({
+        "condition": "${request.uri.path == '/expression'}",
+        "baseURI": upstream.base_uri(),
+        "handler": {"type": "Chain", "config": {
+            "filters": [
+                {"type": "AssignmentFilter", "config": {"onRequest": [
+                    {"target": "${attributes.sub}", "value": "${request.headers['X-User'][0]}"},
+                    {"target": "${attributes.admin}", "value": "${request.headers['X-Admin'][0] == 'yes'}"}
+                ]}},
+                // IG's shorthand of a signed, then encrypted JWT: encryption inside signature.
+                {"type": "JwtBuilderFilter", "config": {
+                    "template": "${attributes}",
+                    "secretsProvider": "JwtKeys",
+                    "signature": {"secretId": "jwt.hmac", "algorithm": "HS256",
+                                  "encryption": {"secretId": "jwt.direct", "algorithm": "dir"}}
+                }},
+                {"type": "HeaderFilter", "config": {"messageType": "REQUEST", "add": {
+                    "X-Jwt": ["${contexts.jwtBuilder.value}"]
+                }}}
+            ],
+            "handler": "ReverseProxyHandler"
+        }}
+    });
+    let (_config, gateway) = serve(&[("expression", route)]);
+
+    let (header, inner) = aes_gcm_open(DIRECT_KEY, &forwarded_jwt(&gateway, "/expression"));
+    assert_eq!(
+        (
+            header["alg"].as_str(),
+            header["enc"].as_str(),
+            header["cty"].as_str()
+        ),
+        (Some("dir"), Some("A256GCM"), Some("JWT"))
+    );
+    let claims = verify_jws(std::str::from_utf8(&inner).unwrap(), |signed, signature| {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HMAC_KEY);
+        ring::hmac::verify(&key, signed, signature).expect("the inner HS256 signature verifies");
+    });
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["admin"], true);
+}
+
+#[test]
 fn jwt_builder_filter_refuses_weak_or_unknown_settings_at_load() {
     let upstream = Upstream::echo();
     let routes = [
@@ -297,6 +342,26 @@ fn jwt_builder_filter_refuses_weak_or_unknown_settings_at_load() {
                 &upstream,
             ),
         ),
+        (
+            "twice",
+            jwt_route(
+                "/twice",
+                json!({"template": {}, "secretsProvider": "JwtKeys",
+                       "signature": {"secretId": "jwt.hmac", "algorithm": "HS256",
+                                     "encryption": {"secretId": "jwt.direct", "algorithm": "dir"}},
+                       "encryption": {"secretId": "jwt.direct", "algorithm": "dir"}}),
+                &upstream,
+            ),
+        ),
+        (
+            "literal",
+            jwt_route(
+                "/literal",
+                json!({"template": "sub=alice", "secretsProvider": "JwtKeys",
+                       "signature": {"secretId": "jwt.hmac", "algorithm": "HS256"}}),
+                &upstream,
+            ),
+        ),
     ];
     let (config, _gateway) = serve(&routes);
     let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
@@ -311,6 +376,16 @@ fn jwt_builder_filter_refuses_weak_or_unknown_settings_at_load() {
     );
     assert!(
         stderr.contains("cbc.json") && stderr.contains("A128CBC-HS256"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("twice.json")
+            && stderr.contains("use \"encryption\" or \"signature\".\"encryption\", not both"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("literal.json")
+            && stderr.contains("neither an object of claims nor a ${...} expression"),
         "{stderr}"
     );
 }

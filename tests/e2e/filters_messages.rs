@@ -1,5 +1,6 @@
 //! Message-rewriting standard filters (embedded plugins) through the real binary:
-//! LocationHeaderFilter, StaticRequestFilter and EntityExtractFilter.
+//! LocationHeaderFilter, StaticRequestFilter, EntityExtractFilter, and HeaderFilter's
+//! `replace`.
 
 use ferrogate_e2e::upstream::Upstream;
 use ferrogate_e2e::{ConfigDir, Gateway};
@@ -235,6 +236,147 @@ fn entity_extract_filter_assigns_what_the_patterns_find() {
 }
 
 #[test]
+fn location_header_filter_is_also_called_redirect_filter() {
+    let routes = [(
+        "alias",
+        chain(
+            "/alias",
+            json!([{"type": "RedirectFilter", "config": {"baseURI": "https://gateway.example.com"}}]),
+            redirect(303, "http://app.internal:8081/done"),
+        ),
+    )];
+    let (_config, gateway) = serve(&routes);
+    let reply = send(no_redirects().get(gateway.url("/alias")));
+    assert_eq!(reply.status, 303);
+    assert_eq!(
+        reply.header("location"),
+        Some("https://gateway.example.com/done")
+    );
+}
+
+#[test]
+fn static_request_filter_puts_a_form_in_the_query_and_an_entity_in_the_body_but_for_post() {
+    let upstream = Upstream::echo();
+    let base = upstream.base_uri();
+    let routes = [(
+        "get-both",
+        chain(
+            "/get-both",
+            json!([{"type": "StaticRequestFilter", "config": {
+                "method": "GET",
+                "uri": format!("{base}/search"),
+                "version": "HTTP/1.1",
+                "form": {"q": ["a b"]},
+                "entity": "for ${request.method}"
+            }}]),
+            json!("ClientHandler"),
+        ),
+    )];
+    let (_config, gateway) = serve(&routes);
+    let echo = echoed(&send(client().post(gateway.url("/get-both")).body("old")).body);
+    assert_eq!(echo["method"], "GET");
+    assert!(
+        echo["uri"].as_str().unwrap().ends_with("/search?q=a+b"),
+        "{echo}"
+    );
+    assert_eq!(echo["body"], "for POST");
+}
+
+#[test]
+fn header_filter_replaces_headers_and_reads_its_message_type_ignoring_case() {
+    let upstream = Upstream::echo();
+    let routes = [
+        (
+            "request",
+            chain(
+                "/request",
+                json!([{"type": "HeaderFilter", "config": {
+                    "messageType": "request",
+                    "replace": {"X-User": ["fixed"]}
+                }}]),
+                json!({"type": "ClientHandler", "baseURI": upstream.base_uri()}),
+            ),
+        ),
+        (
+            "response",
+            chain(
+                "/response",
+                json!([{"type": "HeaderFilter", "config": {
+                    "messageType": "Response",
+                    "remove": ["Server"],
+                    "replace": {"X-Env": ["prod", "${request.method}"]},
+                    "add": {"X-Env": ["extra"]}
+                }}]),
+                json!({"type": "StaticResponseHandler", "config": {"status": 200, "headers": {
+                    "X-Env": ["dev", "test"], "Server": ["app/1.0"]
+                }}}),
+            ),
+        ),
+    ];
+    let (_config, gateway) = serve(&routes);
+
+    let echo = echoed(
+        &send(
+            client()
+                .get(gateway.url("/request"))
+                .header("x-user", "forged"),
+        )
+        .body,
+    );
+    assert_eq!(echo["headers"]["x-user"], "fixed");
+
+    // Removed, then replaced, then added, as IG orders them.
+    let reply = get(&gateway, "/response");
+    let env: Vec<&str> = reply
+        .headers
+        .get_all("x-env")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(env, ["prod", "GET", "extra"]);
+    assert!(reply.header("server").is_none());
+}
+
+#[test]
+fn entity_extract_filter_reads_the_body_in_its_charset() {
+    // Answers with the `name` found in the request body.
+    let extracting = |path: &str, settings: Value| {
+        let mut config = json!({
+            "messageType": "request",
+            "target": "${attributes.found}",
+            "bindings": [{"key": "name", "pattern": "name=([^&]+)", "template": "$1"}]
+        });
+        if let (Some(config), Value::Object(settings)) = (config.as_object_mut(), settings) {
+            config.extend(settings);
+        }
+        chain(
+            path,
+            json!([{"type": "EntityExtractFilter", "config": config}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "${attributes.found.name}"}}),
+        )
+    };
+    let routes = [
+        ("declared", extracting("/declared", json!({}))),
+        (
+            "overridden",
+            extracting("/overridden", json!({"charset": "UTF-8"})),
+        ),
+    ];
+    let (_config, gateway) = serve(&routes);
+    let latin1 = |path: &str| {
+        send(
+            client()
+                .post(gateway.url(path))
+                .header("content-type", "text/plain; charset=ISO-8859-1")
+                .body(b"name=caf\xe9".to_vec()),
+        )
+    };
+    // The Content-Type's charset by default; "charset" overrides it.
+    assert_eq!(latin1("/declared").body, "café");
+    assert_eq!(latin1("/overridden").body, "caf\u{fffd}");
+}
+
+#[test]
 fn message_filters_reject_bad_configuration_at_load() {
     let ok = json!({"type": "StaticResponseHandler", "config": {"status": 200}});
     let config = ConfigDir::new();
@@ -262,10 +404,38 @@ fn message_filters_reject_bad_configuration_at_load() {
             ok,
         ),
     );
+    config.write_route(
+        "version.json",
+        &chain(
+            "/d",
+            json!([{"type": "StaticRequestFilter", "config": {"method": "GET", "uri": "http://x/", "version": "HTTP/2"}}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200}}),
+        ),
+    );
+    config.write_route(
+        "charset.json",
+        &chain(
+            "/e",
+            json!([{"type": "EntityExtractFilter", "config": {"messageType": "REQUEST", "charset": "KOI8-R", "target": "${attributes.x}", "bindings": []}}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200}}),
+        ),
+    );
     let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
     assert!(!ok);
     assert!(stderr.contains("both.json"), "{stderr}");
-    assert!(stderr.contains("cannot be used together"), "{stderr}");
+    assert!(
+        stderr.contains("cannot be used together in a POST"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("version.json")
+            && stderr.contains("\"version\": \"HTTP/2\" is not supported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("charset.json") && stderr.contains("KOI8-R is not supported"),
+        "{stderr}"
+    );
     assert!(stderr.contains("regex.json"), "{stderr}");
     assert!(stderr.contains("\"bindings\"[0].pattern"), "{stderr}");
     assert!(stderr.contains("base.json"), "{stderr}");

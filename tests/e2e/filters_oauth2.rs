@@ -244,4 +244,44 @@ fn oauth2_configuration_errors_are_reported_at_load() {
         stderr.contains("TokenIntrospectionAccessTokenResolver"),
         "{stderr}"
     );
+
+    // IG keys that cannot mean here what they mean in IG are refused, each by name.
+    let config = ConfigDir::new();
+    let filter_config = |file: &str, edit: &dyn Fn(&mut Value)| {
+        let mut route = protected("http://127.0.0.1:9/introspect", json!({}));
+        edit(&mut route["handler"]["config"]["filters"][0]["config"]);
+        config.write_route(file, &route);
+    };
+    filter_config("executor.json", &|filter| {
+        filter["executor"] = json!("ScheduledExecutorService");
+    });
+    filter_config("by-name.json", &|filter| {
+        filter["accessTokenResolver"] = json!("IntrospectionResolver");
+    });
+    filter_config("am-service.json", &|filter| {
+        filter["accessTokenResolver"]["config"]["amService"] = json!("AmService");
+    });
+    filter_config("notifications.json", &|filter| {
+        filter["cache"] = json!({"enabled": true, "amService": "AmService"});
+    });
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok);
+    for (file, message) in [
+        ("executor.json", "\"executor\" is not supported"),
+        (
+            "by-name.json",
+            "a reference to the heap object \"IntrospectionResolver\" is not supported",
+        ),
+        ("am-service.json", "\"amService\" is not supported"),
+        (
+            "notifications.json",
+            "\"amService\" and \"onNotificationDisconnection\" are not supported",
+        ),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(file))
+            .unwrap_or_else(|| panic!("no error for {file}: {stderr}"));
+        assert!(line.contains(message), "{line}");
+    }
 }

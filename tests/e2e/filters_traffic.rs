@@ -132,6 +132,68 @@ fn cors_filter_answers_preflights_and_decorates_accepted_requests() {
 }
 
 #[test]
+fn cors_filter_takes_stars_default_ports_and_the_older_origins_key() {
+    let routes = [
+        (
+            "star-lists",
+            behind(
+                "/api",
+                json!({"type": "CorsFilter", "config": {"policies": [{
+                    "origins": ["https://App.Example.com"],
+                    "acceptedMethods": "*",
+                    "acceptedHeaders": "*",
+                    "allowCredentials": true
+                }]}}),
+            ),
+        ),
+        (
+            "star-origins",
+            behind(
+                "/public",
+                json!({"type": "CorsFilter", "config": {"policies": [{
+                    "acceptedOrigins": "*", "acceptedMethods": ["GET"]
+                }]}}),
+            ),
+        ),
+    ];
+    let (_config, gateway) = serve(&routes, json!([]));
+
+    // The default port and the case of the host make no difference; "*" lists allow what
+    // the preflight asks for.
+    let ok = preflight(
+        &gateway,
+        "https://app.example.com:443",
+        "DELETE",
+        "x-custom, authorization",
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://app.example.com:443")
+    );
+    assert_eq!(ok.header("access-control-allow-methods"), Some("DELETE"));
+    assert_eq!(
+        ok.header("access-control-allow-headers"),
+        Some("x-custom, authorization")
+    );
+    assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
+
+    // Another port is another origin.
+    let refused = preflight(&gateway, "https://app.example.com:8443", "GET", "");
+    assert_eq!(refused.status, 403);
+
+    let any = send(
+        client()
+            .request(reqwest::Method::OPTIONS, gateway.url("/public/items"))
+            .header("origin", "https://anyone.example.net")
+            .header("access-control-request-method", "GET"),
+    );
+    assert_eq!(any.status, 200);
+    assert_eq!(any.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(any.header("access-control-allow-methods"), Some("GET"));
+}
+
+#[test]
 fn throttling_filter_limits_each_group_and_says_when_to_retry() {
     let routes = [(
         "limited",
@@ -222,10 +284,75 @@ fn traffic_filters_reject_bad_configuration_at_load() {
             json!({"type": "ThrottlingFilter", "config": {"rate": {"numberOfRequests": 5, "duration": "often"}}}),
         ),
     );
+    let bad = |file: &str, filter: Value| config.write_route(file, &behind("/c", filter));
+    bad(
+        "both-origins.json",
+        json!({"type": "CorsFilter", "config": {"policies": [
+            {"acceptedOrigins": "*", "origins": ["https://a.example.com"]}
+        ]}}),
+    );
+    bad(
+        "not-a-list.json",
+        json!({"type": "CorsFilter", "config": {"policies": [
+            {"acceptedOrigins": ["https://a.example.com"], "acceptedMethods": "GET, PUT"}
+        ]}}),
+    );
+    bad(
+        "rate-policy.json",
+        json!({"type": "ThrottlingFilter", "config": {"throttlingRatePolicy": {
+            "type": "MappedThrottlingPolicy", "config": {}
+        }}}),
+    );
+    bad(
+        "executor.json",
+        json!({"type": "ThrottlingFilter", "config": {
+            "rate": {"numberOfRequests": 5, "duration": "1 s"}, "executor": "ScheduledExecutorService"
+        }}),
+    );
+    bad(
+        "cleaning.json",
+        json!({"type": "ThrottlingFilter", "config": {
+            "rate": {"numberOfRequests": 5, "duration": "1 s"}, "cleaningInterval": "2 days"
+        }}),
+    );
     let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
     assert!(!ok);
-    assert!(stderr.contains("no-policies.json"), "{stderr}");
-    assert!(stderr.contains("\"policies\" is empty"), "{stderr}");
-    assert!(stderr.contains("bad-rate.json"), "{stderr}");
-    assert!(stderr.contains("\"rate\".\"duration\""), "{stderr}");
+    for (file, message) in [
+        ("no-policies.json", "\"policies\" is empty"),
+        ("bad-rate.json", "\"rate\".\"duration\""),
+        (
+            "both-origins.json",
+            "use \"acceptedOrigins\" or its deprecated name \"origins\"",
+        ),
+        (
+            "not-a-list.json",
+            "\"acceptedMethods\": \"GET, PUT\" is neither a list",
+        ),
+        (
+            "rate-policy.json",
+            "\"throttlingRatePolicy\" is not supported",
+        ),
+        ("executor.json", "\"executor\" is not supported"),
+        ("cleaning.json", "at most one day"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(file))
+            .unwrap_or_else(|| panic!("no error for {file}: {stderr}"));
+        assert!(line.contains(message), "{line}");
+    }
+
+    // cleaningInterval within IG's bounds is accepted: the gateway drops old counts itself.
+    let config = ConfigDir::new();
+    config.write_route(
+        "cleaning.json",
+        &behind(
+            "/d",
+            json!({"type": "ThrottlingFilter", "config": {
+                "rate": {"numberOfRequests": 5, "duration": "1 s"}, "cleaningInterval": "30 seconds"
+            }}),
+        ),
+    );
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(ok, "{stderr}");
 }

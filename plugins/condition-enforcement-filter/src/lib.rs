@@ -8,7 +8,7 @@
 //! }}
 //! ```
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Phases, Request, Response};
+use ferrogate_sdk::{Expression, FailureHandler, Filter, Outcome, Phases, Request};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -22,7 +22,7 @@ struct Config {
 
 struct ConditionEnforcementFilter {
     condition: Expression,
-    failure_handler: Option<HandlerRef>,
+    failure_handler: FailureHandler,
 }
 
 impl Filter for ConditionEnforcementFilter {
@@ -30,11 +30,7 @@ impl Filter for ConditionEnforcementFilter {
         let config: Config = ferrogate_sdk::config()?;
         let condition =
             ferrogate_sdk::compile(&config.condition).map_err(|e| format!("\"condition\": {e}"))?;
-        let failure_handler = config
-            .failure_handler
-            .map(|reference| ferrogate_sdk::resolve_handler(&reference.to_string()))
-            .transpose()
-            .map_err(|e| format!("\"failureHandler\": {e}"))?;
+        let failure_handler = FailureHandler::resolve(config.failure_handler.as_ref(), 403)?;
         Ok(ConditionEnforcementFilter {
             condition,
             failure_handler,
@@ -49,11 +45,7 @@ impl Filter for ConditionEnforcementFilter {
         if self.condition.evaluate_condition() {
             return Ok(Outcome::Next);
         }
-        let response = match &self.failure_handler {
-            Some(handler) => handler.call()?,
-            None => Response::new(403),
-        };
-        Ok(Outcome::Respond(response))
+        Ok(Outcome::Respond(self.failure_handler.respond()?))
     }
 }
 

@@ -12,7 +12,8 @@
 //! }}
 //! ```
 //!
-//! Names in the lists match case-insensitively, as in IG. The jar of managed cookies lives in
+//! Names in the lists match case-insensitively, as in IG; a name in several lists takes the
+//! first of managed, suppressed, relayed (IG's precedence). The jar of managed cookies lives in
 //! the session under `CookieFilter:<object name>` and follows RFC 6265 (domain, path, Secure,
 //! expiry).
 
@@ -21,7 +22,6 @@ mod jar;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrogate_sdk::{Filter, Outcome, Request, Response, exchange};
 
@@ -71,11 +71,9 @@ struct CookieFilter {
 const SET_COOKIE: &str = "Set-Cookie";
 const SET_COOKIE2: &str = "Set-Cookie2";
 
+/// Seconds since the epoch, as the jar counts them.
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or(0)
+    i64::try_from(ferrogate_sdk::epoch_millis() / 1000).unwrap_or(i64::MAX)
 }
 
 /// Refuses what cannot be a cookie name; a request-time expression is one (the host evaluates
@@ -159,6 +157,7 @@ impl Filter for CookieFilter {
             .as_deref()
             .map_or(Ok(Action::Manage), Action::parse)?;
         let mut actions = HashMap::new();
+        // In IG's order of precedence: the first list naming a cookie decides.
         let lists = [
             ("managed", Action::Manage, &config.managed),
             ("suppressed", Action::Suppress, &config.suppressed),
@@ -177,9 +176,10 @@ impl Filter for CookieFilter {
                     Entry::Occupied(slot) if *slot.get() == action => {}
                     Entry::Occupied(_) => {
                         let first = listed_in.get(&key).copied().unwrap_or_default();
-                        return Err(format!(
-                            "cookie \"{name}\" is listed in both \"{first}\" and \"{list}\" (names are case-insensitive)"
-                        ));
+                        // Probably not what the author meant, but IG accepts it.
+                        ferrogate_sdk::warn!(
+                            "cookie \"{name}\" is listed in both \"{first}\" and \"{list}\" (names are case-insensitive): \"{first}\" applies, as in IG"
+                        );
                     }
                 }
             }

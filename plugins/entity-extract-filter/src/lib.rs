@@ -10,16 +10,16 @@
 //!     "bindings": [{"key": "csrf", "pattern": "name=\"csrf\" value=\"([^\"]+)\"", "template": "$1"}]
 //! }}
 //! ```
+//!
+//! The body is read in `charset` (UTF-8, ISO-8859-1 or US-ASCII), by default in the charset
+//! its `Content-Type` names, else UTF-8.
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response};
+mod charset;
+
+use ferrogate_sdk::{Expression, Filter, Message, MessageType, Outcome, Phases, Request, Response};
 use regex::Regex;
 
-#[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
-enum MessageType {
-    Request,
-    Response,
-}
+use crate::charset::Charset;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +36,7 @@ struct Config {
     message_type: MessageType,
     target: String,
     bindings: Vec<BindingConfig>,
-    /// IG reads the body in this charset; bodies are read as UTF-8 (invalid bytes replaced).
+    /// Overrides the charset of the message's `Content-Type`.
     #[serde(default)]
     charset: Option<String>,
     #[serde(default, rename = "comment")]
@@ -56,18 +56,27 @@ struct EntityExtractFilter {
     message_type: MessageType,
     target: Expression,
     bindings: Vec<Binding>,
+    charset: Option<Charset>,
 }
 
 impl EntityExtractFilter {
-    fn extract(&self, body: Result<Vec<u8>, String>) -> Result<(), String> {
-        let body = match body {
+    fn extract(&self, message: &impl Message) -> Result<(), String> {
+        let body = match message.body(BODY_LIMIT) {
             Ok(body) => body,
             Err(error) => {
                 ferrogate_sdk::warn!("body not searched: {error}");
                 Vec::new()
             }
         };
-        let text = String::from_utf8_lossy(&body);
+        let charset = self
+            .charset
+            .or_else(|| {
+                message
+                    .first_header("Content-Type")
+                    .and_then(|content_type| Charset::of_content_type(&content_type))
+            })
+            .unwrap_or(Charset::Utf8);
+        let text = charset.decode(&body);
         let mut extracted = serde_json::Map::new();
         for binding in &self.bindings {
             let value = binding
@@ -95,13 +104,17 @@ impl EntityExtractFilter {
 impl Filter for EntityExtractFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        if let Some(charset) = config.charset.as_deref()
-            && !charset.eq_ignore_ascii_case("UTF-8")
-        {
-            return Err(format!(
-                "\"charset\": only UTF-8 is supported, not {charset}"
-            ));
-        }
+        let charset = config
+            .charset
+            .as_deref()
+            .map(|name| {
+                Charset::named(name).ok_or_else(|| {
+                    format!(
+                        "\"charset\": {name} is not supported; use UTF-8, ISO-8859-1 or US-ASCII"
+                    )
+                })
+            })
+            .transpose()?;
         let bindings = config
             .bindings
             .into_iter()
@@ -121,26 +134,24 @@ impl Filter for EntityExtractFilter {
             target: ferrogate_sdk::compile(&config.target)
                 .map_err(|e| format!("\"target\": {e}"))?,
             bindings,
+            charset,
         })
     }
 
     fn phases(&self) -> Phases {
-        match self.message_type {
-            MessageType::Request => Phases::REQUEST,
-            MessageType::Response => Phases::RESPONSE,
-        }
+        self.message_type.phases()
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
         if self.message_type == MessageType::Request {
-            self.extract(req.body(BODY_LIMIT))?;
+            self.extract(req)?;
         }
         Ok(Outcome::Next)
     }
 
     fn on_response(&self, _req: &Request, resp: &Response) -> Result<(), String> {
         if self.message_type == MessageType::Response {
-            self.extract(resp.body(BODY_LIMIT))?;
+            self.extract(resp)?;
         }
         Ok(())
     }

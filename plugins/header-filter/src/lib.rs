@@ -1,26 +1,22 @@
-//! IG's `HeaderFilter`: removes, then adds, headers of the request or of the response.
+//! IG's `HeaderFilter`: removes, then replaces, then adds, headers of the request or of the
+//! response.
 //!
 //! ```json
 //! {"type": "HeaderFilter", "config": {
 //!     "messageType": "REQUEST",
 //!     "remove": ["Cookie"],
+//!     "replace": {"Host": ["app.internal"]},
 //!     "add": {"X-Forwarded-User": ["${attributes.user}"], "X-Gateway": ["ferrogate"]}
 //! }}
 //! ```
 //!
-//! Values of `add` are templates evaluated per request; a value that evaluates to null is
-//! skipped, as IG does. Literal values (no `${`) never cross into the host to be evaluated.
+//! Values of `add` and `replace` are templates evaluated per request; a value that evaluates
+//! to null is skipped, as IG does. Literal values (no `${`) never cross into the host to be
+//! evaluated.
 
 use std::collections::BTreeMap;
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response};
-
-#[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
-enum MessageType {
-    Request,
-    Response,
-}
+use ferrogate_sdk::{Expression, Filter, Message, MessageType, Outcome, Phases, Request, Response};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -30,6 +26,8 @@ struct Config {
     remove: Vec<String>,
     #[serde(default)]
     add: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    replace: BTreeMap<String, Vec<String>>,
     #[serde(default, rename = "comment")]
     _comment: Option<serde::de::IgnoredAny>,
 }
@@ -56,50 +54,52 @@ impl HeaderValue {
     }
 }
 
+type Templates = Vec<(String, Vec<HeaderValue>)>;
+
 struct HeaderFilter {
     message_type: MessageType,
     remove: Vec<String>,
-    add: Vec<(String, Vec<HeaderValue>)>,
+    replace: Templates,
+    add: Templates,
 }
 
-/// The operations HeaderFilter needs, the same on a request and on a response.
-trait Headers {
-    fn remove(&self, name: &str);
-    fn append(&self, name: &str, value: &str) -> Result<(), String>;
-}
-
-impl Headers for Request {
-    fn remove(&self, name: &str) {
-        self.remove_header(name)
+fn append_all(message: &impl Message, templates: &Templates) -> Result<(), String> {
+    for (name, values) in templates {
+        for value in values.iter().filter_map(HeaderValue::evaluate) {
+            message
+                .append_header(name, &value)
+                .map_err(|error| format!("header \"{name}\": {error}"))?;
+        }
     }
-    fn append(&self, name: &str, value: &str) -> Result<(), String> {
-        self.append_header(name, value)
-    }
-}
-
-impl Headers for Response {
-    fn remove(&self, name: &str) {
-        self.remove_header(name)
-    }
-    fn append(&self, name: &str, value: &str) -> Result<(), String> {
-        self.append_header(name, value)
-    }
+    Ok(())
 }
 
 impl HeaderFilter {
-    fn apply(&self, message: &impl Headers) -> Result<(), String> {
+    fn apply(&self, message: &impl Message) -> Result<(), String> {
         for name in &self.remove {
-            message.remove(name);
+            message.remove_header(name);
         }
-        for (name, values) in &self.add {
-            for value in values.iter().filter_map(HeaderValue::evaluate) {
-                message
-                    .append(name, &value)
-                    .map_err(|error| format!("header \"{name}\": {error}"))?;
-            }
+        // IG's order: remove, then replace (remove and add), then add.
+        for (name, _) in &self.replace {
+            message.remove_header(name);
         }
-        Ok(())
+        append_all(message, &self.replace)?;
+        append_all(message, &self.add)
     }
+}
+
+fn compile_all(key: &str, entries: BTreeMap<String, Vec<String>>) -> Result<Templates, String> {
+    entries
+        .into_iter()
+        .map(|(name, values)| {
+            let values = values
+                .into_iter()
+                .map(HeaderValue::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| format!("\"{key}\" of header \"{name}\": {error}"))?;
+            Ok((name, values))
+        })
+        .collect()
 }
 
 /// An HTTP token (RFC 9110 section 5.6.2): what a header name may be.
@@ -113,32 +113,22 @@ fn is_token(name: &str) -> bool {
 impl Filter for HeaderFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        for name in config.remove.iter().chain(config.add.keys()) {
+        let names = config.remove.iter();
+        for name in names.chain(config.replace.keys()).chain(config.add.keys()) {
             if !is_token(name) {
                 return Err(format!("\"{name}\" is not a valid header name"));
             }
         }
-        let mut add = Vec::with_capacity(config.add.len());
-        for (name, values) in config.add {
-            let values = values
-                .into_iter()
-                .map(HeaderValue::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|error| format!("\"add\" of header \"{name}\": {error}"))?;
-            add.push((name, values));
-        }
         Ok(HeaderFilter {
             message_type: config.message_type,
             remove: config.remove,
-            add,
+            replace: compile_all("replace", config.replace)?,
+            add: compile_all("add", config.add)?,
         })
     }
 
     fn phases(&self) -> Phases {
-        match self.message_type {
-            MessageType::Request => Phases::REQUEST,
-            MessageType::Response => Phases::RESPONSE,
-        }
+        self.message_type.phases()
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {

@@ -13,8 +13,15 @@
 //! Unlike IG, which waits for the application's first `401` and then replays the request with
 //! the credentials, the credentials go with every request (what IG's `cacheHeader` ends up
 //! doing after the first exchange): no round trip is lost and no request body is replayed.
+//! With `cacheHeader` (the default, as in IG) the header the application accepted is kept in
+//! the session and sent again on the session's later requests to the same origin, without
+//! evaluating `username` and the password again.
 
-use ferrogate_sdk::{Expression, Filter, HandlerRef, Outcome, Request, Response};
+use std::cell::RefCell;
+
+use ferrogate_sdk::{
+    Expression, Filter, HandlerRef, Outcome, Request, Response, encoding, exchange,
+};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,9 +34,8 @@ struct Config {
     #[serde(default)]
     secrets_provider: Option<serde::de::IgnoredAny>,
     failure_handler: serde_json::Value,
-    /// IG keeps the header in the session after the first challenge; sent every time here.
-    #[serde(default)]
-    cache_header: Option<bool>,
+    #[serde(default = "yes")]
+    cache_header: bool,
     #[serde(default, rename = "comment")]
     _comment: Option<serde::de::IgnoredAny>,
 }
@@ -39,33 +45,71 @@ enum Password {
     Secret(String),
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// What `on_request` leaves for `on_response` of the same request.
+struct Pending {
+    session_key: String,
+    /// The header when it was computed for this request rather than read from the session.
+    computed: Option<String>,
+}
+
 struct HttpBasicAuthFilter {
     username: Expression,
     password: Password,
     failure_handler: HandlerRef,
+    cache_header: bool,
+    session_prefix: String,
+    /// An instance serves one request at a time, both phases.
+    pending: RefCell<Option<Pending>>,
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// `scheme://authority` of a request URI: IG caches credentials per origin of the
+/// application.
+fn origin(uri: &str) -> &str {
+    let after_scheme = uri.find("://").map_or(0, |at| at + 3);
+    let end = uri[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |offset| after_scheme + offset);
+    &uri[..end]
+}
 
-fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let block = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let bits = u32::from(block[0]) << 16 | u32::from(block[1]) << 8 | u32::from(block[2]);
-        for index in 0..4 {
-            if index <= chunk.len() {
-                out.push(BASE64[(bits >> (18 - 6 * index) & 63) as usize] as char);
-            } else {
-                out.push('=');
+impl HttpBasicAuthFilter {
+    fn cached_header(&self, session_key: &str) -> Option<String> {
+        match exchange::session_value::<Option<String>>(session_key) {
+            Ok(header) => header.flatten(),
+            Err(error) => {
+                ferrogate_sdk::debug!("cached credentials unreadable, computed again: {error}");
+                None
             }
         }
     }
-    out
+
+    fn computed_header(&self) -> Result<Option<String>, String> {
+        let Some(username) = self.username.evaluate_string() else {
+            return Ok(None);
+        };
+        if username.contains(':') {
+            return Err("a Basic username cannot contain ':'".into());
+        }
+        let password = match &self.password {
+            Password::Template(template) => {
+                template.evaluate_string().unwrap_or_default().into_bytes()
+            }
+            // Read per request: a rotated secret applies without a reload.
+            Password::Secret(id) => ferrogate_sdk::secret(id)?,
+        };
+        let mut credentials = username.into_bytes();
+        credentials.push(b':');
+        credentials.extend_from_slice(&password);
+        Ok(Some(format!("Basic {}", encoding::base64(&credentials))))
+    }
 }
+
+/// The largest failure-handler body copied into the response it replaces.
+const FAILURE_BODY_LIMIT: u64 = 1 << 20;
 
 impl Filter for HttpBasicAuthFilter {
     fn new() -> Result<Self, String> {
@@ -84,56 +128,76 @@ impl Filter for HttpBasicAuthFilter {
                 Password::Secret(id)
             }
         };
-        let _ = (config.secrets_provider, config.cache_header);
+        // The host reads secretsProvider itself, for ferrogate_sdk::secret.
+        let _ = config.secrets_provider;
         Ok(HttpBasicAuthFilter {
             username: ferrogate_sdk::compile(&config.username)
                 .map_err(|e| format!("\"username\": {e}"))?,
             password,
             failure_handler: ferrogate_sdk::resolve_handler(&config.failure_handler.to_string())
                 .map_err(|e| format!("\"failureHandler\": {e}"))?,
+            cache_header: config.cache_header,
+            session_prefix: format!("HttpBasicAuthFilter:{}:", ferrogate_sdk::object_name()),
+            pending: RefCell::new(None),
         })
     }
 
     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
-        let Some(username) = self.username.evaluate_string() else {
-            ferrogate_sdk::warn!("\"username\" evaluated to null; no credentials sent");
-            return Ok(Outcome::Respond(self.failure_handler.call()?));
+        let session_key = format!("{}{}", self.session_prefix, origin(&req.uri()));
+        let cached = if self.cache_header {
+            self.cached_header(&session_key)
+        } else {
+            None
         };
-        if username.contains(':') {
-            return Err("a Basic username cannot contain ':'".into());
-        }
-        let password = match &self.password {
-            Password::Template(template) => {
-                template.evaluate_string().unwrap_or_default().into_bytes()
-            }
-            // Read per request: a rotated secret applies without a reload.
-            Password::Secret(id) => ferrogate_sdk::secret(id)?,
+        let (header, computed) = match cached {
+            Some(header) => (header, None),
+            None => match self.computed_header()? {
+                Some(header) => (header.clone(), Some(header)),
+                None => {
+                    ferrogate_sdk::warn!("\"username\" evaluated to null; no credentials sent");
+                    return Ok(Outcome::Respond(self.failure_handler.call()?));
+                }
+            },
         };
-        let mut credentials = username.into_bytes();
-        credentials.push(b':');
-        credentials.extend_from_slice(&password);
-        req.set_header(
-            "Authorization",
-            &[format!("Basic {}", base64(&credentials))],
-        )?;
+        req.set_header("Authorization", &[header])?;
+        self.pending.replace(Some(Pending {
+            session_key,
+            computed,
+        }));
         Ok(Outcome::Next)
     }
 
     fn on_response(&self, _req: &Request, resp: &Response) -> Result<(), String> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
         if resp.status() != 401 {
+            if self.cache_header
+                && let Some(header) = pending.computed
+            {
+                exchange::set_session_value(&pending.session_key, &header)?;
+            }
             return Ok(());
         }
-        let failed = self.failure_handler.call()?;
-        resp.set_status(failed.status())?;
-        for name in resp.header_names() {
-            resp.remove_header(&name);
+        if self.cache_header && pending.computed.is_none() {
+            // Refused credentials from the session: the next request computes them afresh.
+            exchange::set_session_value(&pending.session_key, &serde_json::Value::Null)?;
         }
-        for name in failed.header_names() {
-            resp.set_header(&name, &failed.header(&name))?;
-        }
-        resp.set_body(&failed.body(1 << 20)?);
-        Ok(())
+        resp.replace_with(&self.failure_handler.call()?, FAILURE_BODY_LIMIT)
     }
 }
 
 ferrogate_sdk::export_filter!(HttpBasicAuthFilter, "HttpBasicAuthFilter");
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn credentials_are_cached_per_origin() {
+        assert_eq!(origin("http://app:8080/a/b?c#d"), "http://app:8080");
+        assert_eq!(origin("https://app?x=1"), "https://app");
+        assert_eq!(origin("http://app"), "http://app");
+        assert_eq!(origin("/relative/path"), "");
+    }
+}

@@ -3,6 +3,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
+use ferrogate_sdk::encoding::base64url;
 use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::Signer as _;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
@@ -33,23 +34,6 @@ impl rand_core::RngCore for HostRng {
 }
 
 impl rand_core::CryptoRng for HostRng {}
-
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let block = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let bits = (u32::from(block[0]) << 16) | (u32::from(block[1]) << 8) | u32::from(block[2]);
-        for index in 0..=chunk.len() {
-            out.push(ALPHABET[((bits >> (18 - 6 * index)) & 63) as usize] as char);
-        }
-    }
-    out
-}
 
 fn pem(key: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(key).map_err(|_| "the key is not PEM text".to_owned())

@@ -15,12 +15,14 @@
 //! Signing: HS256, HS384, HS512 (the secret is the key), RS256 (a PEM RSA private key), ES256
 //! (a PEM P-256 private key). Encryption: `dir` (the secret is the 16 or 32 byte content key)
 //! or RSA-OAEP-256 (a PEM RSA public or private key), with A128GCM or A256GCM. Signed and
-//! encrypted: a nested JWT (`cty: JWT`), signed first.
+//! encrypted: a nested JWT (`cty: JWT`), signed first; IG also writes that with the
+//! encryption inside the signature (`"signature": {..., "encryption": {...}}`). The template
+//! may be one expression giving every claim (`"${attributes.claims}"`).
 
 mod jose;
 
 use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -30,6 +32,9 @@ struct SignatureConfig {
     algorithm: Option<String>,
     #[serde(default)]
     include_key_id: Option<bool>,
+    /// IG's other spelling of a signed, then encrypted JWT: the top-level `encryption`.
+    #[serde(default)]
+    encryption: Option<EncryptionConfig>,
 }
 
 #[derive(serde::Deserialize)]
@@ -44,7 +49,8 @@ struct EncryptionConfig {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Config {
-    template: Map<String, Value>,
+    /// The claims, or one expression giving them all (`"${contexts.attributes}"`).
+    template: Value,
     #[serde(default)]
     secrets_provider: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -122,10 +128,22 @@ impl Filter for JwtBuilderFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
         let _ = config.secrets_provider;
-        let claims = Template::compile(Value::Object(config.template), "")?;
+        let claims = match config.template {
+            template @ Value::Object(_) => Template::compile(template, "")?,
+            Value::String(text) if text.contains("${") => {
+                Template::compile(Value::String(text), "")?
+            }
+            other => {
+                return Err(format!(
+                    "\"template\": {other} is neither an object of claims nor a ${{...}} expression giving one"
+                ));
+            }
+        };
+        let mut nested_encryption = None;
         let signer = config
             .signature
             .map(|signature| {
+                nested_encryption = signature.encryption;
                 let algorithm = signature.algorithm.unwrap_or_else(|| "RS256".to_owned());
                 let key = secret(&signature.secret_id, "\"signature\".\"secretId\"")?;
                 let key_id = signature
@@ -136,13 +154,22 @@ impl Filter for JwtBuilderFilter {
                     .map_err(|e| format!("\"signature\": {e}"))
             })
             .transpose()?;
-        let encrypter = config
-            .encryption
+        let (at, encryption) = match (config.encryption, nested_encryption) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "use \"encryption\" or \"signature\".\"encryption\", not both: they say the same"
+                        .into(),
+                );
+            }
+            (Some(encryption), None) => ("\"encryption\"", Some(encryption)),
+            (None, nested) => ("\"signature\".\"encryption\"", nested),
+        };
+        let encrypter = encryption
             .map(|encryption| {
-                let key = secret(&encryption.secret_id, "\"encryption\".\"secretId\"")?;
+                let key = secret(&encryption.secret_id, &format!("{at}.\"secretId\""))?;
                 let method = encryption.method.unwrap_or_else(|| "A256GCM".to_owned());
                 jose::Encrypter::new(&encryption.algorithm, &method, &key)
-                    .map_err(|e| format!("\"encryption\": {e}"))
+                    .map_err(|e| format!("{at}: {e}"))
             })
             .transpose()?;
         if signer.is_none() && encrypter.is_none() {
@@ -164,6 +191,12 @@ impl Filter for JwtBuilderFilter {
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {
         let claims = self.claims.evaluate();
+        if !claims.is_object() {
+            // Only a whole-template expression can give something else.
+            return Err(format!(
+                "\"template\" evaluated to {claims}, not an object of claims"
+            ));
+        }
         let payload = claims.to_string();
         let jwt = match (&self.signer, &self.encrypter) {
             (Some(signer), None) => signer.sign(payload.as_bytes())?,

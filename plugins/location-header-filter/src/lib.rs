@@ -6,6 +6,8 @@
 //! ```json
 //! {"type": "LocationHeaderFilter", "config": {"baseURI": "https://gateway.example.com:8443/"}}
 //! ```
+//!
+//! `RedirectFilter` is another name of the type, as in IG.
 
 use ferrogate_sdk::{Expression, Filter, Phases, Request, Response};
 
@@ -85,4 +87,8 @@ impl Filter for LocationHeaderFilter {
     }
 }
 
-ferrogate_sdk::export_filter!(LocationHeaderFilter, "LocationHeaderFilter");
+ferrogate_sdk::export_filter!(
+    LocationHeaderFilter,
+    "LocationHeaderFilter",
+    "RedirectFilter"
+);

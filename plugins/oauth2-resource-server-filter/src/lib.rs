@@ -19,22 +19,30 @@
 //! scope 403 `insufficient_scope`; plain HTTP with `requireHttps` 400 `invalid_request`, each
 //! with its `WWW-Authenticate: Bearer` challenge. An introspection endpoint that cannot be
 //! reached or answers other than 200 with JSON gives 503: the token may well be valid.
+//!
+//! IG keys that have no meaning here are refused at load, each with its reason: `executor`,
+//! a resolver referred to by heap name, the resolver's `amService`, and the cache's `amService`
+//! and `onNotificationDisconnection` (AM's revocation notifications).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ferrogate_sdk::{
-    Expression, Filter, HandlerRef, Outcome, OutgoingRequest, Phases, Request, Response,
+    Expression, Filter, HandlerRef, Outcome, OutgoingRequest, Phases, Request, Response, encoding,
 };
 use serde_json::{Value, json};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ResolverSettings {
-    endpoint: String,
+    #[serde(default)]
+    endpoint: Option<String>,
     #[serde(default)]
     provider_handler: Option<Value>,
+    /// Refused with a hint (IG finds the endpoint from AM's settings).
+    #[serde(default)]
+    am_service: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(serde::Deserialize)]
@@ -56,6 +64,11 @@ struct CacheConfig {
     default_timeout: Option<String>,
     #[serde(default)]
     max_timeout: Option<String>,
+    /// Refused: AM's WebSocket notifications of revoked tokens are not followed.
+    #[serde(default)]
+    am_service: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    on_notification_disconnection: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(serde::Deserialize)]
@@ -66,12 +79,16 @@ struct Config {
     require_https: bool,
     #[serde(default)]
     realm: Option<String>,
-    access_token_resolver: ResolverConfig,
+    /// A [`ResolverConfig`], inline: heap references to a resolver cannot be resolved here.
+    access_token_resolver: Value,
     /// IG 5's spelling of `cache.defaultTimeout` (it also enables the cache).
     #[serde(default)]
     cache_expiration: Option<String>,
     #[serde(default)]
     cache: Option<CacheConfig>,
+    /// Refused: IG's thread pool for the cache, which has no equivalent here.
+    #[serde(default)]
+    executor: Option<serde::de::IgnoredAny>,
     #[serde(default, rename = "comment")]
     _comment: Option<serde::de::IgnoredAny>,
 }
@@ -107,27 +124,6 @@ struct OAuth2ResourceServerFilter {
     cache_settings: Option<CacheSettings>,
     /// Per instance (an instance serves one request at a time): token -> (info, until ms).
     cache: RefCell<HashMap<String, (TokenInfo, u64)>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 fn duration(what: &str, text: &str) -> Result<Duration, String> {
@@ -203,7 +199,8 @@ impl OAuth2ResourceServerFilter {
                 ),
                 ("Accept".into(), "application/json".into()),
             ],
-            body: format!("token={}&token_type_hint=access_token", form_encode(token)).into_bytes(),
+            body: encoding::form([("token", token), ("token_type_hint", "access_token")])
+                .into_bytes(),
         };
         let response = match &self.provider {
             Some(handler) => ferrogate_sdk::client::send_through(handler, &request),
@@ -241,7 +238,7 @@ impl OAuth2ResourceServerFilter {
     }
 
     fn resolve(&self, token: &str) -> Result<TokenInfo, Refusal> {
-        let now = now_ms();
+        let now = ferrogate_sdk::epoch_millis();
         if self.cache_settings.is_some()
             && let Some((info, until)) = self.cache.borrow().get(token)
             && *until > now
@@ -287,7 +284,7 @@ impl OAuth2ResourceServerFilter {
         let info = self.resolve(&token)?;
         if info
             .expires_at
-            .is_some_and(|expires_at| expires_at <= now_ms())
+            .is_some_and(|expires_at| expires_at <= ferrogate_sdk::epoch_millis())
         {
             return Err(Refusal::InvalidToken("The access token has expired"));
         }
@@ -313,7 +310,21 @@ impl OAuth2ResourceServerFilter {
 impl Filter for OAuth2ResourceServerFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        let resolver = config.access_token_resolver;
+        if config.executor.is_some() {
+            return Err(
+                "\"executor\" is not supported: the cache needs no thread pool here; remove it"
+                    .into(),
+            );
+        }
+        let resolver: ResolverConfig = match config.access_token_resolver {
+            Value::String(name) => {
+                return Err(format!(
+                    "\"accessTokenResolver\": a reference to the heap object \"{name}\" is not supported; declare the {RESOLVER_TYPE} inline"
+                ));
+            }
+            declaration => serde_json::from_value(declaration)
+                .map_err(|e| format!("\"accessTokenResolver\": {e}"))?,
+        };
         if resolver.type_name != RESOLVER_TYPE {
             return Err(format!(
                 "\"accessTokenResolver\": type \"{}\" is not supported; use {RESOLVER_TYPE}",
@@ -321,7 +332,12 @@ impl Filter for OAuth2ResourceServerFilter {
             ));
         }
         let _ = resolver.name;
-        let endpoint = resolver.config.endpoint;
+        if resolver.config.am_service.is_some() {
+            return Err("\"accessTokenResolver\".\"config\".\"amService\" is not supported: give the introspection \"endpoint\" (AM's oauth2/introspect) and a \"providerHandler\" that adds the client's credentials".into());
+        }
+        let Some(endpoint) = resolver.config.endpoint else {
+            return Err("\"accessTokenResolver\".\"config\".\"endpoint\" is required".into());
+        };
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(format!(
                 "\"accessTokenResolver\".\"config\".\"endpoint\": \"{endpoint}\" is not an http(s) URI"
@@ -333,6 +349,11 @@ impl Filter for OAuth2ResourceServerFilter {
             .map(|reference| ferrogate_sdk::resolve_handler(&reference.to_string()))
             .transpose()
             .map_err(|e| format!("\"providerHandler\": {e}"))?;
+        if let Some(cache) = &config.cache
+            && (cache.am_service.is_some() || cache.on_notification_disconnection.is_some())
+        {
+            return Err("\"cache\": \"amService\" and \"onNotificationDisconnection\" are not supported: revoked tokens leave the cache when their entry expires (set \"maxTimeout\" to bound it)".into());
+        }
         let cache_settings = match (config.cache, config.cache_expiration) {
             (Some(_), Some(_)) => {
                 return Err("use \"cache\" or the older \"cacheExpiration\", not both".into());

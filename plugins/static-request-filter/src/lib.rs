@@ -1,7 +1,7 @@
 //! IG's `StaticRequestFilter`: replaces the request with one built from the configuration:
-//! `method`, `uri`, `headers` and either a `form` or an `entity`. A form is the body
-//! (`application/x-www-form-urlencoded`) of a POST and query parameters otherwise. Every
-//! string is a template evaluated per request.
+//! `method`, `uri`, `headers`, a `form` and an `entity`. A form is the body
+//! (`application/x-www-form-urlencoded`) of a POST, so not together with an entity there, and
+//! query parameters otherwise. Every string is a template evaluated per request.
 //!
 //! ```json
 //! {"type": "StaticRequestFilter", "config": {
@@ -13,14 +13,14 @@
 
 use std::collections::BTreeMap;
 
-use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request};
+use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, encoding};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Config {
     method: String,
     uri: String,
-    /// IG accepts an HTTP version; the upstream client negotiates its own.
+    /// Only IG's default, HTTP/1.1: the upstream client chooses the protocol.
     #[serde(default)]
     version: Option<String>,
     #[serde(default)]
@@ -57,19 +57,6 @@ fn compile_all(what: &str, entries: BTreeMap<String, Vec<String>>) -> Result<Tem
         .collect()
 }
 
-/// application/x-www-form-urlencoded: unreserved bytes as is, space as `+`, the rest `%XX`.
-fn form_encode(text: &str, out: &mut String) {
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-}
-
 fn evaluated(templates: &Templates) -> Vec<(&str, Vec<String>)> {
     templates
         .iter()
@@ -86,8 +73,12 @@ fn evaluated(templates: &Templates) -> Vec<(&str, Vec<String>)> {
 impl Filter for StaticRequestFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        if !config.form.is_empty() && config.entity.is_some() {
-            return Err("\"form\" and \"entity\" cannot be used together".into());
+        // Both would be the body; with another method the form goes into the query instead.
+        if !config.form.is_empty()
+            && config.entity.is_some()
+            && config.method.eq_ignore_ascii_case("POST")
+        {
+            return Err("\"form\" and \"entity\" cannot be used together in a POST".into());
         }
         if config.method.is_empty() || !config.method.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(format!(
@@ -95,10 +86,12 @@ impl Filter for StaticRequestFilter {
                 config.method
             ));
         }
-        if let Some(version) = &config.version {
-            ferrogate_sdk::debug!(
-                "\"version\" {version} ignored: the client negotiates HTTP versions"
-            );
+        if let Some(version) = config.version.as_deref()
+            && !version.eq_ignore_ascii_case("HTTP/1.1")
+        {
+            return Err(format!(
+                "\"version\": \"{version}\" is not supported: the upstream client chooses the HTTP version (a ClientHandler's \"protocolVersion\"); leave \"version\" out or set IG's default, HTTP/1.1"
+            ));
         }
         Ok(StaticRequestFilter {
             method: config.method,
@@ -125,17 +118,11 @@ impl Filter for StaticRequestFilter {
             .evaluate_string()
             .ok_or("\"uri\" evaluated to null")?;
         let headers = evaluated(&self.headers);
-        let mut form = String::new();
-        for (name, values) in evaluated(&self.form) {
-            for value in values {
-                if !form.is_empty() {
-                    form.push('&');
-                }
-                form_encode(name, &mut form);
-                form.push('=');
-                form_encode(&value, &mut form);
-            }
-        }
+        let form_values = evaluated(&self.form);
+        let form =
+            encoding::form(form_values.iter().flat_map(|(name, values)| {
+                values.iter().map(move |value| (*name, value.as_str()))
+            }));
         let entity = self.entity.as_ref().and_then(Expression::evaluate_string);
 
         let post_form = !self.form.is_empty() && self.method.eq_ignore_ascii_case("POST");
@@ -146,9 +133,7 @@ impl Filter for StaticRequestFilter {
         req.set_method(&self.method)?;
         req.set_uri(&uri)
             .map_err(|e| format!("\"uri\" {uri}: {e}"))?;
-        for name in req.header_names() {
-            req.remove_header(&name);
-        }
+        req.clear_headers();
         for (name, values) in headers {
             req.set_header(name, &values)?;
         }

@@ -65,19 +65,6 @@ fn cases(phase: &str, configs: Vec<CaseConfig>) -> Result<Vec<Case>, String> {
 /// The largest body copied from a response-phase handler into the response.
 const REPLACEMENT_BODY_LIMIT: u64 = 16 << 20;
 
-/// Makes `target` the same response as `source`: status, headers and body.
-fn replace(target: &Response, source: &Response) -> Result<(), String> {
-    target.set_status(source.status())?;
-    for name in target.header_names() {
-        target.remove_header(&name);
-    }
-    for name in source.header_names() {
-        target.set_header(&name, &source.header(&name))?;
-    }
-    target.set_body(&source.body(REPLACEMENT_BODY_LIMIT)?);
-    Ok(())
-}
-
 struct SwitchFilter {
     on_request: Vec<Case>,
     on_response: Vec<Case>,
@@ -108,7 +95,7 @@ impl Filter for SwitchFilter {
 
     fn on_response(&self, _req: &Request, resp: &Response) -> Result<(), String> {
         match self.on_response.iter().find(|case| case.matches()) {
-            Some(case) => replace(resp, &case.handler.call()?),
+            Some(case) => resp.replace_with(&case.handler.call()?, REPLACEMENT_BODY_LIMIT),
             None => Ok(()),
         }
     }

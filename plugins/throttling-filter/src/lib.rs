@@ -14,8 +14,12 @@
 //! worker of the gateway sees the same one: the requests of the current fixed window plus those
 //! of the previous window weighted by how much of it still overlaps the sliding one. Refused
 //! requests do not count (as with IG's token bucket, a client over the rate still gets the rate).
+//!
+//! IG's `throttlingRatePolicy` (a rate chosen per request) and `executor` are refused at load,
+//! saying so; `cleaningInterval` is checked against IG's bounds only, since the host drops old
+//! counts by itself.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ferrogate_sdk::{Expression, Filter, Outcome, Phases, Request, Response, counters};
 
@@ -31,13 +35,24 @@ struct Rate {
 struct Config {
     #[serde(default)]
     request_grouping_policy: Option<String>,
-    rate: Rate,
-    /// IG's housekeeping period; the host expires windows by itself.
+    /// Optional in the type only, so that `throttlingRatePolicy` gets its own error.
+    #[serde(default)]
+    rate: Option<Rate>,
+    /// IG's housekeeping period; the host drops every count two windows after it started,
+    /// whatever the period.
     #[serde(default)]
     cleaning_interval: Option<String>,
+    /// Refused with a hint: a rate chosen per request (IG's ThrottlingPolicy types).
+    #[serde(default)]
+    throttling_rate_policy: Option<serde::de::IgnoredAny>,
+    /// Refused: IG's thread pool for the housekeeping, which has no equivalent here.
+    #[serde(default)]
+    executor: Option<serde::de::IgnoredAny>,
     #[serde(default, rename = "comment")]
     _comment: Option<serde::de::IgnoredAny>,
 }
+
+const ONE_DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 struct ThrottlingFilter {
     grouping: Option<Expression>,
@@ -45,13 +60,6 @@ struct ThrottlingFilter {
     window_ms: u64,
     /// Keys are this object's: two throttling filters never share counts.
     prefix: String,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl ThrottlingFilter {
@@ -73,15 +81,35 @@ impl ThrottlingFilter {
 impl Filter for ThrottlingFilter {
     fn new() -> Result<Self, String> {
         let config: Config = ferrogate_sdk::config()?;
-        if config.rate.number_of_requests == 0 {
+        if config.throttling_rate_policy.is_some() {
+            return Err("\"throttlingRatePolicy\" is not supported: use \"rate\", with one ThrottlingFilter per rate (behind a SwitchFilter, or in separate routes)".into());
+        }
+        if config.executor.is_some() {
+            return Err(
+                "\"executor\" is not supported: the gateway drops expired counts itself; remove it"
+                    .into(),
+            );
+        }
+        let Some(rate) = config.rate else {
+            return Err("\"rate\" is required".into());
+        };
+        if rate.number_of_requests == 0 {
             return Err("\"rate\".\"numberOfRequests\" must be at least 1".into());
         }
-        let duration = ferrogate_sdk::duration(&config.rate.duration)
+        let duration = ferrogate_sdk::duration(&rate.duration)
             .map_err(|e| format!("\"rate\".\"duration\": {e}"))?
             .filter(|duration| !duration.is_zero())
             .ok_or("\"rate\".\"duration\" must be a finite, non-zero duration")?;
         if let Some(interval) = &config.cleaning_interval {
-            ferrogate_sdk::duration(interval).map_err(|e| format!("\"cleaningInterval\": {e}"))?;
+            // IG's bounds, so that a configuration IG refuses is refused here too.
+            let valid = ferrogate_sdk::duration(interval)
+                .map_err(|e| format!("\"cleaningInterval\": {e}"))?
+                .is_some_and(|period| !period.is_zero() && period <= ONE_DAY);
+            if !valid {
+                return Err(format!(
+                    "\"cleaningInterval\": \"{interval}\" must be more than zero and at most one day"
+                ));
+            }
         }
         let grouping = config
             .request_grouping_policy
@@ -92,7 +120,7 @@ impl Filter for ThrottlingFilter {
             .map_err(|e| format!("\"requestGroupingPolicy\": {e}"))?;
         Ok(ThrottlingFilter {
             grouping,
-            limit: config.rate.number_of_requests,
+            limit: rate.number_of_requests,
             window_ms: duration.max(Duration::from_millis(1)).as_millis() as u64,
             prefix: format!(
                 "ThrottlingFilter/{}/{}",
@@ -107,7 +135,7 @@ impl Filter for ThrottlingFilter {
     }
 
     fn on_request(&self, _req: &Request) -> Result<Outcome, String> {
-        let now = now_ms();
+        let now = ferrogate_sdk::epoch_millis();
         let window = now / self.window_ms;
         let into_window = now % self.window_ms;
         let group = self.group();

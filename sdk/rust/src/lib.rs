@@ -48,6 +48,13 @@
 //! instance is single-threaded) and serves every later call. Handles ([`Request`],
 //! [`Response`]) are valid only during the call that passed them.
 //!
+//! # Helpers
+//!
+//! What IG filters keep needing, so that plugins do not each write it again: [`Message`] (the
+//! operations requests and responses share) and [`MessageType`] (IG's `messageType`),
+//! [`Response::replace_with`], [`FailureHandler`] (IG's optional `failureHandler`),
+//! [`encoding`] (base64, base64url, forms) and [`epoch_millis`].
+//!
 //! # What a plugin cannot do
 //!
 //! No file system, network, environment or clock beyond what the host imports offer; a
@@ -64,6 +71,10 @@
 extern crate self as ferrogate_sdk;
 
 pub mod bindings;
+pub mod encoding;
+mod message;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +88,7 @@ pub use imports::expressions::{self, Expression};
 pub use imports::heap::HandlerRef;
 pub use imports::http::{HeaderValues, OutgoingRequest, Request, Response};
 pub use imports::log::Level;
+pub use message::{Message, MessageType};
 
 /// A filter (or, exported with [`export_decorator!`], a decorator): runs before the rest of
 /// the chain, may answer itself, and sees the response on the way back.
@@ -306,6 +318,67 @@ pub fn resolve_handler(reference: &str) -> Result<HandlerRef, String> {
     imports::heap::resolve_handler(reference)
 }
 
+/// IG's optional `failureHandler` setting: the heap handler that answers a refused request,
+/// or, when the configuration names none, an empty response with a fixed status (`403
+/// Forbidden` for ConditionEnforcementFilter and CorsFilter).
+///
+/// ```no_run
+/// use ferrogate_sdk::{FailureHandler, Filter, Outcome, Request};
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(rename_all = "camelCase")]
+/// struct Config {
+///     #[serde(default)]
+///     failure_handler: Option<serde_json::Value>,
+/// }
+///
+/// struct OnlyGet(FailureHandler);
+///
+/// impl Filter for OnlyGet {
+///     fn new() -> Result<Self, String> {
+///         let config: Config = ferrogate_sdk::config()?;
+///         Ok(OnlyGet(FailureHandler::resolve(config.failure_handler.as_ref(), 403)?))
+///     }
+///
+///     fn on_request(&self, req: &Request) -> Result<Outcome, String> {
+///         if req.method() == "GET" {
+///             return Ok(Outcome::Next);
+///         }
+///         Ok(Outcome::Respond(self.0.respond()?))
+///     }
+/// }
+/// ```
+pub struct FailureHandler {
+    handler: Option<HandlerRef>,
+    default_status: u16,
+}
+
+impl FailureHandler {
+    /// Resolves the `failureHandler` reference of the config (a heap name or an inline
+    /// declaration), if there is one; only during `new`. Errors name the key.
+    pub fn resolve(
+        reference: Option<&serde_json::Value>,
+        default_status: u16,
+    ) -> Result<FailureHandler, String> {
+        let handler = reference
+            .map(|reference| resolve_handler(&reference.to_string()))
+            .transpose()
+            .map_err(|e| format!("\"failureHandler\": {e}"))?;
+        Ok(FailureHandler {
+            handler,
+            default_status,
+        })
+    }
+
+    /// The answer to a refused request: the handler's response, else the default status.
+    pub fn respond(&self) -> Result<Response, String> {
+        match &self.handler {
+            Some(handler) => handler.call(),
+            None => Ok(Response::new(self.default_status)),
+        }
+    }
+}
+
 /// A filter of the heap, resolved with [`resolve_filter`]: answer a request with
 /// [`FilterRef::delegate`] to go on through it (it then calls the rest of the chain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,6 +428,16 @@ pub mod client {
 /// Counters shared by every instance and worker of the gateway.
 pub mod counters {
     pub use super::imports::counters::{WindowCount, increment, try_increment};
+}
+
+/// Milliseconds since the Unix epoch by the host's wall clock (zero should the clock be set
+/// before 1970): for expiry times, such as a token's `exp` or a cache entry's deadline.
+pub fn epoch_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Adds to the counter `ferrogate_plugin_<name>_total{type, object, route}`.

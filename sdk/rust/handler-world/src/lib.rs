@@ -13,12 +13,26 @@ wit_bindgen::generate!({
 // ---------------------------------------------------------------------------------------------
 // Conveniences on the message handles
 
-impl ferrogate::plugin::http::Request {
-    /// The first value of a header, if any.
-    pub fn first_header(&self, name: &str) -> Option<String> {
-        self.header(name).into_iter().next()
-    }
+macro_rules! message_conveniences {
+    ($ty:ty) => {
+        impl $ty {
+            /// The first value of a header, if any.
+            pub fn first_header(&self, name: &str) -> Option<String> {
+                self.header(name).into_iter().next()
+            }
+
+            /// Removes every header, for a message about to be rebuilt from scratch.
+            pub fn clear_headers(&self) {
+                for name in self.header_names() {
+                    self.remove_header(&name);
+                }
+            }
+        }
+    };
 }
+
+message_conveniences!(ferrogate::plugin::http::Request);
+message_conveniences!(ferrogate::plugin::http::Response);
 
 impl ferrogate::plugin::http::Response {
     /// A response with a status and a text body (`Content-Type: text/plain; charset=utf-8`).
@@ -29,8 +43,17 @@ impl ferrogate::plugin::http::Response {
         resp
     }
 
-    /// The first value of a header, if any.
-    pub fn first_header(&self, name: &str) -> Option<String> {
-        self.header(name).into_iter().next()
+    /// Makes this response the same as `source` (status, every header, body): what a filter
+    /// does when, in the response phase, another handler's answer replaces the one the chain
+    /// produced. A `source` body larger than `body_limit` bytes is an error, and this response
+    /// is then left half replaced: fail the request.
+    pub fn replace_with(&self, source: &Self, body_limit: u64) -> Result<(), String> {
+        self.set_status(source.status())?;
+        self.clear_headers();
+        for name in source.header_names() {
+            self.set_header(&name, &source.header(&name))?;
+        }
+        self.set_body(&source.body(body_limit)?);
+        Ok(())
     }
 }
