@@ -132,7 +132,12 @@ pub fn get(gateway: &Gateway, path: &str) -> Reply {
 
 /// The body of a 200 answer to `GET path`, or the status otherwise, for compact assertions.
 pub fn body_of(gateway: &Gateway, path: &str) -> String {
-    let reply = get(gateway, path);
+    body_or_status(get(gateway, path))
+}
+
+/// The body of a 200 reply, or `<status>` otherwise: one string to compare, so an assertion
+/// on what a request reached shows a wrong status and a wrong body alike.
+pub fn body_or_status(reply: Reply) -> String {
     if reply.status == 200 {
         reply.body
     } else {
@@ -168,6 +173,15 @@ pub fn path_route(path: &str, body: &str) -> Value {
         Some(&format!("${{request.uri.path == '{path}'}}")),
         body,
     )
+}
+
+/// A route for requests to `path` exactly, through a Chain of `filters` to `handler`: the
+/// route shape the filter, plugin and session tests put what they test in.
+pub fn chain(path: &str, filters: Value, handler: Value) -> Value {
+    json!({
+        "condition": format!("${{request.uri.path == '{path}'}}"),
+        "handler": {"type": "Chain", "config": {"filters": filters, "handler": handler}}
+    })
 }
 
 /// The main router's route states, from the admin surface.

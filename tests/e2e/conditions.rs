@@ -4,7 +4,7 @@ use ferrogate_e2e::upstream::Upstream;
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::json;
 
-use crate::{Reply, client, send, static_route};
+use crate::{body_or_status, client, send, static_route};
 
 /// One gateway with a route per condition; each route answers its own name.
 fn gateway(upstream: &Upstream) -> (ConfigDir, Gateway) {
@@ -79,22 +79,14 @@ fn gateway(upstream: &Upstream) -> (ConfigDir, Gateway) {
     (config, gateway)
 }
 
-fn answer(reply: Reply) -> String {
-    if reply.status == 200 {
-        reply.body
-    } else {
-        format!("<{}>", reply.status)
-    }
-}
-
 #[test]
 fn conditions_see_the_request_and_the_environment() {
     let upstream = Upstream::echo();
     let (_config, gateway) = gateway(&upstream);
     let client = client();
-    let get = |path: &str| answer(send(client.get(gateway.url(path))));
+    let get = |path: &str| body_or_status(send(client.get(gateway.url(path))));
     let with_header = |method: reqwest::Method, path: &str, tenant: &str| {
-        answer(send(
+        body_or_status(send(
             client
                 .request(method, gateway.url(path))
                 .header("X-Tenant", tenant),
@@ -106,7 +98,10 @@ fn conditions_see_the_request_and_the_environment() {
     assert_eq!(get("/xyz"), "path-starts-with");
     assert_eq!(get("/y/x"), "<404>");
 
-    assert_eq!(answer(send(client.delete(gateway.url("/m")))), "method");
+    assert_eq!(
+        body_or_status(send(client.delete(gateway.url("/m")))),
+        "method"
+    );
     assert_eq!(get("/m"), "<404>");
 
     assert_eq!(with_header(reqwest::Method::GET, "/h", "blue"), "header");
@@ -121,7 +116,7 @@ fn conditions_see_the_request_and_the_environment() {
     assert_eq!(get("/f?q=y"), "<404>");
     // A POSTed form counts too.
     let posted = |body: &str| {
-        answer(send(
+        body_or_status(send(
             client
                 .post(gateway.url("/f"))
                 .header("Content-Type", "application/x-www-form-urlencoded")
@@ -166,9 +161,15 @@ fn a_condition_on_the_request_body() {
 
     assert_eq!(post(r#"{"kind": "refund"}"#).status, 404);
     assert_eq!(post("not json").status, 404);
-    assert_eq!(answer(send(client.post(gateway.url("/orders")))), "<404>");
+    assert_eq!(
+        body_or_status(send(client.post(gateway.url("/orders")))),
+        "<404>"
+    );
     // Other routes still work while the body is read for conditions.
-    assert_eq!(answer(send(client.get(gateway.url("/api/x")))), "path-find");
+    assert_eq!(
+        body_or_status(send(client.get(gateway.url("/api/x")))),
+        "path-find"
+    );
 }
 
 /// A body over the buffering limit, sent while some route's condition reads bodies, must not

@@ -4,19 +4,10 @@
 use std::time::Duration;
 
 use ferrogate_e2e::upstream::Upstream;
-use ferrogate_e2e::{ConfigDir, Gateway};
-use serde_json::{Value, json};
+use ferrogate_e2e::{ConfigDir, serve};
+use serde_json::json;
 
 use crate::{client, get, send};
-
-fn serve(routes: &[(&str, Value)]) -> (ConfigDir, Gateway) {
-    let config = ConfigDir::new();
-    for (name, route) in routes {
-        config.write_route(&format!("{name}.json"), route);
-    }
-    let gateway = Gateway::start(config.path());
-    (config, gateway)
-}
 
 fn position(logs: &[String], object: &str, needle: &str) -> usize {
     logs.iter()
@@ -142,7 +133,7 @@ fn base_uri_rebases_before_the_decorated_object() {
     let (_config, gateway) = serve(&routes);
     let reply = send(client().get(gateway.url("/rebased/item?id=3")));
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let echo: Value = serde_json::from_str(&reply.body).unwrap();
+    let echo = reply.json();
     assert!(
         echo["uri"]
             .as_str()

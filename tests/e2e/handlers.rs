@@ -113,9 +113,7 @@ fn start(upstream: &Upstream) -> (ConfigDir, Gateway) {
             }),
         ),
     ];
-    for (name, route) in routes {
-        config.write_route(&format!("{name}.json"), &route);
-    }
+    config.write_routes(&routes);
     let gateway = Gateway::start(config.path());
     (config, gateway)
 }

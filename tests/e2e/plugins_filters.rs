@@ -17,10 +17,6 @@ fn proxied(path: &str, filters: Value, upstream: &Upstream) -> Value {
     })
 }
 
-fn echoed(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|error| panic!("not an echo ({error}): {body}"))
-}
-
 #[test]
 fn example_plugins_use_every_capability_of_the_contract() {
     let upstream = Upstream::echo();
@@ -129,7 +125,7 @@ fn example_plugins_use_every_capability_of_the_contract() {
     // A request header filter and a response header filter.
     let reply = get(&gateway, "/headers");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(echoed(&reply.body)["headers"]["x-plugin"], "v1");
+    assert_eq!(reply.json()["headers"]["x-plugin"], "v1");
     assert_eq!(reply.header("x-plugin-response"), Some("r1"));
 
     // A short-circuiting auth check: the upstream never sees the refused request.
@@ -155,7 +151,7 @@ fn example_plugins_use_every_capability_of_the_contract() {
 
     // Expressions compiled once, an attribute set by a plugin and read by HeaderFilter.
     let reply = get(&gateway, "/expressions");
-    let echo = echoed(&reply.body);
+    let echo = reply.json();
     assert_eq!(echo["headers"]["x-template"], "GET-from-/expressions");
     assert_eq!(echo["headers"]["x-checked"], "true");
 
@@ -176,7 +172,7 @@ fn example_plugins_use_every_capability_of_the_contract() {
     // Outbound HTTP through the host's client.
     let reply = get(&gateway, "/outbound");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(echoed(&reply.body)["headers"]["x-outbound-status"], "200");
+    assert_eq!(reply.json()["headers"]["x-outbound-status"], "200");
 
     // Shared counters with expiry, and a plugin metric.
     assert_eq!(get(&gateway, "/limited").status, 200);
@@ -231,16 +227,14 @@ fn the_embedded_header_filter_rewrites_requests_and_responses() {
         ),
     )];
     // No plugin directory at all: HeaderFilter is part of the binary.
-    let config = ferrogate_e2e::ConfigDir::new();
-    config.write_route("rewrite.json", &routes[0].1);
-    let gateway = ferrogate_e2e::Gateway::start(config.path());
+    let (_config, gateway) = ferrogate_e2e::serve(&routes);
     let reply = send(
         client()
             .get(gateway.url("/rewrite"))
             .header("x-secret", "hunter2"),
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let echo = echoed(&reply.body);
+    let echo = reply.json();
     assert_eq!(echo["headers"]["x-method"], "GET");
     assert!(echo["headers"].get("x-secret").is_none(), "{echo}");
     assert!(echo["headers"].get("x-null").is_none(), "{echo}");

@@ -6,19 +6,15 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::plugins_support::start;
-use crate::{client, get, try_send};
+use crate::{chain, client, get, try_send};
 
+/// `filter` in front of a handler answering 200 `reached`.
 fn route(path: &str, filter: Value) -> Value {
-    json!({
-        "condition": format!("${{request.uri.path == '{path}'}}"),
-        "handler": {
-            "type": "Chain",
-            "config": {
-                "filters": [filter],
-                "handler": {"type": "StaticResponseHandler", "config": {"status": 200, "entity": "reached"}}
-            }
-        }
-    })
+    chain(
+        path,
+        json!([filter]),
+        json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "reached"}}),
+    )
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -125,9 +125,7 @@ pub fn configure(
         })
         .to_string(),
     );
-    for (name, route) in routes {
-        config.write_route(&format!("{name}.json"), route);
-    }
+    config.write_routes(routes);
     config
 }
 

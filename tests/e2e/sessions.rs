@@ -6,27 +6,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ferrogate_e2e::{ConfigDir, Gateway, check};
+use ferrogate_e2e::{ConfigDir, Gateway, check, serve_with_heap};
 use serde_json::{Value, json};
 
 use crate::check::diagnostic_for;
-use crate::{Reply, client, send};
+use crate::{Reply, chain, client, send};
 
 const KEY: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
 
 /// A route that counts the visits of its session and answers `visits=N`.
 fn counter_route(path: &str) -> Value {
-    json!({
-        "condition": format!("${{request.uri.path == '{path}'}}"),
-        "handler": {"type": "Chain", "config": {
-            "filters": [{"type": "AssignmentFilter", "config": {"onRequest": [
-                {"target": "${session.visits}", "value": "${empty session.visits ? 1 : session.visits + 1}"}
-            ]}}],
-            "handler": {"type": "StaticResponseHandler", "config": {
-                "status": 200, "entity": "visits=${session.visits}"
-            }}
-        }}
-    })
+    chain(
+        path,
+        json!([{"type": "AssignmentFilter", "config": {"onRequest": [
+            {"target": "${session.visits}", "value": "${empty session.visits ? 1 : session.visits + 1}"}
+        ]}}]),
+        json!({"type": "StaticResponseHandler", "config": {
+            "status": 200, "entity": "visits=${session.visits}"
+        }}),
+    )
 }
 
 /// A route that answers with session values without touching the session.
@@ -50,19 +48,6 @@ fn jwt_session(name: &str, cookie: &str) -> Value {
         "secretsProvider": "keys",
         "cookie": {"name": cookie}
     }})
-}
-
-fn gateway_with(heap: Value, routes: &[(&str, Value)]) -> (ConfigDir, Gateway) {
-    let config = ConfigDir::new();
-    config.write(
-        "config.json",
-        &json!({"heap": heap, "handler": {"name": "_router", "type": "Router"}}).to_string(),
-    );
-    for (name, route) in routes {
-        config.write_route(&format!("{name}.json"), route);
-    }
-    let gateway = Gateway::start(config.path());
-    (config, gateway)
 }
 
 fn get_with(gateway: &Gateway, path: &str, cookie: Option<&str>) -> Reply {
@@ -129,12 +114,12 @@ fn decrypt(token: &str) -> serde_json::Map<String, Value> {
 
 #[test]
 fn default_in_memory_session_follows_the_client_cookie() {
-    let (_config, gateway) = gateway_with(
-        json!([]),
+    let (_config, gateway) = serve_with_heap(
         &[
             ("count", counter_route("/count")),
             ("read", reader_route("/read")),
         ],
+        json!([]),
     );
 
     let first = get_with(&gateway, "/count", None);
@@ -173,7 +158,7 @@ fn default_in_memory_session_follows_the_client_cookie() {
 fn jwt_session_named_session_travels_in_an_encrypted_cookie_any_instance_can_read() {
     let heap = json!([key_store(), jwt_session("Session", "openig-jwt-session")]);
     let routes = [("count", counter_route("/count"))];
-    let (_config, gateway) = gateway_with(heap.clone(), &routes);
+    let (_config, gateway) = serve_with_heap(&routes, heap.clone());
 
     let first = get_with(&gateway, "/count", None);
     assert_eq!(first.body, "visits=1");
@@ -200,7 +185,7 @@ fn jwt_session_named_session_travels_in_an_encrypted_cookie_any_instance_can_rea
     let session = cookie(&second, "openig-jwt-session");
 
     // Stateless: another gateway with the same key continues the session.
-    let (_other_config, other) = gateway_with(heap, &routes);
+    let (_other_config, other) = serve_with_heap(&routes, heap);
     assert_eq!(get_with(&other, "/count", Some(&session)).body, "visits=3");
 
     // A forged cookie is ignored: a fresh session, not an error.
@@ -220,13 +205,13 @@ fn a_route_session_replaces_the_gateway_session_only_inside_the_route() {
     let mut inside = counter_route("/inside");
     inside["heap"] = json!([key_store()]);
     inside["session"] = jwt_session("RouteSession", "route-session");
-    let (_config, gateway) = gateway_with(
-        json!([]),
+    let (_config, gateway) = serve_with_heap(
         &[
             ("inside", inside),
             ("outside", counter_route("/outside")),
             ("read", reader_route("/read")),
         ],
+        json!([]),
     );
 
     let outside = get_with(&gateway, "/outside", None);
@@ -257,17 +242,15 @@ fn a_route_session_replaces_the_gateway_session_only_inside_the_route() {
 #[test]
 fn a_session_too_large_for_a_cookie_is_reported_and_not_saved() {
     let big = "x".repeat(6000);
-    let route = json!({
-        "condition": "${request.uri.path == '/big'}",
-        "handler": {"type": "Chain", "config": {
-            "filters": [{"type": "AssignmentFilter", "config": {"onRequest": [
-                {"target": "${session.big}", "value": big}
-            ]}}],
-            "handler": {"type": "StaticResponseHandler", "config": {"status": 200, "entity": "stored"}}
-        }}
-    });
+    let route = chain(
+        "/big",
+        json!([{"type": "AssignmentFilter", "config": {"onRequest": [
+            {"target": "${session.big}", "value": big}
+        ]}}]),
+        json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "stored"}}),
+    );
     let heap = json!([key_store(), jwt_session("Session", "openig-jwt-session")]);
-    let (_config, gateway) = gateway_with(heap, &[("big", route)]);
+    let (_config, gateway) = serve_with_heap(&[("big", route)], heap);
 
     let reply = get_with(&gateway, "/big", None);
     assert_eq!(reply.status, 200, "{}", reply.body);

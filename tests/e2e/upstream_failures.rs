@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::json;
 
-use crate::upstream_support::Server;
+use crate::upstream_support::{Server, http_server, http_server_at};
 use crate::{client, closed_port, get, send, try_send};
 
 #[test]
 fn down_slow_reset_retried_and_limited() {
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     // Answers with a head promising 10 MB, sends a little, then closes the connection.
     let resetting = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -113,7 +113,7 @@ fn down_slow_reset_retried_and_limited() {
     let reply = send(client().post(gateway.url("/late")).body("data"));
     assert_eq!(reply.status, 502, "requests with a body are not retried");
     let started = Instant::now();
-    let _late = Server::http_at(Some(late_address), Duration::from_millis(1000), None);
+    let _late = http_server_at(Some(late_address), Duration::from_millis(1000), None);
     let reply = get(&gateway, "/late/x");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(started.elapsed() >= Duration::from_millis(900));

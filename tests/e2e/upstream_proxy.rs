@@ -5,7 +5,9 @@
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::{Value, json};
 
-use crate::upstream_support::{PROXY_PASSWORD, PROXY_USER, Server, TestCa, TinyProxy, write_file};
+use crate::upstream_support::{
+    PROXY_PASSWORD, PROXY_USER, Server, TestCa, TinyProxy, http_server, write_file,
+};
 use crate::{client, get, send};
 
 fn custom(proxy: &TinyProxy, password_secret: &str) -> Value {
@@ -33,9 +35,9 @@ fn plain_password_store() -> Value {
 
 #[test]
 fn global_proxy_options_per_handler_override_and_bypass() {
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     let ca = TestCa::new();
-    let tls_upstream = Server::http(Some(ca.server_config(&[b"http/1.1"], false)));
+    let tls_upstream = http_server(Some(ca.server_config(&[b"http/1.1"], false)));
     let proxy = TinyProxy::start(&[tls_upstream.address.port()]);
     let other_proxy = TinyProxy::start(&[]);
     let config = ConfigDir::new();
@@ -137,9 +139,9 @@ fn global_proxy_options_per_handler_override_and_bypass() {
 
 #[test]
 fn wrong_password_is_a_502_naming_the_proxy_without_the_password() {
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     let ca = TestCa::new();
-    let tls_upstream = Server::http(Some(ca.server_config(&[b"http/1.1"], false)));
+    let tls_upstream = http_server(Some(ca.server_config(&[b"http/1.1"], false)));
     let proxy = TinyProxy::start(&[tls_upstream.address.port()]);
     let config = ConfigDir::new();
     let trust = write_file(config.path(), "ca.pem", &ca.pem());
@@ -245,7 +247,7 @@ fn a_407_to_a_plain_request_is_a_502() {
 
 #[test]
 fn password_from_a_base64_secret_and_an_unreachable_proxy() {
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     let proxy = TinyProxy::start(&[]);
     let config = ConfigDir::new();
     config.write_route(
@@ -339,7 +341,7 @@ fn base64_encode(text: &str) -> String {
 /// environment at load.
 #[test]
 fn system_proxy_options_from_the_environment() {
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     let proxy = TinyProxy::start(&[]);
     let config = ConfigDir::new();
     config.write(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::json;
 
-use crate::upstream_support::Server;
+use crate::upstream_support::http_server;
 
 /// VmRSS and VmHWM of a process, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
@@ -42,7 +42,7 @@ impl Read for Generated {
 #[test]
 fn one_gib_each_way_with_bounded_memory() {
     const SIZE: u64 = 1 << 30;
-    let upstream = Server::http(None);
+    let upstream = http_server(None);
     let config = ConfigDir::new();
     config.write_route(
         "big.json",

@@ -3,7 +3,6 @@
 //! proxy (tinyproxy).
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ferrogate_e2e::upstream::{delay_as_asked, echo_json};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -19,8 +19,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+
+/// The thread and runtime the upstreams below run on; the tests also spawn misbehaving
+/// servers (silent, refusing) on it directly.
+pub use ferrogate_e2e::upstream::Server;
 
 /// A CA that signs server and client certificates for 127.0.0.1 / localhost.
 pub struct TestCa {
@@ -114,132 +116,58 @@ impl TestCa {
     }
 }
 
-/// A server on its own thread and runtime; stops when dropped.
-pub struct Server {
-    pub address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// An HTTP server (HTTP/1.1 and h2c by prior knowledge) answering with [`echo`], or over
+/// TLS when `tls` is given (ALPN as the configuration says).
+pub fn http_server(tls: Option<rustls::ServerConfig>) -> Server {
+    http_server_at(None, Duration::ZERO, tls)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+/// [`http_server`] on `bind` (127.0.0.1:0 when None), listening only after `delay`.
+pub fn http_server_at(
+    bind: Option<SocketAddr>,
+    delay: Duration,
+    tls: Option<rustls::ServerConfig>,
+) -> Server {
+    let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
+    Server::spawn(bind, delay, move |stream| {
+        let acceptor = acceptor.clone();
+        async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            match acceptor {
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service_fn(echo))
+                        .await;
+                }
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service_fn(echo))
+                        .await;
+                }
+            }
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    })
 }
 
-impl Server {
-    /// Accepts on `bind` (127.0.0.1:0 when None) after `delay`, giving each connection to
-    /// `serve`. With a delay, returns at once (the address is `bind`).
-    pub fn spawn<F, Fut>(bind: Option<SocketAddr>, delay: Duration, serve: F) -> Server
-    where
-        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let serve = Arc::new(serve);
-                let run = async {
-                    tokio::time::sleep(delay).await;
-                    let listener =
-                        TcpListener::bind(bind.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))))
-                            .await
-                            .unwrap();
-                    let _ = address_tx.send(listener.local_addr().unwrap());
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let serve = serve.clone();
-                        tokio::spawn(async move { serve(stream).await });
+/// A WebSocket echo server (over TLS when `tls` is given).
+pub fn websocket_server(tls: Option<rustls::ServerConfig>) -> Server {
+    let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
+    Server::spawn(None, Duration::ZERO, move |stream| {
+        let acceptor = acceptor.clone();
+        async move {
+            match acceptor {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        ws_echo(stream).await;
                     }
-                };
-                tokio::select! {
-                    _ = run => {}
-                    _ = stop_rx => {}
                 }
-            });
-        });
-        let address = match bind {
-            Some(address) if !delay.is_zero() => address,
-            _ => address_rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("server started"),
-        };
-        Server {
-            address,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+                None => ws_echo(stream).await,
+            }
         }
-    }
-
-    /// An HTTP server (HTTP/1.1 and h2c by prior knowledge) answering with [`echo`], or over
-    /// TLS when `tls` is given (ALPN as the configuration says).
-    pub fn http(tls: Option<rustls::ServerConfig>) -> Server {
-        Self::http_at(None, Duration::ZERO, tls)
-    }
-
-    pub fn http_at(
-        bind: Option<SocketAddr>,
-        delay: Duration,
-        tls: Option<rustls::ServerConfig>,
-    ) -> Server {
-        let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
-        Server::spawn(bind, delay, move |stream| {
-            let acceptor = acceptor.clone();
-            async move {
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                match acceptor {
-                    Some(acceptor) => {
-                        let Ok(stream) = acceptor.accept(stream).await else {
-                            return;
-                        };
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service_fn(echo))
-                            .await;
-                    }
-                    None => {
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service_fn(echo))
-                            .await;
-                    }
-                }
-            }
-        })
-    }
-
-    /// A WebSocket echo server (over TLS when `tls` is given).
-    pub fn websocket(tls: Option<rustls::ServerConfig>) -> Server {
-        let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
-        Server::spawn(None, Duration::ZERO, move |stream| {
-            let acceptor = acceptor.clone();
-            async move {
-                match acceptor {
-                    Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream).await {
-                            ws_echo(stream).await;
-                        }
-                    }
-                    None => ws_echo(stream).await,
-                }
-            }
-        })
-    }
-
-    pub fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://{}", self.address)
-    }
+    })
 }
 
 async fn ws_echo<S>(stream: S)
@@ -267,14 +195,7 @@ type EchoBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 pub async fn echo(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<EchoBody>, Infallible> {
-    let delay = request
-        .headers()
-        .get("x-delay-ms")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if let Some(delay) = delay {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
+    delay_as_asked(&request).await;
     let path = request.uri().path().to_owned();
     if let Some(size) = path
         .strip_prefix("/download/")
@@ -294,32 +215,7 @@ pub async fn echo(
             Full::new(Bytes::from(total.to_string())).boxed(),
         ));
     }
-    let version = format!("{:?}", request.version());
-    let method = request.method().to_string();
-    let uri = request.uri().to_string();
-    let headers: serde_json::Map<String, serde_json::Value> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                serde_json::Value::from(value.to_str().unwrap_or("")),
-            )
-        })
-        .collect();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let echo = serde_json::json!({
-        "version": version,
-        "method": method,
-        "uri": uri,
-        "headers": headers,
-        "body": String::from_utf8_lossy(&body),
-    });
+    let echo = echo_json(request, true).await;
     Ok(hyper::Response::builder()
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(echo.to_string())).boxed())

@@ -7,16 +7,16 @@ use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::json;
 
 use crate::get;
-use crate::upstream_support::{Server, TestCa, write_file};
+use crate::upstream_support::{TestCa, http_server, write_file};
 
 #[test]
 fn tls_h2_h2c_and_client_certificates() {
     let ca = TestCa::new();
-    let h1 = Server::http(Some(ca.server_config(&[b"http/1.1"], false)));
-    let h2 = Server::http(Some(ca.server_config(&[b"h2", b"http/1.1"], false)));
-    let h2c = Server::http(None);
-    let mutual = Server::http(Some(ca.server_config(&[b"http/1.1"], true)));
-    let misnamed = Server::http(Some(ca.server_config_for(
+    let h1 = http_server(Some(ca.server_config(&[b"http/1.1"], false)));
+    let h2 = http_server(Some(ca.server_config(&[b"h2", b"http/1.1"], false)));
+    let h2c = http_server(None);
+    let mutual = http_server(Some(ca.server_config(&[b"http/1.1"], true)));
+    let misnamed = http_server(Some(ca.server_config_for(
         &["other.test"],
         &[b"http/1.1"],
         false,

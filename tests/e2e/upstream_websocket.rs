@@ -6,7 +6,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::upstream_support::{PROXY_PASSWORD, PROXY_USER, Server, TestCa, TinyProxy, write_file};
+use crate::upstream_support::{
+    PROXY_PASSWORD, PROXY_USER, TestCa, TinyProxy, http_server, websocket_server, write_file,
+};
 
 async fn echo_through(url: &str) {
     let (mut socket, response) = tokio_tungstenite::connect_async(url)
@@ -28,9 +30,9 @@ async fn echo_through(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_echo_over_ws_and_wss() {
     let ca = TestCa::new();
-    let ws = Server::websocket(None);
-    let wss = Server::websocket(Some(ca.server_config(&[b"http/1.1"], false)));
-    let plain = Server::http(None);
+    let ws = websocket_server(None);
+    let wss = websocket_server(Some(ca.server_config(&[b"http/1.1"], false)));
+    let plain = http_server(None);
     let proxy = TinyProxy::start(&[wss.address.port()]);
     let config = ConfigDir::new();
     write_file(config.path(), "ca.pem", &ca.pem());

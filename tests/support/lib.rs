@@ -33,6 +33,13 @@ pub fn binary() -> PathBuf {
     binary
 }
 
+/// Unit tests (`tests.rs` beside the code, `tests/` folders) are not part of the binary: a
+/// change to them alone does not make cargo relink it.
+fn is_unit_test(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name == "tests.rs")
+        || path.components().any(|part| part.as_os_str() == "tests")
+}
+
 /// Refuses to test a binary older than the sources it is built from.
 fn assert_fresh(binary: &Path) {
     let built = std::fs::metadata(binary)
@@ -46,6 +53,8 @@ fn assert_fresh(binary: &Path) {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
+            } else if is_unit_test(&path) {
+                continue;
             } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
                 newest = newest.max(Some(modified));
             }
@@ -107,6 +116,14 @@ impl ConfigDir {
             &format!("routes/{file_name}"),
             &serde_json::to_string_pretty(route).unwrap(),
         )
+    }
+
+    /// Writes each `(name, route)` as `routes/<name>.json`: how tests declare the routes of a
+    /// gateway, as a list of names and route JSON.
+    pub fn write_routes(&self, routes: &[(&str, serde_json::Value)]) {
+        for (name, route) in routes {
+            self.write_route(&format!("{name}.json"), route);
+        }
     }
 
     pub fn remove(&self, relative: &str) {
@@ -284,6 +301,33 @@ impl Drop for Gateway {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A gateway serving `routes` (see [`ConfigDir::write_routes`]) with no config.json, so the
+/// built-in default applies: the set-up of most route-level tests, written once. Keep the
+/// [`ConfigDir`] alive as long as the gateway.
+pub fn serve(routes: &[(&str, serde_json::Value)]) -> (ConfigDir, Gateway) {
+    let config = ConfigDir::new();
+    config.write_routes(routes);
+    let gateway = Gateway::start(config.path());
+    (config, gateway)
+}
+
+/// [`serve`] with a config.json that declares `heap` beside the main router (`_router`), for
+/// routes that refer to objects of the gateway's heap (a session, a secret store, a handler).
+pub fn serve_with_heap(
+    routes: &[(&str, serde_json::Value)],
+    heap: serde_json::Value,
+) -> (ConfigDir, Gateway) {
+    let config = ConfigDir::new();
+    config.write(
+        "config.json",
+        &serde_json::json!({"heap": heap, "handler": {"name": "_router", "type": "Router"}})
+            .to_string(),
+    );
+    config.write_routes(routes);
+    let gateway = Gateway::start(config.path());
+    (config, gateway)
 }
 
 /// Runs `ferrogate check --config-dir DIR`: (success, stdout, stderr).
