@@ -3,6 +3,8 @@
 //! Bodies are boxed so that a handler can hand a response streamed from an upstream straight
 //! back to the client, and so that native and plugin handlers share one type.
 
+pub mod upgrade;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 

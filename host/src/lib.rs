@@ -8,6 +8,7 @@ pub mod config;
 pub mod exchange;
 pub mod expr;
 pub mod gateway;
+pub mod h1;
 pub mod handler;
 pub mod heap;
 pub mod http;

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connector;
+mod h1;
 pub mod options;
 pub mod tls;
 pub mod websocket;

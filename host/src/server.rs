@@ -1,8 +1,10 @@
-//! Listeners and the hyper service: each request becomes an [`Exchange`], admin paths go to
-//! the admin surface, everything else to the top-level handler.
+//! Listeners: each accepted connection gets its own task, HTTP/1.1 served by [`h1`] and
+//! HTTP/2 (by ALPN on TLS, by its preface on plain listeners: h2c with prior knowledge) by
+//! hyper. Either way a request becomes an [`Exchange`]: admin paths go to the admin surface,
+//! everything else to the top-level handler.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,28 +12,31 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
+mod h1;
 pub mod tls;
 
 use crate::admin::Admin;
 use crate::config::ConnectorSettings;
 use crate::exchange::{ClientInfo, Exchange};
 use crate::gateway::Gateway;
-use crate::http::{BoxError, Response};
+use crate::h1::Reader;
+use crate::http::{Body, BoxError, Response};
 
-/// Bounds on what a client may send before the gateway refuses it, so one client cannot
-/// exhaust memory with headers.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-const MAX_HEADERS: usize = 128;
+/// The most header bytes an HTTP/2 client may send in one request.
+const MAX_HEADER_BYTES: usize = h1::MAX_HEAD_BYTES;
 
 /// How long a client has to complete the TLS handshake, so that idle or half-open connections
 /// cannot pile up.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 struct Shared {
     gateway: Arc<Gateway>,
@@ -47,6 +52,14 @@ pub struct Server {
 struct Listener {
     socket: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// What every connection task holds: the shutdown signal, and its share of the count of
+/// connections still open, which ends when the last task drops its sender.
+#[derive(Clone)]
+struct Drain {
+    closing: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
 }
 
 impl Server {
@@ -90,21 +103,26 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests
-    /// up to `drain` to finish.
+    /// up to `drain` to finish: idle connections close at once, busy ones after their
+    /// response, HTTP/2 ones once their streams are done.
     pub async fn run(self, shutdown: impl Future<Output = ()>, drain: Duration) {
-        let graceful = Arc::new(GracefulShutdown::new());
-        let (stop_accepting, _) = tokio::sync::broadcast::channel::<()>(1);
+        let (closing_sender, closing) = watch::channel(false);
+        let (open, mut all_closed) = mpsc::channel::<()>(1);
+        let connections = Drain {
+            closing,
+            _open: open,
+        };
         let mut accept_loops = Vec::new();
         for listener in self.listeners {
             let shared = self.shared.clone();
-            let graceful = graceful.clone();
-            let mut stop = stop_accepting.subscribe();
+            let connections = connections.clone();
+            let mut stop = connections.closing.clone();
             accept_loops.push(tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = stop.recv() => return,
+                        _ = stop.changed() => return,
                         accepted = listener.socket.accept() => match accepted {
-                            Ok((stream, remote)) => serve_connection(&shared, &graceful, listener.tls.clone(), stream, remote),
+                            Ok((stream, remote)) => serve_connection(&shared, &connections, listener.tls.clone(), stream, remote),
                             Err(error) => {
                                 // Out of file descriptors and the like: back off instead of spinning.
                                 tracing::warn!(%error, "accept failed");
@@ -117,16 +135,13 @@ impl Server {
         }
         shutdown.await;
         tracing::info!(drain_timeout = ?drain, "shutting down: no new connections, draining requests in flight");
-        let _ = stop_accepting.send(());
+        let _ = closing_sender.send(true);
         for accept_loop in accept_loops {
             let _ = accept_loop.await;
         }
-        let Ok(graceful) = Arc::try_unwrap(graceful) else {
-            tracing::warn!("connections still registered; not waiting for them");
-            return;
-        };
-        match tokio::time::timeout(drain, graceful.shutdown()).await {
-            Ok(()) => tracing::info!("all connections closed"),
+        drop(connections);
+        match tokio::time::timeout(drain, all_closed.recv()).await {
+            Ok(_) => tracing::info!("all connections closed"),
             Err(_) => {
                 tracing::warn!(drain_timeout = ?drain, "requests still in flight after the drain timeout; closing")
             }
@@ -161,15 +176,15 @@ async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 /// too (with a timeout), so a slow or silent client never holds up the accept loop.
 fn serve_connection(
     shared: &Arc<Shared>,
-    graceful: &GracefulShutdown,
+    connections: &Drain,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
     remote: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(remote);
     let shared = shared.clone();
-    let watcher = graceful.watcher();
+    let drain = connections.clone();
     tokio::spawn(async move {
         let Some(tls) = tls else {
             let client = ClientInfo {
@@ -177,10 +192,7 @@ fn serve_connection(
                 local,
                 secure: false,
             };
-            let connection = watcher.watch(connection(shared, client, None, TokioIo::new(stream)));
-            if let Err(error) = connection.await {
-                tracing::debug!(%remote, %error, "connection ended with an error");
-            }
+            serve_plain(shared, client, stream, drain).await;
             return;
         };
         let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
@@ -199,66 +211,103 @@ fn serve_connection(
             local,
             secure: true,
         };
-        let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-        let connection = watcher.watch(connection(shared, client, alpn, TokioIo::new(stream)));
-        if let Err(error) = connection.await {
-            tracing::debug!(%remote, %error, "connection ended with an error");
+        // Only the protocol ALPN chose is served; without ALPN, HTTP/1.1.
+        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            serve_h2(shared, client, stream, drain).await;
+        } else {
+            let (read, write) = tokio::io::split(stream);
+            h1::serve(
+                shared,
+                client,
+                Reader::new(read),
+                write,
+                drain.closing.clone(),
+            )
+            .await;
         }
     });
 }
 
-/// HTTP/1.1 or HTTP/2 over `io`: the protocol negotiated by ALPN when there is one, else
-/// detected from the client's preface (h2c with prior knowledge on plain listeners).
-fn connection<I>(
-    shared: Arc<Shared>,
-    client: ClientInfo,
-    alpn: Option<Vec<u8>>,
-    io: TokioIo<I>,
-) -> auto::UpgradeableConnection<
-    'static,
-    TokioIo<I>,
-    impl hyper::service::Service<
-        http::Request<Incoming>,
-        Response = Response,
-        Error = Infallible,
-        Future = impl Future<Output = Result<Response, Infallible>> + Send,
-    > + Send,
-    TokioExecutor,
->
+/// A plain connection: HTTP/2 when it starts with the HTTP/2 preface (h2c with prior
+/// knowledge), HTTP/1.1 otherwise.
+async fn serve_plain(shared: Arc<Shared>, client: ClientInfo, stream: TcpStream, drain: Drain) {
+    let mut reader = Reader::new(stream);
+    let first_bytes = async {
+        // Wait for the first bytes before taking a buffer: connections opened ahead of use
+        // cost no memory.
+        reader.io.readable().await?;
+        loop {
+            if poll_fn(|cx| reader.poll_fill(cx, 4096)).await? == 0 {
+                return Ok::<bool, std::io::Error>(false);
+            }
+            let seen = reader.buf.len().min(H2_PREFACE.len());
+            if reader.buf[..seen] != H2_PREFACE[..seen] || reader.buf.len() >= H2_PREFACE.len() {
+                return Ok(true);
+            }
+        }
+    };
+    let mut closing = drain.closing.clone();
+    tokio::select! {
+        read = tokio::time::timeout(h1::HEAD_TIMEOUT, first_bytes) => {
+            if !matches!(read, Ok(Ok(true))) {
+                return;
+            }
+        }
+        // A connection that has sent nothing yet has nothing the gateway owes an answer to.
+        _ = async { let _ = closing.wait_for(|closing| *closing).await; } => return,
+    }
+    if reader.buf.starts_with(H2_PREFACE) {
+        // The bytes read so far are replayed to hyper through the reader.
+        serve_h2(shared, client, reader, drain).await;
+        return;
+    }
+    let Reader { io, buf } = reader;
+    let (read, write) = io.into_split();
+    let reader = Reader { io: read, buf };
+    h1::serve(shared, client, reader, write, drain.closing.clone()).await;
+}
+
+/// An HTTP/2 connection, served by hyper; at shutdown it stops taking new streams and ends
+/// once those in flight are answered.
+async fn serve_h2<I>(shared: Arc<Shared>, client: ClientInfo, io: I, drain: Drain)
 where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let remote = client.remote;
     let service = service_fn(move |request: http::Request<Incoming>| {
         let shared = shared.clone();
         let client = client.clone();
-        async move { Ok::<_, Infallible>(shared.handle(request, client).await) }
+        async move {
+            let request = request.map(|body| {
+                body.map_err(|error| -> BoxError { Box::new(error) })
+                    .boxed()
+            });
+            Ok::<_, Infallible>(shared.handle(request, client).await)
+        }
     });
-    let mut builder = match alpn.as_deref() {
-        Some(b"h2") => auto::Builder::new(TokioExecutor::new()).http2_only(),
-        Some(b"http/1.1") => auto::Builder::new(TokioExecutor::new()).http1_only(),
-        _ => auto::Builder::new(TokioExecutor::new()),
-    };
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder
-        .http1()
-        .max_buf_size(MAX_HEADER_BYTES)
-        .max_headers(MAX_HEADERS)
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
-    builder
-        .http2()
+        .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    builder
-        .serve_connection_with_upgrades(io, service)
-        .into_owned()
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let mut closing = drain.closing.clone();
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = async { let _ = closing.wait_for(|closing| *closing).await; } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%remote, %error, "HTTP/2 connection ended with an error");
+    }
 }
 
 impl Shared {
-    async fn handle(&self, request: http::Request<Incoming>, client: ClientInfo) -> Response {
+    async fn handle(&self, request: http::Request<Body>, client: ClientInfo) -> Response {
         let (mut parts, body) = request.into_parts();
         absolutize(&mut parts, &client);
-        let body = body
-            .map_err(|error| -> BoxError { Box::new(error) })
-            .boxed();
         let request = http::Request::from_parts(parts, body);
         let mut text = uuid::Uuid::encode_buffer();
         let transaction_id: Arc<str> =

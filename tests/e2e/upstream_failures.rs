@@ -98,7 +98,13 @@ fn down_slow_reset_retried_and_limited() {
     );
     assert!(
         gateway
-            .wait_for_log(&["upstream response body failed"], Duration::from_secs(5))
+            .wait_for_log(
+                &[
+                    "aborting the response to the client",
+                    &format!("upstream {resetting} response body failed"),
+                ],
+                Duration::from_secs(5)
+            )
             .is_some(),
         "{}",
         gateway.logs().join("\n")

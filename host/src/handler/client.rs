@@ -13,7 +13,7 @@ use super::{Handler, HandlerError, HandlerFuture};
 use crate::config::{ConfigError, Located, duration::IgDuration};
 use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
-use crate::http::{Body, BoxError, Response};
+use crate::http::{Response, upgrade};
 use crate::proxy::client::{Failure, Http2, Retries, Settings};
 use crate::proxy::websocket::{WebSocketConfig, is_upgrade_request, splice};
 use crate::proxy::{ClientTlsOptions, ProxyOptions, UpstreamClient};
@@ -310,8 +310,8 @@ impl Handler for ClientHandler {
                 (Some(websocket), true) => websocket,
                 _ => &self.client,
             };
-            let (mut response, permit) = match client.send(outgoing).await {
-                Ok(sent) => sent,
+            let mut response = match client.send(outgoing).await {
+                Ok(response) => response,
                 Err(Failure::Timeout { reason, after }) => {
                     tracing::warn!(upstream = %authority, %reason, "upstream did not answer in time");
                     return Err(HandlerError::UpstreamTimeout {
@@ -328,26 +328,25 @@ impl Handler for ClientHandler {
                 }
             };
             if upgrade && response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-                let upstream_side = hyper::upgrade::on(&mut response);
-                let client_side = hyper::upgrade::on(&mut exchange.request);
-                splice(client_side, upstream_side, authority.to_string());
-                drop(permit);
+                match (
+                    upgrade::on(&mut exchange.request),
+                    upgrade::on_response(&mut response),
+                ) {
+                    (Some(client_side), Some(upstream_side)) => {
+                        splice(client_side, upstream_side, authority.to_string());
+                    }
+                    _ => {
+                        return Err(HandlerError::Upstream {
+                            target: authority.to_string(),
+                            reason: "the upstream switched protocols on a connection that cannot be upgraded".to_owned(),
+                        });
+                    }
+                }
                 let (parts, _) = response.into_parts();
                 return Ok(http::Response::from_parts(parts, crate::http::empty_body()));
             }
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            let upstream = authority.clone();
-            let body: Body = http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
-                body,
-                move |error| -> BoxError {
-                    // The permit frees this upstream's slot when the body ends or is dropped.
-                    let _ = &permit;
-                    tracing::warn!(upstream = %upstream, %error, "upstream response body failed; aborting the response to the client");
-                    Box::new(error)
-                },
-            ));
-            Ok::<Response, HandlerError>(http::Response::from_parts(parts, body))
+            strip_hop_by_hop(response.headers_mut());
+            Ok::<Response, HandlerError>(response)
         })
     }
 }

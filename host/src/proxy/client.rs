@@ -1,21 +1,23 @@
-//! The upstream client: a pooled hyper-util client on [`Connector`], with a real limit on
-//! concurrent requests per upstream, a time limit to the response head, and retries of
-//! idempotent, bodiless requests whose connection could not be made.
+//! The upstream client: HTTP/1.1 through our own pool ([`super::h1`]), HTTP/2 through a
+//! pooled hyper-util client, both on [`Connector`]; a real limit on concurrent requests per
+//! upstream, a time limit to the response head, and retries of idempotent, bodiless
+//! requests whose connection could not be made.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body::Body as _;
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connector::{ConnectError, Connector};
+use super::h1::{H1Client, SendError};
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
-use crate::http::Body;
+use crate::http::{Body, BoxError};
 
 /// Beyond this many upstreams, idle per-upstream limits are dropped (and recreated on use).
 const MAX_TRACKED_UPSTREAMS: usize = 1024;
@@ -54,8 +56,14 @@ pub enum Failure {
     Failed(String),
 }
 
+/// How requests travel: HTTP/1.1 unless the settings ask for HTTP/2.
+enum Transport {
+    Http1(Arc<H1Client>),
+    Hyper(Box<Client<Connector, Body>>),
+}
+
 pub struct UpstreamClient {
-    client: Client<Connector, Body>,
+    transport: Transport,
     proxy: Arc<ProxyOptions>,
     settings: Settings,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -77,20 +85,29 @@ impl UpstreamClient {
             tls.insecure,
             proxy.clone(),
         );
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(settings.connections)
-            .timer(TokioTimer::new())
-            // The per-upstream semaphore already limits; retries are ours.
-            .retry_canceled_requests(true)
-            .set_host(false);
-        if settings.http2 == Http2::PriorKnowledge {
-            builder.http2_only(true);
-        }
+        let transport = if settings.http2 == Http2::Never {
+            Transport::Http1(Arc::new(H1Client::new(
+                connector,
+                settings.connections,
+                IDLE_TIMEOUT,
+            )))
+        } else {
+            let mut builder = Client::builder(TokioExecutor::new());
+            builder
+                .pool_idle_timeout(IDLE_TIMEOUT)
+                .pool_timer(TokioTimer::new())
+                .pool_max_idle_per_host(settings.connections)
+                .timer(TokioTimer::new())
+                // The per-upstream semaphore already limits; retries are ours.
+                .retry_canceled_requests(true)
+                .set_host(false);
+            if settings.http2 == Http2::PriorKnowledge {
+                builder.http2_only(true);
+            }
+            Transport::Hyper(Box::new(builder.build(connector)))
+        };
         Ok(UpstreamClient {
-            client: builder.build(connector),
+            transport,
             proxy,
             settings,
             limits: Mutex::new(HashMap::new()),
@@ -140,17 +157,13 @@ impl UpstreamClient {
         .map_err(|_| Failure::Failed("the client is closing".to_owned()))
     }
 
-    /// Sends the request; the returned permit must live as long as the response body.
+    /// Sends the request. The response body holds this upstream's connection slot until it
+    /// ends (or is dropped).
     pub async fn send(
         &self,
         mut request: http::Request<Body>,
-    ) -> Result<(http::Response<Incoming>, OwnedSemaphorePermit), Failure> {
+    ) -> Result<http::Response<Body>, Failure> {
         let target = request.uri().clone();
-        let key = format!(
-            "{}://{}",
-            target.scheme_str().unwrap_or("http"),
-            target.authority().map(|a| a.as_str()).unwrap_or("")
-        );
         // Plain http through a proxy: the request itself carries the proxy's credentials.
         if target.scheme_str() != Some("https")
             && let Some(credentials) = self
@@ -163,17 +176,17 @@ impl UpstreamClient {
                 credentials.authorization(),
             );
         }
-        let method = request.method().clone();
-        let semaphore = self.semaphore(&key);
+        let key = UpstreamKey(&target);
+        let semaphore = self.semaphore(&key.to_string());
         // A free connection slot is the usual case: no soTimeout timer to arm and cancel.
         let permit = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => Ok(permit),
-            Err(_) => Self::acquire(semaphore, &key, &self.settings).await,
+            Err(_) => Self::acquire(semaphore, &key.to_string(), &self.settings).await,
         }?;
+        let mut permit = Some(permit);
 
-        let replayable = self.settings.retries.is_some()
-            && request.method().is_idempotent()
-            && request.body().is_end_stream();
+        // Only an idempotent request without a body can be sent again.
+        let replayable = request.method().is_idempotent() && request.body().is_end_stream();
         let template = replayable.then(|| {
             (
                 request.method().clone(),
@@ -184,6 +197,7 @@ impl UpstreamClient {
         });
         let retries = self.settings.retries.map(|r| r.count).unwrap_or(0);
         let mut attempt = 0u32;
+        let mut stale_retried = false;
         let mut next = Some(request);
         loop {
             let request = match next.take() {
@@ -202,7 +216,7 @@ impl UpstreamClient {
                     request
                 }
             };
-            let sent = self.client.request(request);
+            let sent = self.send_once(request, &mut permit);
             let result = match self.settings.so_timeout {
                 Some(limit) => match tokio::time::timeout(limit, sent).await {
                     Ok(result) => result,
@@ -215,39 +229,100 @@ impl UpstreamClient {
                 },
                 None => sent.await,
             };
-            match result {
+            let error = match result {
                 Ok(response) => {
                     if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
                         && target.scheme_str() != Some("https")
                         && let Some(proxy) = self.proxy.proxy_for(&target)
                     {
                         return Err(Failure::Failed(format!(
-                            "proxy {} answered 407 Proxy Authentication Required to {method} {target}",
-                            super::connector::proxy_label(proxy)
+                            "proxy {} answered 407 Proxy Authentication Required to {} {target}",
+                            super::connector::proxy_label(proxy),
+                            template
+                                .as_ref()
+                                .map_or("the request", |(method, ..)| method.as_str())
                         )));
                     }
-                    return Ok((response, permit));
+                    return Ok(response);
                 }
-                Err(error) => {
-                    let connect = find_connect_error(&error);
-                    if error.is_connect() && template.is_some() && attempt < retries {
-                        attempt += 1;
-                        let delay = self.settings.retries.map(|r| r.delay).unwrap_or_default();
-                        tracing::info!(upstream = %key, attempt, of = retries, ?delay, reason = %describe(&error), "connection failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Err(match connect {
-                        Some(connect) if connect.timed_out => Failure::Timeout {
-                            reason: connect.message.clone(),
-                            after: self.settings.connect_timeout.unwrap_or_default(),
-                        },
-                        Some(connect) => Failure::Failed(connect.message.clone()),
-                        None => Failure::Failed(format!("{key}: {}", describe(&error))),
+                Err(error) => error,
+            };
+            if permit.is_none() {
+                // The attempt took the slot with it; a retry needs one again.
+                permit = Some(
+                    self.semaphore(&key.to_string())
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Failure::Failed("the client is closing".to_owned()))?,
+                );
+            }
+            match error {
+                SendError::Stale(reason) if template.is_some() && !stale_retried => {
+                    // A kept-alive connection the upstream had closed: a new one, at once.
+                    stale_retried = true;
+                    tracing::debug!(upstream = %key, %reason, "pooled connection was closed by the upstream; sending again");
+                }
+                SendError::Connect(connect) if template.is_some() && attempt < retries => {
+                    attempt += 1;
+                    let delay = self.settings.retries.map(|r| r.delay).unwrap_or_default();
+                    tracing::info!(upstream = %key, attempt, of = retries, ?delay, reason = %connect.message, "connection failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                SendError::Connect(connect) if connect.timed_out => {
+                    return Err(Failure::Timeout {
+                        reason: connect.message,
+                        after: self.settings.connect_timeout.unwrap_or_default(),
                     });
+                }
+                SendError::Connect(connect) => return Err(Failure::Failed(connect.message)),
+                SendError::Stale(reason) | SendError::Failed(reason) => {
+                    return Err(Failure::Failed(format!("{key}: {reason}")));
                 }
             }
         }
+    }
+
+    /// One attempt; takes the permit into the response body when it succeeds.
+    async fn send_once(
+        &self,
+        request: http::Request<Body>,
+        permit: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<http::Response<Body>, SendError> {
+        match &self.transport {
+            Transport::Http1(client) => client.send(request, permit).await,
+            Transport::Hyper(client) => match client.request(request).await {
+                Ok(response) => {
+                    let held = permit.take();
+                    Ok(response.map(move |body| {
+                        body.map_err(move |error| -> BoxError {
+                            // The slot is freed when the body ends or is dropped.
+                            let _ = &held;
+                            Box::new(error)
+                        })
+                        .boxed()
+                    }))
+                }
+                Err(error) => Err(match find_connect_error(&error) {
+                    Some(connect) if error.is_connect() => SendError::Connect(connect.clone()),
+                    Some(connect) => SendError::Failed(connect.message.clone()),
+                    None => SendError::Failed(describe(&error)),
+                }),
+            },
+        }
+    }
+}
+
+/// `scheme://authority` of a target, as logs and the per-upstream limits name it.
+struct UpstreamKey<'a>(&'a http::Uri);
+
+impl std::fmt::Display for UpstreamKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}://{}",
+            self.0.scheme_str().unwrap_or("http"),
+            self.0.authority().map_or("", |a| a.as_str())
+        )
     }
 }
 

@@ -80,22 +80,28 @@ impl tower_service::Service<http::Uri> for Connector {
     }
 
     fn call(&mut self, target: http::Uri) -> Self::Future {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            match inner.connect_timeout {
-                Some(limit) => match tokio::time::timeout(limit, inner.connect(&target)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(ConnectError {
-                        message: format!(
-                            "connecting to {} took more than connectionTimeout {limit:?}",
-                            describe_target(&target)
-                        ),
-                        timed_out: true,
-                    }),
-                },
-                None => inner.connect(&target).await,
-            }
-        })
+        let connector = self.clone();
+        Box::pin(async move { connector.connect(&target).await })
+    }
+}
+
+impl Connector {
+    /// A connection to the server `target` names (through the proxy the options name for
+    /// it), within connectionTimeout.
+    pub async fn connect(&self, target: &http::Uri) -> Result<Stream, ConnectError> {
+        match self.inner.connect_timeout {
+            Some(limit) => match tokio::time::timeout(limit, self.inner.connect(target)).await {
+                Ok(result) => result,
+                Err(_) => Err(ConnectError {
+                    message: format!(
+                        "connecting to {} took more than connectionTimeout {limit:?}",
+                        describe_target(target)
+                    ),
+                    timed_out: true,
+                }),
+            },
+            None => self.inner.connect(target).await,
+        }
     }
 }
 
@@ -286,6 +292,30 @@ pub enum Io {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl Io {
+    /// Whether an idle connection has something to read, which for a connection between
+    /// requests means the server closed it (or broke the protocol): either way, unusable.
+    /// Reads the readiness tokio already knows of; no system call.
+    pub fn readable_while_idle(&self) -> bool {
+        let tcp = match self {
+            Io::Plain(tcp) => tcp,
+            Io::Tls(tls) => tls.get_ref().0,
+        };
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        tcp.poll_read_ready(&mut context).is_ready()
+    }
+}
+
+impl crate::h1::Transport for Io {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Io::Plain(tcp) => tcp.poll_read_ready(cx),
+            // rustls may hold decrypted bytes already: the read itself tells.
+            Io::Tls(_) => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 impl AsyncRead for Io {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -349,6 +379,14 @@ pub struct Stream {
     io: TokioIo<Io>,
     proxied: bool,
     h2: bool,
+}
+
+impl Stream {
+    /// The connection, and whether it goes through a forward proxy that takes absolute-form
+    /// requests (plain http through a proxy; https tunnels are end to end).
+    pub fn into_parts(self) -> (Io, bool) {
+        (self.io.into_inner(), self.proxied)
+    }
 }
 
 impl Connection for Stream {

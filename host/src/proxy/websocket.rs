@@ -1,9 +1,9 @@
 //! WebSocket (and any HTTP/1.1 Upgrade) tunnels: once the upstream answers 101, the client's
 //! and the upstream's upgraded connections are spliced and bytes copied both ways.
 
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+
+use crate::http::upgrade::OnUpgrade;
 
 /// IG's ReverseProxyHandler `websocket` settings.
 #[derive(Deserialize, Default)]
@@ -56,8 +56,7 @@ pub fn splice(client: OnUpgrade, upstream: OnUpgrade, target: String) {
                 return;
             }
         };
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
+        let (mut client, mut upstream) = (client, upstream);
         match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
             Ok((sent, received)) => {
                 tracing::debug!(upstream = %target, sent, received, "websocket tunnel closed")

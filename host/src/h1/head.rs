@@ -1,0 +1,408 @@
+//! Message heads: parsing request and response heads out of a read buffer, and writing them.
+//!
+//! Parsed header values are slices of the buffer the head arrived in (one shared allocation
+//! per head, no copy per value), which is what lets a proxied request's headers go back out
+//! without being copied.
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+
+/// Most header fields a head may carry.
+pub const MAX_HEADERS: usize = 128;
+
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+/// Why a head was refused; each maps to the status a server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("the message head is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the message head has more than {MAX_HEADERS} header fields")]
+    TooManyHeaders,
+    #[error("malformed message head: {0}")]
+    Malformed(String),
+    #[error("invalid message framing: {0}")]
+    Framing(&'static str),
+    #[error("HTTP version not supported")]
+    Version,
+}
+
+impl HeadError {
+    /// What a server answers to a client that sent such a head.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HeadError::TooLarge(_) | HeadError::TooManyHeaders => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            HeadError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            HeadError::Malformed(_) | HeadError::Framing(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Where a header's name and value sit in the head's bytes.
+#[derive(Clone, Copy, Default)]
+struct Field {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+fn span(base: *const u8, part: &[u8]) -> (u32, u32) {
+    // Both point into the same buffer; offsets fit in u32 because heads are bounded far below.
+    let start = part.as_ptr() as usize - base as usize;
+    (start as u32, (start + part.len()) as u32)
+}
+
+fn version(minor: Option<u8>) -> Result<Version, HeadError> {
+    match minor {
+        Some(0) => Ok(Version::HTTP_10),
+        Some(1) => Ok(Version::HTTP_11),
+        _ => Err(HeadError::Version),
+    }
+}
+
+fn parse_error(error: httparse::Error) -> HeadError {
+    match error {
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
+        httparse::Error::Version => HeadError::Version,
+        other => HeadError::Malformed(other.to_string()),
+    }
+}
+
+fn header_map(head: &Bytes, fields: &[Field]) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let name = &head[field.name.0 as usize..field.name.1 as usize];
+        let name = HeaderName::from_bytes(name)
+            .map_err(|_| HeadError::Malformed("invalid header name".to_owned()))?;
+        let value = head.slice(field.value.0 as usize..field.value.1 as usize);
+        let value = HeaderValue::from_maybe_shared(value)
+            .map_err(|_| HeadError::Malformed(format!("invalid value of header {name}")))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Parses the request head at the start of `buf`, taking its bytes out of `buf`. `None`: the
+/// head is not complete yet (and fits in `max_bytes` so far).
+pub fn parse_request(
+    buf: &mut BytesMut,
+    max_bytes: usize,
+) -> Result<Option<RequestHead>, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = [Field::default(); MAX_HEADERS];
+    let base = buf.as_ptr();
+    let mut request = httparse::Request::new(&mut slots);
+    let length = match request.parse(buf).map_err(parse_error)? {
+        httparse::Status::Partial => {
+            return if buf.len() > max_bytes {
+                Err(HeadError::TooLarge(max_bytes))
+            } else {
+                Ok(None)
+            };
+        }
+        httparse::Status::Complete(length) => length,
+    };
+    if length > max_bytes {
+        return Err(HeadError::TooLarge(max_bytes));
+    }
+    let count = request.headers.len();
+    for (field, header) in fields.iter_mut().zip(request.headers.iter()) {
+        field.name = span(base, header.name.as_bytes());
+        field.value = span(base, header.value);
+    }
+    let method = Method::from_bytes(request.method.unwrap_or("").as_bytes())
+        .map_err(|_| HeadError::Malformed("invalid method".to_owned()))?;
+    let target = span(base, request.path.unwrap_or("").as_bytes());
+    let version = version(request.version)?;
+    let head = buf.split_to(length).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(target.0 as usize..target.1 as usize))
+        .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?;
+    Ok(Some(RequestHead {
+        method,
+        uri,
+        version,
+        headers: header_map(&head, &fields[..count])?,
+    }))
+}
+
+/// Parses the response head at the start of `buf`, as [`parse_request`] does.
+pub fn parse_response(
+    buf: &mut BytesMut,
+    max_bytes: usize,
+) -> Result<Option<ResponseHead>, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = [Field::default(); MAX_HEADERS];
+    let base = buf.as_ptr();
+    let mut response = httparse::Response::new(&mut slots);
+    let length = match response.parse(buf).map_err(parse_error)? {
+        httparse::Status::Partial => {
+            return if buf.len() > max_bytes {
+                Err(HeadError::TooLarge(max_bytes))
+            } else {
+                Ok(None)
+            };
+        }
+        httparse::Status::Complete(length) => length,
+    };
+    if length > max_bytes {
+        return Err(HeadError::TooLarge(max_bytes));
+    }
+    let count = response.headers.len();
+    for (field, header) in fields.iter_mut().zip(response.headers.iter()) {
+        field.name = span(base, header.name.as_bytes());
+        field.value = span(base, header.value);
+    }
+    let status = StatusCode::from_u16(response.code.unwrap_or(0))
+        .map_err(|_| HeadError::Malformed("invalid status code".to_owned()))?;
+    let version = version(response.version)?;
+    let head = buf.split_to(length).freeze();
+    Ok(Some(ResponseHead {
+        status,
+        version,
+        headers: header_map(&head, &fields[..count])?,
+    }))
+}
+
+/// Whether a `Connection` header lists `token`.
+pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+/// Whether the peer lets the connection carry another message after this one.
+pub fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    if version == Version::HTTP_11 {
+        !connection_has(headers, "close")
+    } else {
+        connection_has(headers, "keep-alive")
+    }
+}
+
+/// How the body after a head is delimited, once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Everything until the connection closes (responses only).
+    UntilClose,
+}
+
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
+    let mut found: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        // A list of equal values is allowed (RFC 9110 8.6); differing ones are an attack.
+        for item in value
+            .to_str()
+            .map_err(|_| HeadError::Framing("invalid Content-Length"))?
+            .split(',')
+        {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|byte| byte.is_ascii_digit()) {
+                return Err(HeadError::Framing("invalid Content-Length"));
+            }
+            let length: u64 = item
+                .parse()
+                .map_err(|_| HeadError::Framing("invalid Content-Length"))?;
+            if found.is_some_and(|previous| previous != length) {
+                return Err(HeadError::Framing("conflicting Content-Length values"));
+            }
+            found = Some(length);
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `Transfer-Encoding` ends with `chunked`; `None` without the header.
+fn chunked_last(headers: &HeaderMap) -> Result<Option<bool>, HeadError> {
+    let mut last: Option<String> = None;
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        let text = value
+            .to_str()
+            .map_err(|_| HeadError::Framing("invalid Transfer-Encoding"))?;
+        for coding in text.split(',') {
+            let coding = coding.trim();
+            if !coding.is_empty() {
+                last = Some(coding.to_ascii_lowercase());
+            }
+        }
+    }
+    Ok(last.map(|coding| coding == "chunked"))
+}
+
+/// The framing of a request body (RFC 9112 6.3). A request with both `Transfer-Encoding` and
+/// `Content-Length`, or with a transfer coding other than a final `chunked`, is refused: a
+/// proxy that guessed would let requests be smuggled past it.
+pub fn request_framing(head: &RequestHead) -> Result<Framing, HeadError> {
+    match chunked_last(&head.headers)? {
+        Some(_) if head.version == Version::HTTP_10 => Err(HeadError::Framing(
+            "Transfer-Encoding in an HTTP/1.0 request",
+        )),
+        Some(_) if head.headers.contains_key(header::CONTENT_LENGTH) => Err(HeadError::Framing(
+            "both Transfer-Encoding and Content-Length",
+        )),
+        Some(true) => Ok(Framing::Chunked),
+        Some(false) => Err(HeadError::Framing(
+            "a transfer coding other than a final chunked",
+        )),
+        None => Ok(match content_length(&head.headers)? {
+            None | Some(0) => Framing::Empty,
+            Some(length) => Framing::Length(length),
+        }),
+    }
+}
+
+/// The framing of a response body, which depends on the request it answers.
+pub fn response_framing(
+    request_method: &Method,
+    head: &ResponseHead,
+) -> Result<Framing, HeadError> {
+    let status = head.status.as_u16();
+    if request_method == Method::HEAD
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
+        return Ok(Framing::Empty);
+    }
+    match chunked_last(&head.headers)? {
+        Some(true) => Ok(Framing::Chunked),
+        // An unknown coding cannot be delimited: the body runs to the connection's end.
+        Some(false) => Ok(Framing::UntilClose),
+        None => Ok(match content_length(&head.headers)? {
+            Some(0) => Framing::Empty,
+            Some(length) => Framing::Length(length),
+            None => Framing::UntilClose,
+        }),
+    }
+}
+
+/// Writes the fields of `headers` except those the writer sets itself: the framing ones
+/// (unless `keep_content_length`), and `Connection` when `own_connection`.
+fn put_headers(
+    dst: &mut Vec<u8>,
+    headers: &HeaderMap,
+    keep_content_length: bool,
+    own_connection: bool,
+) {
+    for (name, value) in headers {
+        let skip = (name == header::CONTENT_LENGTH && !keep_content_length)
+            || name == header::TRANSFER_ENCODING
+            || (name == header::CONNECTION && own_connection);
+        if skip {
+            continue;
+        }
+        dst.extend_from_slice(name.as_str().as_bytes());
+        dst.extend_from_slice(b": ");
+        dst.extend_from_slice(value.as_bytes());
+        dst.extend_from_slice(b"\r\n");
+    }
+}
+
+fn put_framing(dst: &mut Vec<u8>, framing: Framing) {
+    match framing {
+        Framing::Length(length) => {
+            dst.extend_from_slice(b"content-length: ");
+            dst.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+            dst.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => dst.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Empty | Framing::UntilClose => {}
+    }
+}
+
+/// What a response head says about its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionHeader {
+    /// Nothing: HTTP/1.1's default, keep-alive.
+    Default,
+    Close,
+    /// `keep-alive`, which an HTTP/1.0 client needs to hear.
+    KeepAlive,
+}
+
+/// Writes a response head. `framing` `Empty` writes `content-length: 0` when the status
+/// allows a body; `keep_content_length` passes the handler's own Content-Length through (for
+/// HEAD and 304, whose framing is empty but whose length describes the resource).
+pub fn encode_response_head(
+    dst: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    connection: ConnectionHeader,
+    keep_content_length: bool,
+) {
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    dst.extend_from_slice(status.as_str().as_bytes());
+    dst.push(b' ');
+    dst.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    // A protocol switch names the protocol in Connection (`upgrade`): the handler's stands.
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+    put_headers(dst, headers, keep_content_length, !switching);
+    if !headers.contains_key(header::DATE) {
+        dst.extend_from_slice(b"date: ");
+        super::date::put(dst);
+        dst.extend_from_slice(b"\r\n");
+    }
+    let status_code = status.as_u16();
+    let bodiless_status = (100..200).contains(&status_code) || status_code == 204;
+    match framing {
+        Framing::Empty if !bodiless_status && !keep_content_length => {
+            dst.extend_from_slice(b"content-length: 0\r\n");
+        }
+        other => put_framing(dst, other),
+    }
+    match connection {
+        _ if switching => {}
+        ConnectionHeader::Default => {}
+        ConnectionHeader::Close => dst.extend_from_slice(b"connection: close\r\n"),
+        ConnectionHeader::KeepAlive => dst.extend_from_slice(b"connection: keep-alive\r\n"),
+    }
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Writes a request head. `target` is the request-target: origin form (`/path?query`), or
+/// absolute form for a forward proxy.
+pub fn encode_request_head(
+    dst: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    framing: Framing,
+) {
+    dst.extend_from_slice(method.as_str().as_bytes());
+    dst.push(b' ');
+    dst.extend_from_slice(target.as_bytes());
+    dst.extend_from_slice(b" HTTP/1.1\r\n");
+    // The sender strips hop-by-hop fields and sets its own Connection (`upgrade`).
+    put_headers(dst, headers, false, false);
+    match framing {
+        // Methods that normally carry a body say it is empty, as clients do.
+        Framing::Empty if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
+            dst.extend_from_slice(b"content-length: 0\r\n");
+        }
+        other => put_framing(dst, other),
+    }
+    dst.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,426 @@
+//! The HTTP/1.1 codec: heads, framing decisions (including the request smuggling cases a
+//! proxy must refuse), chunked decoding at every split point, and writing bodies.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, Method, StatusCode, Version};
+use http_body_util::BodyExt;
+use tokio::io::AsyncReadExt;
+
+use super::*;
+
+impl Transport for tokio::io::DuplexStream {}
+
+fn request(text: &str) -> Result<Option<RequestHead>, HeadError> {
+    parse_request(&mut BytesMut::from(text), 64 * 1024)
+}
+
+fn framing_of(text: &str) -> Result<Framing, HeadError> {
+    request_framing(&request(text)?.unwrap())
+}
+
+#[test]
+fn a_request_head_is_parsed_and_its_values_are_slices_of_the_buffer() {
+    let mut buf = BytesMut::from(
+        "GET /items?id=3 HTTP/1.1\r\nHost: gw.example.com\r\nX-Many: a\r\nX-Many: b\r\n\r\nNEXT",
+    );
+    let start = buf.as_ptr() as usize;
+    let end = start + buf.len();
+    let head = parse_request(&mut buf, 1024).unwrap().unwrap();
+    assert_eq!(head.method, Method::GET);
+    assert_eq!(head.uri, "/items?id=3");
+    assert_eq!(head.version, Version::HTTP_11);
+    assert_eq!(head.headers["host"], "gw.example.com");
+    let many: Vec<_> = head.headers.get_all("x-many").iter().collect();
+    assert_eq!(many, ["a", "b"]);
+    let value = head.headers["host"].as_bytes().as_ptr() as usize;
+    assert!((start..end).contains(&value), "the value was copied");
+    // What follows the head stays for the body or the next request.
+    assert_eq!(&buf[..], b"NEXT");
+}
+
+#[test]
+fn a_partial_head_waits_and_an_oversized_one_is_refused() {
+    assert!(request("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+    let long = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n", "a".repeat(2000));
+    assert_eq!(
+        parse_request(&mut BytesMut::from(long.as_str()), 1024).unwrap_err(),
+        HeadError::TooLarge(1024)
+    );
+    let many: String = (0..MAX_HEADERS + 1)
+        .map(|i| format!("X-{i}: v\r\n"))
+        .collect();
+    let error = request(&format!("GET / HTTP/1.1\r\n{many}\r\n")).unwrap_err();
+    assert_eq!(error, HeadError::TooManyHeaders);
+    assert_eq!(error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(
+        request("GET / HTTP/1.1\r\nBad Name: v\r\n\r\n")
+            .unwrap_err()
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        request("GET / HTTP/2.0\r\n\r\n").unwrap_err(),
+        HeadError::Version
+    );
+}
+
+#[test]
+fn request_framing_refuses_what_would_let_requests_be_smuggled() {
+    assert_eq!(
+        framing_of("GET / HTTP/1.1\r\n\r\n").unwrap(),
+        Framing::Empty
+    );
+    assert_eq!(
+        framing_of("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").unwrap(),
+        Framing::Empty
+    );
+    assert_eq!(
+        framing_of("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n").unwrap(),
+        Framing::Length(12)
+    );
+    assert_eq!(
+        framing_of("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap(),
+        Framing::Length(5)
+    );
+    assert_eq!(
+        framing_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap(),
+        Framing::Chunked
+    );
+    for refused in [
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        let error = framing_of(refused).unwrap_err();
+        assert_eq!(
+            error.status(),
+            StatusCode::BAD_REQUEST,
+            "{refused:?}: {error}"
+        );
+    }
+}
+
+fn response(text: &str) -> ResponseHead {
+    parse_response(&mut BytesMut::from(text), 64 * 1024)
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn response_framing_depends_on_the_request_and_the_status() {
+    let with_length = response("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n");
+    assert_eq!(
+        response_framing(&Method::GET, &with_length).unwrap(),
+        Framing::Length(7)
+    );
+    assert_eq!(
+        response_framing(&Method::HEAD, &with_length).unwrap(),
+        Framing::Empty
+    );
+    for status in [
+        "204 No Content",
+        "304 Not Modified",
+        "101 Switching Protocols",
+    ] {
+        let head = response(&format!("HTTP/1.1 {status}\r\nContent-Length: 7\r\n\r\n"));
+        assert_eq!(
+            response_framing(&Method::GET, &head).unwrap(),
+            Framing::Empty
+        );
+    }
+    let chunked =
+        response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(
+        response_framing(&Method::GET, &chunked).unwrap(),
+        Framing::Chunked
+    );
+    let unframed = response("HTTP/1.0 200 OK\r\n\r\n");
+    assert_eq!(
+        response_framing(&Method::GET, &unframed).unwrap(),
+        Framing::UntilClose
+    );
+    assert!(!wants_keep_alive(unframed.version, &unframed.headers));
+    let kept = response("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n");
+    assert!(wants_keep_alive(kept.version, &kept.headers));
+    let closed = response("HTTP/1.1 200 OK\r\nConnection: foo, close\r\n\r\n");
+    assert!(!wants_keep_alive(closed.version, &closed.headers));
+}
+
+/// Decodes `wire` fed in two pieces split at `split`, returning the body and what is left.
+fn decode_split(
+    framing: Framing,
+    wire: &[u8],
+    split: usize,
+) -> Result<(Vec<u8>, Vec<u8>), BodyError> {
+    let mut decoder = Decoder::new(framing);
+    let mut buf = BytesMut::from(&wire[..split]);
+    let mut body = Vec::new();
+    let mut fed_rest = false;
+    loop {
+        match decoder.decode(&mut buf)? {
+            Step::Data(data) => body.extend_from_slice(&data),
+            Step::Done => {
+                if !fed_rest {
+                    buf.extend_from_slice(&wire[split..]);
+                }
+                return Ok((body, buf.to_vec()));
+            }
+            Step::More if !fed_rest => {
+                buf.extend_from_slice(&wire[split..]);
+                fed_rest = true;
+            }
+            Step::More => {
+                decoder.end_of_stream()?;
+                return Ok((body, buf.to_vec()));
+            }
+        }
+    }
+}
+
+#[test]
+fn chunked_bodies_decode_the_same_at_every_split_point_and_leave_what_follows() {
+    let wire = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: yes\r\n\r\nGET /next";
+    for split in 0..wire.len() {
+        let (body, rest) = decode_split(Framing::Chunked, wire, split).unwrap();
+        assert_eq!(body, b"hello world", "split at {split}");
+        assert_eq!(rest, b"GET /next", "split at {split}");
+    }
+    let (body, rest) = decode_split(Framing::Length(5), b"helloGET", 2).unwrap();
+    assert_eq!(
+        (body.as_slice(), rest.as_slice()),
+        (&b"hello"[..], &b"GET"[..])
+    );
+    let (body, _) = decode_split(Framing::UntilClose, b"all of it", 4).unwrap();
+    assert_eq!(body, b"all of it");
+}
+
+#[test]
+fn malformed_or_truncated_bodies_are_errors() {
+    for wire in [
+        &b"5\r\nhelloXX0\r\n\r\n"[..],
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        b"5\nhello\r\n0\r\n\r\n",
+        b"ffffffffffffffffff\r\n",
+        b"5x\r\nhello\r\n",
+    ] {
+        assert!(
+            decode_split(Framing::Chunked, wire, wire.len()).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    assert!(matches!(
+        decode_split(Framing::Length(10), b"short", 5),
+        Err(BodyError::Incomplete)
+    ));
+    assert!(matches!(
+        decode_split(Framing::Chunked, b"5\r\nhel", 6),
+        Err(BodyError::Incomplete)
+    ));
+}
+
+fn head_text(
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    connection: ConnectionHeader,
+) -> String {
+    let mut out = Vec::new();
+    encode_response_head(&mut out, status, headers, framing, connection, false);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn response_heads_carry_our_framing_a_date_and_the_connection_decision() {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-length", "999".parse().unwrap());
+    headers.insert("transfer-encoding", "chunked".parse().unwrap());
+    headers.insert("connection", "keep-alive".parse().unwrap());
+    headers.insert("x-app", "1".parse().unwrap());
+    let text = head_text(
+        StatusCode::OK,
+        &headers,
+        Framing::Length(5),
+        ConnectionHeader::Close,
+    );
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("x-app: 1\r\n"), "{text}");
+    assert!(text.contains("content-length: 5\r\n"), "{text}");
+    assert!(!text.contains("999") && !text.contains("chunked"), "{text}");
+    assert!(
+        text.contains("connection: close\r\n") && !text.contains("keep-alive"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\ndate: ") && text.ends_with("\r\n\r\n"),
+        "{text}"
+    );
+
+    let empty = head_text(
+        StatusCode::OK,
+        &HeaderMap::new(),
+        Framing::Empty,
+        ConnectionHeader::Default,
+    );
+    assert!(empty.contains("content-length: 0\r\n"), "{empty}");
+    let no_content = head_text(
+        StatusCode::NO_CONTENT,
+        &HeaderMap::new(),
+        Framing::Empty,
+        ConnectionHeader::Default,
+    );
+    assert!(!no_content.contains("content-length"), "{no_content}");
+
+    let mut upgrade = HeaderMap::new();
+    upgrade.insert("connection", "upgrade".parse().unwrap());
+    upgrade.insert("upgrade", "websocket".parse().unwrap());
+    let switching = head_text(
+        StatusCode::SWITCHING_PROTOCOLS,
+        &upgrade,
+        Framing::Empty,
+        ConnectionHeader::Close,
+    );
+    assert!(switching.contains("connection: upgrade\r\n"), "{switching}");
+    assert!(!switching.contains("close"), "{switching}");
+}
+
+#[test]
+fn request_heads_use_the_target_given_and_say_when_a_body_is_empty() {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "app:8080".parse().unwrap());
+    let mut out = Vec::new();
+    encode_request_head(
+        &mut out,
+        &Method::POST,
+        "/orders?x=1",
+        &headers,
+        Framing::Empty,
+    );
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        "POST /orders?x=1 HTTP/1.1\r\nhost: app:8080\r\ncontent-length: 0\r\n\r\n"
+    );
+    let mut out = Vec::new();
+    encode_request_head(&mut out, &Method::GET, "/", &headers, Framing::Chunked);
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("transfer-encoding: chunked\r\n")
+    );
+}
+
+/// A body of several frames, the later ones not ready at once.
+fn streamed(parts: &[&'static str]) -> crate::http::Body {
+    let frames: Vec<Result<http_body::Frame<Bytes>, crate::http::BoxError>> = parts
+        .iter()
+        .map(|part| Ok(http_body::Frame::data(Bytes::from_static(part.as_bytes()))))
+        .collect();
+    let stream = futures_util::stream::iter(frames).then(|frame| async {
+        tokio::task::yield_now().await;
+        frame
+    });
+    BodyExt::boxed(http_body_util::StreamBody::new(stream))
+}
+
+async fn written(
+    body: &mut crate::http::Body,
+    framing: Framing,
+) -> (Result<(), WriteError>, Vec<u8>) {
+    let (mut near, mut far) = tokio::io::duplex(64 * 1024);
+    let result = write_message(&mut near, b"HEAD\r\n", body, framing).await;
+    drop(near);
+    let mut out = Vec::new();
+    far.read_to_end(&mut out).await.unwrap();
+    (result, out)
+}
+
+#[tokio::test]
+async fn bodies_are_written_with_the_framing_announced() {
+    let mut full = crate::http::full_body("hello");
+    assert_eq!(framing_for(&full, true), Framing::Length(5));
+    let (result, out) = written(&mut full, Framing::Length(5)).await;
+    result.unwrap();
+    assert_eq!(out, b"HEAD\r\nhello");
+
+    let mut chunks = streamed(&["ab", "", "cde"]);
+    assert_eq!(framing_for(&chunks, true), Framing::Chunked);
+    assert_eq!(framing_for(&chunks, false), Framing::UntilClose);
+    let (result, out) = written(&mut chunks, Framing::Chunked).await;
+    result.unwrap();
+    assert_eq!(out, b"HEAD\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+
+    let mut empty = crate::http::empty_body();
+    assert_eq!(framing_for(&empty, true), Framing::Empty);
+    let (result, out) = written(&mut empty, Framing::Empty).await;
+    result.unwrap();
+    assert_eq!(out, b"HEAD\r\n");
+
+    // A body longer or shorter than its announced length is an error, not a corrupt stream.
+    let mut long = crate::http::full_body("too long");
+    assert!(matches!(
+        written(&mut long, Framing::Length(3)).await.0,
+        Err(WriteError::Length { declared: 3, .. })
+    ));
+    let mut short = streamed(&["ab"]);
+    assert!(matches!(
+        written(&mut short, Framing::Length(3)).await.0,
+        Err(WriteError::Length {
+            declared: 3,
+            actual: 2
+        })
+    ));
+}
+
+type Ended = Arc<Mutex<Option<(Vec<u8>, &'static str)>>>;
+
+struct Record(Ended);
+
+impl BodyEnd<tokio::io::DuplexStream> for Record {
+    fn end(self, reader: Reader<tokio::io::DuplexStream>, ending: Ending) {
+        let how = match ending {
+            Ending::Complete => "complete",
+            Ending::Unread(_) => "unread",
+            Ending::Broken => "broken",
+        };
+        *self.0.lock().unwrap() = Some((reader.buf.to_vec(), how));
+    }
+}
+
+#[tokio::test]
+async fn an_incoming_body_streams_off_the_connection_and_gives_it_back() {
+    let (near, far) = tokio::io::duplex(1024);
+    let ended: Ended = Arc::default();
+    let mut reader = Reader::new(far);
+    reader.buf.extend_from_slice(b"4\r\nwiki\r\n");
+    let body = IncomingBody::new(reader, Framing::Chunked, Record(ended.clone()));
+    let writer = tokio::spawn(async move {
+        let mut near = near;
+        tokio::io::AsyncWriteExt::write_all(&mut near, b"5\r\npedia\r\n0\r\n\r\nGET /next")
+            .await
+            .unwrap();
+        near
+    });
+    let collected = body.collect().await.unwrap().to_bytes();
+    assert_eq!(&collected[..], b"wikipedia");
+    let (rest, how) = ended.lock().unwrap().clone().unwrap();
+    assert_eq!(how, "complete");
+    assert_eq!(rest, b"GET /next");
+    drop(writer.await.unwrap());
+
+    // Dropped before its end, a body says so, with where it stopped.
+    let (_near, far) = tokio::io::duplex(1024);
+    let ended: Ended = Arc::default();
+    let body = IncomingBody::new(Reader::new(far), Framing::Length(10), Record(ended.clone()));
+    drop(body);
+    assert_eq!(ended.lock().unwrap().clone().unwrap().1, "unread");
+}

@@ -1,0 +1,278 @@
+//! HTTP/1.1 to upstreams: idle connections pooled per upstream, each request written and its
+//! response read by the task that sends it (no task or channel per connection), the response
+//! body streamed off the connection, which goes back to the pool when the body ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::connector::{ConnectError, Connector, Io};
+use crate::h1::{self, BodyEnd, Ending, Framing, IncomingBody, Reader};
+use crate::http::upgrade;
+use crate::http::{Body, BoxError};
+
+/// The largest response head accepted from an upstream (applications send big cookies).
+const MAX_RESPONSE_HEAD: usize = 256 * 1024;
+const HEAD_READ: usize = 8 * 1024;
+/// Beyond this many upstreams, pools left empty are forgotten.
+const MAX_TRACKED_UPSTREAMS: usize = 1024;
+
+type Conn = Reader<Io>;
+
+/// Why a request got no response.
+#[derive(Debug)]
+pub enum SendError {
+    Connect(ConnectError),
+    /// A pooled connection turned out closed before any of the response arrived: the
+    /// upstream closed it while idle. A request that can be replayed is sent again.
+    Stale(String),
+    Failed(String),
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    tls: bool,
+    authority: http::uri::Authority,
+}
+
+struct Idle {
+    conn: Conn,
+    proxied: bool,
+    since: Instant,
+}
+
+pub struct H1Client {
+    connector: Connector,
+    idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+/// Takes a response body's connection back to the pool when the body has been read whole.
+struct BackToPool {
+    client: Arc<H1Client>,
+    key: PoolKey,
+    proxied: bool,
+    reusable: bool,
+    /// The upstream's connection slot, held until the body ends.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl BodyEnd<Io> for BackToPool {
+    fn end(self, conn: Conn, ending: Ending) {
+        // Bytes after the body would be a response nobody asked for.
+        if self.reusable && matches!(ending, Ending::Complete) && conn.buf.is_empty() {
+            self.client.checkin(self.key, conn, self.proxied);
+        }
+    }
+
+    fn describe(&self, error: h1::BodyError) -> BoxError {
+        format!(
+            "upstream {} response body failed: {error}",
+            self.key.authority
+        )
+        .into()
+    }
+}
+
+impl H1Client {
+    pub fn new(connector: Connector, max_idle: usize, idle_timeout: Duration) -> Self {
+        H1Client {
+            connector,
+            idle: Mutex::new(HashMap::new()),
+            max_idle,
+            idle_timeout,
+        }
+    }
+
+    fn checkout(&self, key: &PoolKey) -> Option<Idle> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(key)?;
+        while let Some(entry) = list.pop() {
+            if entry.since.elapsed() < self.idle_timeout && !entry.conn.io.readable_while_idle() {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, key: PoolKey, mut conn: Conn, proxied: bool) {
+        conn.release_if_empty();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= MAX_TRACKED_UPSTREAMS && !idle.contains_key(&key) {
+            idle.retain(|_, list| !list.is_empty());
+        }
+        let list = idle.entry(key).or_default();
+        if list.len() < self.max_idle {
+            list.push(Idle {
+                conn,
+                proxied,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// Sends the request and reads the response head; the body follows as it is read.
+    /// `permit` is released when the response body ends.
+    pub async fn send(
+        self: &Arc<Self>,
+        request: http::Request<Body>,
+        permit: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<http::Response<Body>, SendError> {
+        let uri = request.uri().clone();
+        let key = PoolKey {
+            tls: matches!(uri.scheme_str(), Some("https" | "wss")),
+            authority: uri
+                .authority()
+                .cloned()
+                .ok_or_else(|| SendError::Failed(format!("{uri} names no server")))?,
+        };
+        let (conn, proxied, reused) = match self.checkout(&key) {
+            Some(idle) => (idle.conn, idle.proxied, true),
+            None => {
+                let (io, proxied) = self
+                    .connector
+                    .connect(&uri)
+                    .await
+                    .map_err(SendError::Connect)?
+                    .into_parts();
+                (Reader::new(io), proxied, false)
+            }
+        };
+        exchange(self, key, conn, proxied, reused, request, permit).await
+    }
+}
+
+/// The request-target: origin form, or the absolute URI for a forward proxy.
+fn target(uri: &http::Uri, proxied: bool) -> std::borrow::Cow<'_, str> {
+    if proxied {
+        return std::borrow::Cow::Owned(uri.to_string());
+    }
+    std::borrow::Cow::Borrowed(uri.path_and_query().map_or("/", |path| path.as_str()))
+}
+
+async fn read_head(
+    conn: &mut Conn,
+    method: &http::Method,
+) -> Result<Option<h1::ResponseHead>, String> {
+    loop {
+        if !conn.buf.is_empty() {
+            match h1::parse_response(&mut conn.buf, MAX_RESPONSE_HEAD) {
+                // Interim answers (100 Continue, 103 Early Hints) are not passed on.
+                Ok(Some(head))
+                    if head.status.is_informational()
+                        && head.status != http::StatusCode::SWITCHING_PROTOCOLS =>
+                {
+                    continue;
+                }
+                Ok(Some(head)) => return Ok(Some(head)),
+                Ok(None) => {}
+                Err(error) => {
+                    return Err(format!("the upstream sent an invalid response: {error}"));
+                }
+            }
+        }
+        match std::future::poll_fn(|cx| conn.poll_fill(cx, HEAD_READ)).await {
+            Ok(0) if conn.buf.is_empty() => return Ok(None),
+            Ok(0) => {
+                return Err(format!(
+                    "the upstream closed the connection in the middle of the response head to {method}"
+                ));
+            }
+            Ok(_) => {}
+            Err(error) => return Err(format!("reading the response failed: {error}")),
+        }
+    }
+}
+
+async fn exchange(
+    client: &Arc<H1Client>,
+    key: PoolKey,
+    mut conn: Conn,
+    proxied: bool,
+    reused: bool,
+    request: http::Request<Body>,
+    permit: &mut Option<OwnedSemaphorePermit>,
+) -> Result<http::Response<Body>, SendError> {
+    let (parts, mut body) = request.into_parts();
+    let framing = h1::framing_for(&body, true);
+    let mut head = Vec::with_capacity(256 + 32 * parts.headers.len());
+    h1::encode_request_head(
+        &mut head,
+        &parts.method,
+        &target(&parts.uri, proxied),
+        &parts.headers,
+        framing,
+    );
+    let stale = |reason: String| {
+        if reused {
+            SendError::Stale(reason)
+        } else {
+            SendError::Failed(reason)
+        }
+    };
+    match h1::write_message(&mut conn, &head, &mut body, framing).await {
+        Ok(()) => {}
+        Err(h1::WriteError::Io(error)) => {
+            // An upstream may answer (413, 401) and close without reading the whole body:
+            // its answer is still worth reading.
+            if framing == Framing::Empty {
+                return Err(stale(format!("sending the request failed: {error}")));
+            }
+            tracing::debug!(%error, "the upstream stopped reading the request body; reading its answer");
+        }
+        Err(h1::WriteError::Body(error)) => {
+            return Err(SendError::Failed(format!(
+                "the request body could not be read from the client: {error}"
+            )));
+        }
+        Err(error @ h1::WriteError::Length { .. }) => {
+            return Err(SendError::Failed(error.to_string()));
+        }
+    }
+    drop(body);
+    let response_head = match read_head(&mut conn, &parts.method).await {
+        Ok(Some(head)) => head,
+        Ok(None) => {
+            return Err(stale(
+                "the upstream closed the connection without answering".to_owned(),
+            ));
+        }
+        Err(reason) => return Err(SendError::Failed(reason)),
+    };
+    let response_framing = h1::response_framing(&parts.method, &response_head)
+        .map_err(|error| SendError::Failed(format!("the upstream's response: {error}")))?;
+    let reusable = h1::wants_keep_alive(response_head.version, &response_head.headers)
+        && !h1::connection_has(&parts.headers, "close")
+        && response_framing != Framing::UntilClose;
+
+    let mut response = http::Response::new(crate::http::empty_body());
+    *response.status_mut() = response_head.status;
+    *response.version_mut() = response_head.version;
+    *response.headers_mut() = response_head.headers;
+
+    if response_head.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        // The connection now belongs to the protocol the upstream switched to.
+        let (pending, on_upgrade) = upgrade::pending();
+        pending.fulfil(upgrade::Upgraded::new(conn));
+        response.extensions_mut().insert(on_upgrade);
+        drop(permit.take());
+        return Ok(response);
+    }
+    let end = BackToPool {
+        client: client.clone(),
+        key,
+        proxied,
+        reusable,
+        _permit: permit.take(),
+    };
+    if response_framing == Framing::Empty {
+        end.end(conn, Ending::Complete);
+        return Ok(response);
+    }
+    *response.body_mut() = IncomingBody::new(conn, response_framing, end).boxed();
+    Ok(response)
+}

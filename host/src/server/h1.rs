@@ -1,0 +1,332 @@
+//! One HTTP/1.1 client connection: read a request head, hand the request to the gateway,
+//! write the response, and again, in the connection's own task.
+//!
+//! A request body is read by whoever consumes it (a filter, the upstream client) straight off
+//! the connection: the body takes the read side and gives it back at its end, so the next
+//! request can be read. Between requests the connection holds no buffer.
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Shared;
+use crate::exchange::ClientInfo;
+use crate::h1::{
+    self, BodyEnd, ConnectionHeader, Ending, Framing, HeadError, IncomingBody, Joined, Reader,
+    RequestHead, Transport,
+};
+use crate::http::upgrade;
+use crate::http::{Body, Response};
+
+/// Bounds on what a client may send before the gateway refuses it, so that one client cannot
+/// exhaust memory with headers.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How long a client has to send a request head: from the connection's start, or from the
+/// end of the previous response (the keep-alive timeout).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a read of the next head asks room for: most heads fit at once.
+const HEAD_READ: usize = 4 * 1024;
+
+/// How much of a request body nobody read the gateway reads past to keep the connection,
+/// and for how long, before it closes the connection instead.
+const SKIP_LIMIT: u64 = 64 * 1024;
+const SKIP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Where a request body leaves the read side when it ends or is dropped.
+type Returned<R> = Arc<Mutex<Option<(Reader<R>, Ending)>>>;
+
+struct ReturnToConnection<R>(Returned<R>);
+
+impl<R: Transport> BodyEnd<R> for ReturnToConnection<R> {
+    fn end(self, reader: Reader<R>, ending: Ending) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((reader, ending));
+        }
+    }
+}
+
+enum NextHead {
+    Head(RequestHead),
+    /// The client closed, stayed silent too long, or the gateway is shutting down.
+    Closed,
+    Refused(HeadError),
+}
+
+/// Waits for and parses the next request head. Only this wait is subject to the head timeout
+/// and to shutdown: a request being handled always gets its response.
+async fn next_head<R: Transport>(
+    reader: &mut Reader<R>,
+    closing: &mut watch::Receiver<bool>,
+    sleep: &mut std::pin::Pin<&mut tokio::time::Sleep>,
+) -> NextHead {
+    let deadline = Instant::now() + HEAD_TIMEOUT;
+    loop {
+        if !reader.buf.is_empty() {
+            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES) {
+                Ok(Some(head)) => return NextHead::Head(head),
+                Ok(None) => {}
+                Err(error) => return NextHead::Refused(error),
+            }
+        }
+        // At shutdown an idle connection closes, and so does one still sending its head:
+        // neither has a request the gateway owes an answer to.
+        if *closing.borrow() {
+            return NextHead::Closed;
+        }
+        let read = async {
+            if reader.buf.is_empty() {
+                reader.release_if_empty();
+                poll_fn(|cx| reader.io.poll_read_ready(cx)).await?;
+            }
+            poll_fn(|cx| reader.poll_fill(cx, HEAD_READ)).await
+        };
+        tokio::select! {
+            biased;
+            read = read => match read {
+                Ok(0) | Err(_) => return NextHead::Closed,
+                Ok(_) => {}
+            },
+            changed = closing.changed() => {
+                if changed.is_err() {
+                    return NextHead::Closed;
+                }
+            }
+            () = sleep.as_mut() => {
+                // The timer is armed once and only ever early (deadlines move forward), so
+                // resetting it per request is not needed.
+                if Instant::now() >= deadline {
+                    return NextHead::Closed;
+                }
+                sleep.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
+/// A short answer to a head the gateway refuses, after which the connection closes.
+async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
+    let status = error.status();
+    let text = error.to_string();
+    let mut head = Vec::with_capacity(160 + text.len());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h1::encode_response_head(
+        &mut head,
+        status,
+        &headers,
+        Framing::Length(text.len() as u64),
+        ConnectionHeader::Close,
+        false,
+    );
+    head.extend_from_slice(text.as_bytes());
+    let _ = writer.write_all(&head).await;
+    let _ = writer.shutdown().await;
+}
+
+/// Serves requests on one connection until either side closes it.
+pub async fn serve<R, W>(
+    shared: Arc<Shared>,
+    client: ClientInfo,
+    mut reader: Reader<R>,
+    mut writer: W,
+    mut closing: watch::Receiver<bool>,
+) where
+    R: Transport + Sync,
+    W: AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    let sleep = tokio::time::sleep(HEAD_TIMEOUT);
+    tokio::pin!(sleep);
+    loop {
+        let head = match next_head(&mut reader, &mut closing, &mut sleep).await {
+            NextHead::Head(head) => head,
+            NextHead::Closed => return,
+            NextHead::Refused(error) => {
+                tracing::debug!(remote = %client.remote, %error, "refused a request head");
+                refuse(&mut writer, &error).await;
+                return;
+            }
+        };
+        let closing_now = *closing.borrow();
+        // The exchange is boxed so that an idle connection's task stays small.
+        let outcome = Box::pin(exchange(
+            &shared,
+            &client,
+            head,
+            reader,
+            &mut writer,
+            closing_now,
+        ))
+        .await;
+        match outcome {
+            Outcome::Next(next) => reader = next,
+            Outcome::Close => {
+                let _ = writer.shutdown().await;
+                return;
+            }
+            Outcome::Upgrade(next, pending) => {
+                pending.fulfil(upgrade::Upgraded::new(Joined {
+                    reader: next,
+                    writer,
+                }));
+                return;
+            }
+        }
+    }
+}
+
+enum Outcome<R> {
+    /// Keep the connection: the next request starts in this reader's buffer.
+    Next(Reader<R>),
+    Close,
+    /// The protocol switched: the connection now belongs to the upgrade.
+    Upgrade(Reader<R>, upgrade::Pending),
+}
+
+/// One request and its response.
+async fn exchange<R, W>(
+    shared: &Shared,
+    client: &ClientInfo,
+    head: RequestHead,
+    reader: Reader<R>,
+    writer: &mut W,
+    closing: bool,
+) -> Outcome<R>
+where
+    R: Transport + Sync,
+    W: AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    let framing = match h1::request_framing(&head) {
+        Ok(framing) => framing,
+        Err(error) => {
+            refuse(writer, &error).await;
+            return Outcome::Close;
+        }
+    };
+    let keep_alive = h1::wants_keep_alive(head.version, &head.headers) && !closing;
+    let version = head.version;
+    let is_head = head.method == http::Method::HEAD;
+
+    // The body takes the read side; a bodiless request leaves it here.
+    let (body, kept, returned): (Body, Option<Reader<R>>, Option<Returned<R>>) =
+        if framing == Framing::Empty {
+            (crate::http::empty_body(), Some(reader), None)
+        } else {
+            if version == http::Version::HTTP_11
+                && head
+                    .headers
+                    .get(http::header::EXPECT)
+                    .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+                && writer
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .is_err()
+            {
+                return Outcome::Close;
+            }
+            let slot: Returned<R> = Arc::new(Mutex::new(None));
+            let body = IncomingBody::new(reader, framing, ReturnToConnection(slot.clone()));
+            (body.boxed(), None, Some(slot))
+        };
+
+    let mut request = http::Request::new(body);
+    *request.method_mut() = head.method;
+    *request.uri_mut() = head.uri;
+    *request.version_mut() = head.version;
+    let mut headers = head.headers;
+    // The gateway answers the expectation itself (above); upstreams get the body outright.
+    headers.remove(http::header::EXPECT);
+    let upgrade = if crate::proxy::websocket::is_upgrade_request(&headers) {
+        let (pending, on_upgrade) = upgrade::pending();
+        request.extensions_mut().insert(on_upgrade);
+        Some(pending)
+    } else {
+        None
+    };
+    *request.headers_mut() = headers;
+
+    let response: Response = shared.handle(request, client.clone()).await;
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status;
+
+    let switching = status == http::StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
+    let bodiless = is_head
+        || status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED;
+    let out_framing = if bodiless {
+        Framing::Empty
+    } else {
+        h1::framing_for(&body, version == http::Version::HTTP_11)
+    };
+    // The read side, if the request body gave it back already (an unread rest is skipped
+    // once the response is out).
+    let mut back = kept.map(|reader| (reader, Ending::Complete));
+    if back.is_none() {
+        back = returned.as_ref().and_then(|slot| slot.lock().ok()?.take());
+    }
+    let reusable = matches!(back, Some((_, Ending::Complete | Ending::Unread(_))));
+    // A request body still being read elsewhere, or broken, ends the connection after this.
+    let close = !switching
+        && (!keep_alive
+            || !reusable
+            || out_framing == Framing::UntilClose
+            || h1::connection_has(&parts.headers, "close"));
+    let connection = if close {
+        ConnectionHeader::Close
+    } else if version == http::Version::HTTP_10 && !switching {
+        ConnectionHeader::KeepAlive
+    } else {
+        ConnectionHeader::Default
+    };
+    let mut out = Vec::with_capacity(256 + 32 * parts.headers.len());
+    h1::encode_response_head(
+        &mut out,
+        status,
+        &parts.headers,
+        out_framing,
+        connection,
+        is_head || status == http::StatusCode::NOT_MODIFIED,
+    );
+    if let Err(error) = h1::write_message(writer, &out, &mut body, out_framing).await {
+        match error {
+            // The client went away: nothing to tell anyone.
+            h1::WriteError::Io(error) => {
+                tracing::debug!(remote = %client.remote, %error, "the response could not be sent whole; closing the connection");
+            }
+            // The body itself broke (an upstream that stopped midway): the client gets a
+            // truncated response, which the closed connection makes detectable.
+            error => {
+                tracing::warn!(remote = %client.remote, %error, "the response body failed midway; aborting the response to the client");
+            }
+        }
+        return Outcome::Close;
+    }
+    drop(body);
+    let reader = match back {
+        Some((reader, Ending::Complete)) => Some(reader),
+        Some((mut reader, Ending::Unread(mut decoder))) if !close => {
+            let skipped = tokio::time::timeout(
+                SKIP_TIMEOUT,
+                h1::skip_body(&mut reader, &mut decoder, SKIP_LIMIT),
+            )
+            .await;
+            matches!(skipped, Ok(true)).then_some(reader)
+        }
+        _ => None,
+    };
+    match (reader, upgrade) {
+        (Some(reader), Some(pending)) if switching => Outcome::Upgrade(reader, pending),
+        (Some(reader), _) if !close => Outcome::Next(reader),
+        _ => Outcome::Close,
+    }
+}
