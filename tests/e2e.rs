@@ -30,6 +30,8 @@ mod filters_traffic;
 mod handlers;
 #[path = "e2e/heap.rs"]
 mod heap;
+#[path = "e2e/http1.rs"]
+mod http1;
 #[path = "e2e/limits.rs"]
 mod limits;
 #[path = "e2e/listeners_cli.rs"]

@@ -274,7 +274,14 @@ where
     if back.is_none() {
         back = returned.as_ref().and_then(|slot| slot.lock().ok()?.take());
     }
-    let reusable = matches!(back, Some((_, Ending::Complete | Ending::Unread(_))));
+    let reusable = match &back {
+        Some((_, Ending::Complete)) => true,
+        // Too much left to read past: say now that the connection will close.
+        Some((_, Ending::Unread(decoder))) => {
+            decoder.remaining().is_none_or(|left| left <= SKIP_LIMIT)
+        }
+        _ => false,
+    };
     // A request body still being read elsewhere, or broken, ends the connection after this.
     let close = !switching
         && (!keep_alive
