@@ -15,7 +15,16 @@ mod filter_world {
     wasmtime::component::bindgen!({
         path: "../sdk/wit",
         world: "filter-plugin",
-        imports: { default: async | trappable },
+        // Only imports that wait (on a body, a handler, an outbound exchange) are async:
+        // every other import is a plain call, without a boxed future per call.
+        imports: {
+            "ferrogate:plugin/http.[method]request.body": async | trappable,
+            "ferrogate:plugin/http.[method]response.body": async | trappable,
+            "ferrogate:plugin/heap.[method]handler-ref.call": async | trappable,
+            "ferrogate:plugin/client.send": async | trappable,
+            "ferrogate:plugin/client.send-through": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
         with: {
             "ferrogate:plugin/http.request": super::RequestRes,
@@ -30,7 +39,7 @@ mod handler_world {
     wasmtime::component::bindgen!({
         path: "../sdk/wit",
         world: "handler-plugin",
-        imports: { default: async | trappable },
+        imports: { default: trappable },
         exports: { default: async },
         with: {
             "ferrogate:plugin/http": super::filter_world::ferrogate::plugin::http,

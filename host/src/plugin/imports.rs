@@ -20,16 +20,10 @@ fn no_exchange() -> wasmtime::Error {
 
 impl StoreState {
     fn exchange_mut(&mut self) -> R<&mut crate::exchange::Exchange> {
-        self.exchange.as_mut().ok_or_else(no_exchange)
+        self.current_mut().ok_or_else(no_exchange)
     }
     fn response_mut(&mut self, handle: &Resource<ResponseRes>) -> R<&mut crate::http::Response> {
         Ok(&mut self.table.get_mut(handle)?.0)
-    }
-
-    /// The deadline bounds the plugin's own CPU time: time spent waiting on the network for
-    /// a body, an outbound call or a heap handler is given back to the call.
-    fn exclude_from_deadline(&mut self, since: std::time::Instant) {
-        self.call_started += since.elapsed();
     }
 }
 
@@ -74,14 +68,10 @@ const BODY_CAP: u64 = 16 << 20;
 impl messages::Host for StoreState {}
 
 impl messages::HostRequest for StoreState {
-    async fn method(&mut self, _: Resource<RequestRes>) -> R<String> {
+    fn method(&mut self, _: Resource<RequestRes>) -> R<String> {
         Ok(self.exchange_mut()?.request.method().as_str().to_owned())
     }
-    async fn set_method(
-        &mut self,
-        _: Resource<RequestRes>,
-        method: String,
-    ) -> R<Result<(), String>> {
+    fn set_method(&mut self, _: Resource<RequestRes>, method: String) -> R<Result<(), String>> {
         let exchange = self.exchange_mut()?;
         Ok(match http::Method::from_bytes(method.as_bytes()) {
             Ok(method) => {
@@ -91,10 +81,10 @@ impl messages::HostRequest for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
-    async fn uri(&mut self, _: Resource<RequestRes>) -> R<String> {
+    fn uri(&mut self, _: Resource<RequestRes>) -> R<String> {
         Ok(self.exchange_mut()?.request.uri().to_string())
     }
-    async fn set_uri(&mut self, _: Resource<RequestRes>, uri: String) -> R<Result<(), String>> {
+    fn set_uri(&mut self, _: Resource<RequestRes>, uri: String) -> R<Result<(), String>> {
         let exchange = self.exchange_mut()?;
         Ok(match http::Uri::try_from(uri) {
             Ok(uri) => {
@@ -104,13 +94,13 @@ impl messages::HostRequest for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
-    async fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
+    fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
         Ok(header_values(self.exchange_mut()?.request.headers(), &name))
     }
-    async fn header_names(&mut self, _: Resource<RequestRes>) -> R<Vec<String>> {
+    fn header_names(&mut self, _: Resource<RequestRes>) -> R<Vec<String>> {
         Ok(header_names(self.exchange_mut()?.request.headers()))
     }
-    async fn set_header(
+    fn set_header(
         &mut self,
         _: Resource<RequestRes>,
         name: String,
@@ -122,7 +112,7 @@ impl messages::HostRequest for StoreState {
             &values,
         ))
     }
-    async fn append_header(
+    fn append_header(
         &mut self,
         _: Resource<RequestRes>,
         name: String,
@@ -134,7 +124,7 @@ impl messages::HostRequest for StoreState {
             &value,
         ))
     }
-    async fn remove_header(&mut self, _: Resource<RequestRes>, name: String) -> R<()> {
+    fn remove_header(&mut self, _: Resource<RequestRes>, name: String) -> R<()> {
         self.exchange_mut()?
             .request
             .headers_mut()
@@ -143,39 +133,33 @@ impl messages::HostRequest for StoreState {
     }
     async fn body(&mut self, _: Resource<RequestRes>, limit: u64) -> R<Result<Vec<u8>, String>> {
         let limit = limit.min(BODY_CAP) as usize;
-        let waiting = std::time::Instant::now();
         let body = match self.exchange_mut()?.buffer_request_entity(limit).await {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(error) => Err(error.to_string()),
         };
-        self.exclude_from_deadline(waiting);
         Ok(body)
     }
-    async fn set_body(&mut self, _: Resource<RequestRes>, body: Vec<u8>) -> R<()> {
+    fn set_body(&mut self, _: Resource<RequestRes>, body: Vec<u8>) -> R<()> {
         self.exchange_mut()?.set_request_entity(Bytes::from(body));
         Ok(())
     }
-    async fn drop(&mut self, handle: Resource<RequestRes>) -> R<()> {
+    fn drop(&mut self, handle: Resource<RequestRes>) -> R<()> {
         self.table.delete(handle)?;
         Ok(())
     }
 }
 
 impl messages::HostResponse for StoreState {
-    async fn new(&mut self, status: u16) -> R<Resource<ResponseRes>> {
+    fn new(&mut self, status: u16) -> R<Resource<ResponseRes>> {
         let mut response = http::Response::new(crate::http::empty_body());
         *response.status_mut() =
             http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         Ok(self.table.push(ResponseRes(response))?)
     }
-    async fn status(&mut self, handle: Resource<ResponseRes>) -> R<u16> {
+    fn status(&mut self, handle: Resource<ResponseRes>) -> R<u16> {
         Ok(self.response_mut(&handle)?.status().as_u16())
     }
-    async fn set_status(
-        &mut self,
-        handle: Resource<ResponseRes>,
-        status: u16,
-    ) -> R<Result<(), String>> {
+    fn set_status(&mut self, handle: Resource<ResponseRes>, status: u16) -> R<Result<(), String>> {
         let response = self.response_mut(&handle)?;
         Ok(match http::StatusCode::from_u16(status) {
             Ok(status) => {
@@ -185,13 +169,13 @@ impl messages::HostResponse for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
-    async fn header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<Vec<String>> {
+    fn header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<Vec<String>> {
         Ok(header_values(self.response_mut(&handle)?.headers(), &name))
     }
-    async fn header_names(&mut self, handle: Resource<ResponseRes>) -> R<Vec<String>> {
+    fn header_names(&mut self, handle: Resource<ResponseRes>) -> R<Vec<String>> {
         Ok(header_names(self.response_mut(&handle)?.headers()))
     }
-    async fn set_header(
+    fn set_header(
         &mut self,
         handle: Resource<ResponseRes>,
         name: String,
@@ -203,7 +187,7 @@ impl messages::HostResponse for StoreState {
             &values,
         ))
     }
-    async fn append_header(
+    fn append_header(
         &mut self,
         handle: Resource<ResponseRes>,
         name: String,
@@ -215,7 +199,7 @@ impl messages::HostResponse for StoreState {
             &value,
         ))
     }
-    async fn remove_header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<()> {
+    fn remove_header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<()> {
         self.response_mut(&handle)?
             .headers_mut()
             .remove(name.as_str());
@@ -227,11 +211,9 @@ impl messages::HostResponse for StoreState {
         limit: u64,
     ) -> R<Result<Vec<u8>, String>> {
         let limit = limit.min(BODY_CAP) as usize;
-        let waiting = std::time::Instant::now();
         let response = self.response_mut(&handle)?;
         let body = std::mem::replace(response.body_mut(), crate::http::empty_body());
         let buffered = buffer_up_to(body, limit).await;
-        self.exclude_from_deadline(waiting);
         let response = self.response_mut(&handle)?;
         Ok(match buffered {
             Ok(Buffered::Complete(bytes)) => {
@@ -245,7 +227,7 @@ impl messages::HostResponse for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
-    async fn set_body(&mut self, handle: Resource<ResponseRes>, body: Vec<u8>) -> R<()> {
+    fn set_body(&mut self, handle: Resource<ResponseRes>, body: Vec<u8>) -> R<()> {
         let response = self.response_mut(&handle)?;
         response.headers_mut().insert(
             http::header::CONTENT_LENGTH,
@@ -257,19 +239,18 @@ impl messages::HostResponse for StoreState {
         *response.body_mut() = full_body(body);
         Ok(())
     }
-    async fn drop(&mut self, handle: Resource<ResponseRes>) -> R<()> {
+    fn drop(&mut self, handle: Resource<ResponseRes>) -> R<()> {
         self.table.delete(handle)?;
         Ok(())
     }
 }
 
 impl log::Host for StoreState {
-    async fn log(&mut self, level: log::Level, message: String) -> R<()> {
+    fn log(&mut self, level: log::Level, message: String) -> R<()> {
         let object = &self.object;
         let route = object.route.as_deref().unwrap_or("");
         let transaction = self
-            .exchange
-            .as_ref()
+            .current()
             .map(|exchange| exchange.transaction_id.to_string())
             .unwrap_or_default();
         macro_rules! emit {
@@ -286,7 +267,7 @@ impl log::Host for StoreState {
         }
         Ok(())
     }
-    async fn enabled(&mut self, level: log::Level) -> R<bool> {
+    fn enabled(&mut self, level: log::Level) -> R<bool> {
         Ok(match level {
             log::Level::Trace => tracing::enabled!(tracing::Level::TRACE),
             log::Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
@@ -298,31 +279,31 @@ impl log::Host for StoreState {
 }
 
 impl config::Host for StoreState {
-    async fn phases(&mut self, request: bool, response: bool) -> R<()> {
+    fn phases(&mut self, request: bool, response: bool) -> R<()> {
         self.phases = Some(Phases { request, response });
         Ok(())
     }
 
-    async fn decorated_at(&mut self) -> R<Option<config::DecorationPoint>> {
+    fn decorated_at(&mut self) -> R<Option<config::DecorationPoint>> {
         Ok(self.object.decoration_point)
     }
 
-    async fn parse_duration(&mut self, text: String) -> R<Result<Option<u64>, String>> {
+    fn parse_duration(&mut self, text: String) -> R<Result<Option<u64>, String>> {
         Ok(duration_millis(&text))
     }
-    async fn type_name(&mut self) -> R<String> {
+    fn type_name(&mut self) -> R<String> {
         Ok(self.object.type_name.clone())
     }
-    async fn object_name(&mut self) -> R<String> {
+    fn object_name(&mut self) -> R<String> {
         Ok(self.object.object_name.clone())
     }
-    async fn get(&mut self) -> R<String> {
+    fn get(&mut self) -> R<String> {
         Ok(self.object.config.clone())
     }
-    async fn declaration(&mut self) -> R<String> {
+    fn declaration(&mut self) -> R<String> {
         Ok(self.object.declaration.clone())
     }
-    async fn secret(&mut self, id: String) -> R<Result<Vec<u8>, String>> {
+    fn secret(&mut self, id: String) -> R<Result<Vec<u8>, String>> {
         if !self.object.secrets.contains(&id) {
             return Ok(Err(format!(
                 "secret \"{id}\" is not granted: name it as the value of a key \"secretId\" or ending in \"SecretId\" in the object's config"
@@ -357,20 +338,20 @@ fn parse_json(json: &str) -> Result<Value, String> {
 }
 
 impl exchange::Host for StoreState {
-    async fn attribute(&mut self, name: String) -> R<Option<String>> {
+    fn attribute(&mut self, name: String) -> R<Option<String>> {
         Ok(self
             .exchange_mut()?
             .attributes
             .get(&name)
             .map(|value| value.to_json().to_string()))
     }
-    async fn set_attribute(&mut self, name: String, json: String) -> R<Result<(), String>> {
+    fn set_attribute(&mut self, name: String, json: String) -> R<Result<(), String>> {
         let exchange = self.exchange_mut()?;
         Ok(parse_json(&json).map(|value| {
             exchange.attributes.insert(name, value);
         }))
     }
-    async fn session_value(&mut self, name: String) -> R<Option<String>> {
+    fn session_value(&mut self, name: String) -> R<Option<String>> {
         Ok(self
             .exchange_mut()?
             .session
@@ -378,20 +359,20 @@ impl exchange::Host for StoreState {
             .get(&name)
             .map(|value| value.to_json().to_string()))
     }
-    async fn set_session_value(&mut self, name: String, json: String) -> R<Result<(), String>> {
+    fn set_session_value(&mut self, name: String, json: String) -> R<Result<(), String>> {
         let exchange = self.exchange_mut()?;
         Ok(parse_json(&json).map(|value| {
             exchange.session.values.insert(name, value);
             exchange.session.changed = true;
         }))
     }
-    async fn client_address(&mut self) -> R<String> {
+    fn client_address(&mut self) -> R<String> {
         Ok(self.exchange_mut()?.client.remote.ip().to_string())
     }
-    async fn transaction_id(&mut self) -> R<String> {
+    fn transaction_id(&mut self) -> R<String> {
         Ok(self.exchange_mut()?.transaction_id.to_string())
     }
-    async fn set_context(&mut self, name: String, json: String) -> R<Result<(), String>> {
+    fn set_context(&mut self, name: String, json: String) -> R<Result<(), String>> {
         if BUILT_IN_CONTEXTS.contains(&name.as_str()) {
             return Ok(Err(format!(
                 "contexts.{name} is built in and cannot be replaced"
@@ -405,10 +386,9 @@ impl exchange::Host for StoreState {
 
     /// During a request: the innermost route it passed; during `init`: the route that
     /// declares the object (none for config.json's heap).
-    async fn route_name(&mut self) -> R<Option<String>> {
+    fn route_name(&mut self) -> R<Option<String>> {
         let routed = self
-            .exchange
-            .as_ref()
+            .current()
             .and_then(|exchange| exchange.routing.route_names.last())
             .map(|name| name.to_string());
         Ok(routed.or_else(|| self.object.route.clone()))
@@ -419,7 +399,7 @@ impl exchange::Host for StoreState {
 const BUILT_IN_CONTEXTS: &[&str] = &["client", "router", "transactionId", "attributes"];
 
 impl expressions::Host for StoreState {
-    async fn compile(&mut self, source: String) -> R<Result<Resource<ExpressionRes>, String>> {
+    fn compile(&mut self, source: String) -> R<Result<Resource<ExpressionRes>, String>> {
         match Expression::parse(&source) {
             Ok(expression) => Ok(Ok(self.table.push(ExpressionRes(expression))?)),
             Err(error) => Ok(Err(format!("column {}: {}", error.column(), error.message))),
@@ -428,53 +408,48 @@ impl expressions::Host for StoreState {
 }
 
 impl expressions::HostExpression for StoreState {
-    async fn evaluate(&mut self, handle: Resource<ExpressionRes>) -> R<String> {
+    fn evaluate(&mut self, handle: Resource<ExpressionRes>) -> R<String> {
         let expression = &self.table.get(&handle)?.0;
-        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        let exchange = self.current().ok_or_else(no_exchange)?;
         Ok(expression.eval(&exchange.scope()).to_json().to_string())
     }
-    async fn evaluate_condition(&mut self, handle: Resource<ExpressionRes>) -> R<bool> {
+    fn evaluate_condition(&mut self, handle: Resource<ExpressionRes>) -> R<bool> {
         let expression = &self.table.get(&handle)?.0;
-        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        let exchange = self.current().ok_or_else(no_exchange)?;
         Ok(expression.eval_condition(&exchange.scope()))
     }
-    async fn evaluate_string(&mut self, handle: Resource<ExpressionRes>) -> R<Option<String>> {
+    fn evaluate_string(&mut self, handle: Resource<ExpressionRes>) -> R<Option<String>> {
         let expression = &self.table.get(&handle)?.0;
-        let exchange = self.exchange.as_ref().ok_or_else(no_exchange)?;
+        let exchange = self.current().ok_or_else(no_exchange)?;
         let value = expression.eval(&exchange.scope());
         Ok((!value.is_null()).then(|| value.to_el_string().into_owned()))
     }
-    async fn assign(
-        &mut self,
-        handle: Resource<ExpressionRes>,
-        json: String,
-    ) -> R<Result<(), String>> {
+    fn assign(&mut self, handle: Resource<ExpressionRes>, json: String) -> R<Result<(), String>> {
         let value = match parse_json(&json) {
             Ok(value) => value,
             Err(error) => return Ok(Err(error)),
         };
         let expression = &self.table.get(&handle)?.0;
-        let exchange = self.exchange.as_mut().ok_or_else(no_exchange)?;
+        if !self.in_call {
+            return Err(no_exchange());
+        }
         Ok(expression
-            .assign(&mut exchange.scope_mut(), value)
+            .assign(&mut self.exchange.scope_mut(), value)
             .map_err(|error| error.to_string()))
     }
-    async fn drop(&mut self, handle: Resource<ExpressionRes>) -> R<()> {
+    fn drop(&mut self, handle: Resource<ExpressionRes>) -> R<()> {
         self.table.delete(handle)?;
         Ok(())
     }
 }
 
 impl heap::Host for StoreState {
-    async fn resolve_filter(&mut self, reference: String) -> R<Result<u32, String>> {
+    fn resolve_filter(&mut self, reference: String) -> R<Result<u32, String>> {
         Ok(self.resolve_filter_ref(reference))
     }
 
-    async fn resolve_handler(
-        &mut self,
-        reference: String,
-    ) -> R<Result<Resource<HandlerRefRes>, String>> {
-        if self.exchange.is_some() {
+    fn resolve_handler(&mut self, reference: String) -> R<Result<Resource<HandlerRefRes>, String>> {
+        if self.in_call {
             return Ok(Err(
                 "heap.resolve-handler is only available during init".into()
             ));
@@ -499,7 +474,7 @@ impl heap::Host for StoreState {
 
 impl StoreState {
     fn resolve_filter_ref(&mut self, reference: String) -> Result<u32, String> {
-        if self.exchange.is_some() {
+        if self.in_call {
             return Err("heap.resolve-filter is only available during init".into());
         }
         let index = self.filter_refs_asked;
@@ -535,16 +510,14 @@ impl heap::HostHandlerRef for StoreState {
         else {
             return Ok(Err("the handler reference is not resolved".into()));
         };
-        let exchange = self.exchange.as_mut().ok_or_else(no_exchange)?;
-        let waiting = std::time::Instant::now();
+        let exchange = self.current_mut().ok_or_else(no_exchange)?;
         let handled = handler.handle(exchange).await;
-        self.exclude_from_deadline(waiting);
         match handled {
             Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
             Err(error) => Ok(Err(error.to_string())),
         }
     }
-    async fn drop(&mut self, handle: Resource<HandlerRefRes>) -> R<()> {
+    fn drop(&mut self, handle: Resource<HandlerRefRes>) -> R<()> {
         self.table.delete(handle)?;
         Ok(())
     }
@@ -567,12 +540,9 @@ impl client::Host for StoreState {
             return Ok(Err("the handler reference is not resolved".into()));
         }
         let current = self
-            .exchange
-            .as_ref()
+            .current()
             .map(|exchange| (exchange.client.clone(), exchange.transaction_id.clone()));
-        let waiting = std::time::Instant::now();
         let sent = super::shared::send(handler, current, request).await;
-        self.exclude_from_deadline(waiting);
         match sent {
             Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
             Err(error) => Ok(Err(error)),
@@ -583,13 +553,10 @@ impl client::Host for StoreState {
         &mut self,
         request: messages::OutgoingRequest,
     ) -> R<Result<Resource<ResponseRes>, String>> {
-        let waiting = std::time::Instant::now();
         let current = self
-            .exchange
-            .as_ref()
+            .current()
             .map(|exchange| (exchange.client.clone(), exchange.transaction_id.clone()));
         let sent = super::shared::send(self.object.client.clone(), current, request).await;
-        self.exclude_from_deadline(waiting);
         match sent {
             Ok(response) => Ok(Ok(self.table.push(ResponseRes(response))?)),
             Err(error) => Ok(Err(error)),
@@ -598,12 +565,7 @@ impl client::Host for StoreState {
 }
 
 impl counters::Host for StoreState {
-    async fn increment(
-        &mut self,
-        key: String,
-        delta: u64,
-        window_ms: u64,
-    ) -> R<counters::WindowCount> {
+    fn increment(&mut self, key: String, delta: u64, window_ms: u64) -> R<counters::WindowCount> {
         let (value, remaining_ms) = super::shared::increment(&key, delta, window_ms);
         Ok(counters::WindowCount {
             value,
@@ -611,7 +573,7 @@ impl counters::Host for StoreState {
         })
     }
 
-    async fn try_increment(
+    fn try_increment(
         &mut self,
         key: String,
         delta: u64,
@@ -629,7 +591,7 @@ impl counters::Host for StoreState {
 }
 
 impl metrics::Host for StoreState {
-    async fn counter_add(&mut self, name: String, value: u64) -> R<()> {
+    fn counter_add(&mut self, name: String, value: u64) -> R<()> {
         super::shared::counter_add(&name, &self.object, value);
         Ok(())
     }

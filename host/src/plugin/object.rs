@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use wasmtime::component::Resource;
 use wasmtime::{Store, UpdateDeadline};
@@ -24,9 +23,11 @@ pub static FAILURES: AtomicU64 = AtomicU64::new(0);
 
 const POOL_SIZE: usize = 16;
 
+/// Boxed so that an instance, which moves in and out of the pool on every call, is a few
+/// pointers.
 enum Bindings {
-    Filter(FilterPlugin),
-    Handler(HandlerPlugin),
+    Filter(Box<FilterPlugin>),
+    Handler(Box<HandlerPlugin>),
 }
 
 pub struct Instance {
@@ -62,8 +63,11 @@ impl PluginObject {
         }
     }
 
+    /// Starts a call's deadline: it counts the epoch ticks the plugin runs through (the
+    /// callback below), so waits on the host, which run no wasm, cost at most one tick, and
+    /// no clock is read per call.
     fn arm(store: &mut Store<StoreState>) {
-        store.data_mut().call_started = Instant::now();
+        store.data_mut().ticks = 0;
         store.set_epoch_deadline(1);
     }
 
@@ -77,12 +81,16 @@ impl PluginObject {
         }
         let mut store = Store::new(compiled.pre_engine(), state);
         let deadline = self.limits.deadline;
-        store.epoch_deadline_callback(move |context| {
-            if context.data().call_started.elapsed() >= deadline {
+        let allowed = deadline_ticks(deadline);
+        store.epoch_deadline_callback(move |mut context| {
+            let state = context.data_mut();
+            state.ticks += 1;
+            if state.ticks >= allowed {
                 Err(wasmtime::format_err!(
                     "the plugin ran past its deadline of {deadline:?}"
                 ))
             } else {
+                // Each tick also gives the worker back to other tasks for a moment.
                 Ok(UpdateDeadline::Yield(1))
             }
         });
@@ -99,7 +107,7 @@ impl PluginObject {
                 .await
                 .map_err(CallError::Trap)?
                 .map_err(CallError::Guest)?;
-            Bindings::Filter(bindings)
+            Bindings::Filter(Box::new(bindings))
         } else if let Some(pre) = &compiled.handler {
             let bindings = pre
                 .instantiate_async(&mut store)
@@ -112,7 +120,7 @@ impl PluginObject {
                 .await
                 .map_err(CallError::Trap)?
                 .map_err(CallError::Guest)?;
-            Bindings::Handler(bindings)
+            Bindings::Handler(Box::new(bindings))
         } else {
             return Err(CallError::Guest(
                 "the component exports neither a filter nor a handler".into(),
@@ -140,7 +148,10 @@ impl PluginObject {
                 return Ok(instance);
             }
         }
-        self.instantiate(false).await.map(|(instance, _)| instance)
+        // Rare (a fresh instance): boxed so the per-call future does not carry its size.
+        Box::pin(self.instantiate(false))
+            .await
+            .map(|(instance, _)| instance)
     }
 
     pub fn checkin(&self, instance: Instance) {
@@ -266,15 +277,27 @@ impl PluginObject {
     }
 }
 
-/// Lends the exchange to the store for the duration of a call: the imports reach it there.
+/// How many epoch ticks a call may run through.
+fn deadline_ticks(deadline: std::time::Duration) -> u32 {
+    let tick = super::engine::EPOCH_TICK.as_nanos().max(1);
+    u32::try_from(deadline.as_nanos().div_ceil(tick))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// Lends the exchange to the store for the duration of a call (the imports reach it there),
+/// swapping it with the stand-in the store holds between calls.
 fn lend(store: &mut Store<StoreState>, exchange: &mut Exchange) {
-    let placeholder = Exchange::placeholder(exchange);
-    store.data_mut().exchange = Some(std::mem::replace(exchange, placeholder));
+    let state = store.data_mut();
+    std::mem::swap(exchange, &mut state.exchange);
+    state.in_call = true;
 }
 
 fn reclaim(store: &mut Store<StoreState>, exchange: &mut Exchange) {
-    if let Some(back) = store.data_mut().exchange.take() {
-        *exchange = back;
+    let state = store.data_mut();
+    if state.in_call {
+        std::mem::swap(exchange, &mut state.exchange);
+        state.in_call = false;
     }
 }
 
@@ -301,10 +324,14 @@ async fn on_request(
     let result = async {
         let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
         PluginObject::arm(store);
-        let result = bindings
-            .ferrogate_plugin_filter()
-            .call_on_request(&mut *store, Resource::new_borrow(request.rep()))
-            .await;
+        // Boxed: wasmtime's call future is large, and the filter's own future, which every
+        // request moves into a box, stays small without it.
+        let result = Box::pin(
+            bindings
+                .ferrogate_plugin_filter()
+                .call_on_request(&mut *store, Resource::new_borrow(request.rep())),
+        )
+        .await;
         let _ = store.data_mut().table.delete(request);
         match result.map_err(CallError::Trap)?.map_err(CallError::Guest)? {
             RequestOutcome::Next => Ok(Continue::Next),
@@ -347,14 +374,12 @@ async fn on_response(
             .push(ResponseRes(response))
             .map_err(trap)?;
         PluginObject::arm(store);
-        let result = bindings
-            .ferrogate_plugin_filter()
-            .call_on_response(
-                &mut *store,
-                Resource::new_borrow(request.rep()),
-                Resource::new_borrow(handle.rep()),
-            )
-            .await;
+        let result = Box::pin(bindings.ferrogate_plugin_filter().call_on_response(
+            &mut *store,
+            Resource::new_borrow(request.rep()),
+            Resource::new_borrow(handle.rep()),
+        ))
+        .await;
         let _ = store.data_mut().table.delete(request);
         let response = store.data_mut().table.delete(handle).map(|r| r.0);
         result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
@@ -374,10 +399,12 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
     let result = async {
         let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
         PluginObject::arm(store);
-        let result = bindings
-            .ferrogate_plugin_handler()
-            .call_handle(&mut *store, Resource::new_borrow(request.rep()))
-            .await;
+        let result = Box::pin(
+            bindings
+                .ferrogate_plugin_handler()
+                .call_handle(&mut *store, Resource::new_borrow(request.rep())),
+        )
+        .await;
         let _ = store.data_mut().table.delete(request);
         let response = result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
         store

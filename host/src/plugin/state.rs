@@ -2,7 +2,6 @@
 //! table, the object the instance serves and, during a call, the exchange being processed.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -46,15 +45,19 @@ pub struct StoreState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub object: Arc<ObjectInfo>,
-    /// The exchange of the current call; `None` between calls (`init` has none either).
-    pub exchange: Option<Exchange>,
+    /// During a call, the exchange being processed, lent by swapping it with what the store
+    /// held before (a stand-in made once per instance): two moves per call, nothing built.
+    pub exchange: Exchange,
+    /// Whether `exchange` is the current call's (`init` has none).
+    pub in_call: bool,
     /// During the first `init`: the references asked for, resolved by the factory afterwards.
     pub pending_refs: Option<PendingRefs>,
     /// How many handler references this instance's `init` asked for.
     pub refs_asked: usize,
     /// How many filter references this instance's `init` asked for.
     pub filter_refs_asked: usize,
-    pub call_started: Instant,
+    /// Epoch ticks the current call has run through (its deadline counts these).
+    pub ticks: u32,
     /// What `init` declared with `config.phases`; `None` means both.
     pub phases: Option<Phases>,
 }
@@ -74,16 +77,26 @@ impl Phases {
 }
 
 impl StoreState {
+    /// The exchange of the call in progress.
+    pub fn current(&self) -> Option<&Exchange> {
+        self.in_call.then_some(&self.exchange)
+    }
+
+    pub fn current_mut(&mut self) -> Option<&mut Exchange> {
+        self.in_call.then_some(&mut self.exchange)
+    }
+
     pub fn new(object: Arc<ObjectInfo>) -> Self {
         StoreState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             object,
-            exchange: None,
+            exchange: Exchange::stand_in(),
+            in_call: false,
             pending_refs: None,
             refs_asked: 0,
             filter_refs_asked: 0,
-            call_started: Instant::now(),
+            ticks: 0,
             phases: None,
         }
     }
