@@ -35,14 +35,24 @@ pub struct ClientInfo {
 /// What routing has done to the request so far (IG's `contexts.router`).
 #[derive(Debug, Clone, Default)]
 pub struct RoutingInfo {
-    /// The URI as the client sent it, before any baseURI rebasing or filter rewrote it.
-    pub original_uri: Arc<str>,
-    /// The part of the path still to be matched by nested routers.
-    pub remaining_uri: Arc<str>,
-    /// The path prefix consumed by the routers so far.
-    pub matched_uri: Arc<str>,
+    /// The URI as the client sent it, before any baseURI rebasing or filter rewrote it. Kept
+    /// as a URI (its clone shares the request's bytes) and rendered only when asked for.
+    pub original_uri: http::Uri,
     /// Names of the routes this request passed through, outermost first.
     pub route_names: Vec<Arc<str>>,
+}
+
+impl RoutingInfo {
+    /// IG's `contexts.router.remainingUri`: routers here consume no prefix of the path, so
+    /// it is the whole original path.
+    pub fn remaining_uri(&self) -> &str {
+        self.original_uri.path()
+    }
+
+    /// IG's `contexts.router.matchedUri`: the prefix routers consumed, none here.
+    pub fn matched_uri(&self) -> &str {
+        ""
+    }
 }
 
 /// Session attributes. Persistence (JWT cookie sessions) wraps this map; until a session
@@ -53,7 +63,9 @@ pub struct Session {
     pub changed: bool,
 }
 
-pub struct Exchange {
+/// The state of one request. It lives on the heap ([`Exchange`] is a pointer to it) because
+/// it moves often, in and out of plugin stores and boxed futures, and is about 700 bytes.
+pub struct ExchangeState {
     pub request: Request,
     /// The buffered request body, present once something asked to read the entity.
     pub request_entity: Option<Bytes>,
@@ -69,11 +81,27 @@ pub struct Exchange {
     pub started: Instant,
 }
 
+/// One request's state, as every handler and filter receives it.
+pub struct Exchange(Box<ExchangeState>);
+
+impl std::ops::Deref for Exchange {
+    type Target = ExchangeState;
+
+    fn deref(&self) -> &ExchangeState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Exchange {
+    fn deref_mut(&mut self) -> &mut ExchangeState {
+        &mut self.0
+    }
+}
+
 impl Exchange {
     pub fn new(request: Request, client: ClientInfo, transaction_id: Arc<str>) -> Self {
-        let original_uri: Arc<str> = request.uri().to_string().into();
-        let remaining_uri: Arc<str> = request.uri().path().into();
-        Exchange {
+        let original_uri = request.uri().clone();
+        Exchange(Box::new(ExchangeState {
             request,
             request_entity: None,
             attributes: IndexMap::new(),
@@ -82,37 +110,27 @@ impl Exchange {
             client,
             routing: RoutingInfo {
                 original_uri,
-                remaining_uri,
-                matched_uri: Arc::from(""),
                 route_names: Vec::new(),
             },
             transaction_id,
             properties: None,
             started: Instant::now(),
-        }
+        }))
     }
 
-    /// An empty exchange standing in for this one while it is lent elsewhere (to a plugin
-    /// call): it shares this one's identity and allocates nothing, since it is made twice per
-    /// plugin call.
-    pub fn placeholder(like: &Exchange) -> Exchange {
-        Exchange {
-            request: http::Request::new(crate::http::empty_body()),
-            request_entity: None,
-            attributes: IndexMap::new(),
-            contexts: IndexMap::new(),
-            session: Session::default(),
-            client: like.client.clone(),
-            routing: RoutingInfo {
-                original_uri: like.routing.original_uri.clone(),
-                remaining_uri: like.routing.remaining_uri.clone(),
-                matched_uri: like.routing.matched_uri.clone(),
-                route_names: Vec::new(),
+    /// An empty exchange that holds a place while the real one is lent elsewhere (a plugin
+    /// store holds one between calls).
+    pub fn stand_in() -> Exchange {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        Exchange::new(
+            http::Request::new(crate::http::empty_body()),
+            ClientInfo {
+                remote: nowhere,
+                local: nowhere,
+                secure: false,
             },
-            transaction_id: like.transaction_id.clone(),
-            properties: None,
-            started: like.started,
-        }
+            Arc::from(""),
+        )
     }
 
     /// Buffers the request body so expressions can read `request.entity`, leaving an

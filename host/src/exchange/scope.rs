@@ -486,9 +486,9 @@ fn built_in_field(exchange: &Exchange, context: &str, field: &str) -> Value {
             .and_then(|value| value.to_str().ok())
             .map(Value::from)
             .unwrap_or(Value::Null),
-        ("router", "originalUri") => Value::Str(routing.original_uri.clone()),
-        ("router", "remainingUri") => Value::Str(routing.remaining_uri.clone()),
-        ("router", "matchedUri") => Value::Str(routing.matched_uri.clone()),
+        ("router", "originalUri") => Value::from(routing.original_uri.to_string()),
+        ("router", "remainingUri") => Value::from(routing.remaining_uri()),
+        ("router", "matchedUri") => Value::from(routing.matched_uri()),
         _ => Value::Null,
     }
 }

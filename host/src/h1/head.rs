@@ -98,10 +98,13 @@ fn header_map(head: &Bytes, fields: &[Field]) -> Result<HeaderMap, HeadError> {
 }
 
 /// Parses the request head at the start of `buf`, taking its bytes out of `buf`. `None`: the
-/// head is not complete yet (and fits in `max_bytes` so far).
+/// head is not complete yet (and fits in `max_bytes` so far). With a `scheme`, an origin-form
+/// target becomes the absolute URI the client addressed (that scheme, the `Host` header),
+/// sharing the head's bytes.
 pub fn parse_request(
     buf: &mut BytesMut,
     max_bytes: usize,
+    scheme: Option<&http::uri::Scheme>,
 ) -> Result<Option<RequestHead>, HeadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut fields = [Field::default(); MAX_HEADERS];
@@ -121,23 +124,48 @@ pub fn parse_request(
         return Err(HeadError::TooLarge(max_bytes));
     }
     let count = request.headers.len();
+    let mut host = None;
     for (field, header) in fields.iter_mut().zip(request.headers.iter()) {
         field.name = span(base, header.name.as_bytes());
         field.value = span(base, header.value);
+        if host.is_none() && header.name.eq_ignore_ascii_case("host") {
+            host = Some(field.value);
+        }
     }
     let method = Method::from_bytes(request.method.unwrap_or("").as_bytes())
         .map_err(|_| HeadError::Malformed("invalid method".to_owned()))?;
     let target = span(base, request.path.unwrap_or("").as_bytes());
     let version = version(request.version)?;
     let head = buf.split_to(length).freeze();
-    let uri = Uri::from_maybe_shared(head.slice(target.0 as usize..target.1 as usize))
-        .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?;
+    let target = head.slice(target.0 as usize..target.1 as usize);
+    let uri = match (scheme, host) {
+        (Some(scheme), Some(host)) if target.first() == Some(&b'/') => {
+            absolute_uri(scheme, head.slice(host.0 as usize..host.1 as usize), target)?
+        }
+        _ => Uri::from_maybe_shared(target)
+            .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?,
+    };
     Ok(Some(RequestHead {
         method,
         uri,
         version,
         headers: header_map(&head, &fields[..count])?,
     }))
+}
+
+fn absolute_uri(scheme: &http::uri::Scheme, host: Bytes, target: Bytes) -> Result<Uri, HeadError> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(
+        http::uri::Authority::from_maybe_shared(host)
+            .map_err(|_| HeadError::Malformed("invalid Host header".to_owned()))?,
+    );
+    parts.path_and_query = Some(
+        http::uri::PathAndQuery::from_maybe_shared(target)
+            .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?,
+    );
+    Uri::from_parts(parts)
+        .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))
 }
 
 /// Parses the response head at the start of `buf`, as [`parse_request`] does.
@@ -383,20 +411,29 @@ pub fn encode_response_head(
 }
 
 /// Writes a request head. `target` is the request-target: origin form (`/path?query`), or
-/// absolute form for a forward proxy.
-pub fn encode_request_head(
+/// absolute form for a forward proxy. `fields` are written as given (the sender has dropped
+/// hop-by-hop fields and set its own `Connection`), except framing fields, which follow
+/// `framing`.
+pub fn encode_request_head<'h>(
     dst: &mut Vec<u8>,
     method: &Method,
     target: &str,
-    headers: &HeaderMap,
+    fields: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
     framing: Framing,
 ) {
     dst.extend_from_slice(method.as_str().as_bytes());
     dst.push(b' ');
     dst.extend_from_slice(target.as_bytes());
     dst.extend_from_slice(b" HTTP/1.1\r\n");
-    // The sender strips hop-by-hop fields and sets its own Connection (`upgrade`).
-    put_headers(dst, headers, false, false);
+    for (name, value) in fields {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        dst.extend_from_slice(name.as_str().as_bytes());
+        dst.extend_from_slice(b": ");
+        dst.extend_from_slice(value.as_bytes());
+        dst.extend_from_slice(b"\r\n");
+    }
     match framing {
         // Methods that normally carry a body say it is empty, as clients do.
         Framing::Empty if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {

@@ -16,7 +16,7 @@ use super::*;
 impl Transport for tokio::io::DuplexStream {}
 
 fn request(text: &str) -> Result<Option<RequestHead>, HeadError> {
-    parse_request(&mut BytesMut::from(text), 64 * 1024)
+    parse_request(&mut BytesMut::from(text), 64 * 1024, None)
 }
 
 fn framing_of(text: &str) -> Result<Framing, HeadError> {
@@ -30,7 +30,7 @@ fn a_request_head_is_parsed_and_its_values_are_slices_of_the_buffer() {
     );
     let start = buf.as_ptr() as usize;
     let end = start + buf.len();
-    let head = parse_request(&mut buf, 1024).unwrap().unwrap();
+    let head = parse_request(&mut buf, 1024, None).unwrap().unwrap();
     assert_eq!(head.method, Method::GET);
     assert_eq!(head.uri, "/items?id=3");
     assert_eq!(head.version, Version::HTTP_11);
@@ -44,11 +44,34 @@ fn a_request_head_is_parsed_and_its_values_are_slices_of_the_buffer() {
 }
 
 #[test]
+fn with_a_scheme_an_origin_form_target_becomes_the_absolute_uri_the_client_addressed() {
+    let scheme = http::uri::Scheme::HTTPS;
+    let mut buf = BytesMut::from("GET /p?q=1 HTTP/1.1\r\nhost: gw.example.com:8443\r\n\r\n");
+    let head = parse_request(&mut buf, 1024, Some(&scheme))
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.uri, "https://gw.example.com:8443/p?q=1");
+    // An absolute-form target is the client's own; without Host the target stays as sent.
+    let mut buf = BytesMut::from("GET http://other/x HTTP/1.1\r\nhost: gw\r\n\r\n");
+    let head = parse_request(&mut buf, 1024, Some(&scheme))
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.uri, "http://other/x");
+    let mut buf = BytesMut::from("GET /x HTTP/1.0\r\n\r\n");
+    let head = parse_request(&mut buf, 1024, Some(&scheme))
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.uri, "/x");
+    let mut buf = BytesMut::from("GET /x HTTP/1.1\r\nhost: bad host\r\n\r\n");
+    assert!(parse_request(&mut buf, 1024, Some(&scheme)).is_err());
+}
+
+#[test]
 fn a_partial_head_waits_and_an_oversized_one_is_refused() {
     assert!(request("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
     let long = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n", "a".repeat(2000));
     assert_eq!(
-        parse_request(&mut BytesMut::from(long.as_str()), 1024).unwrap_err(),
+        parse_request(&mut BytesMut::from(long.as_str()), 1024, None).unwrap_err(),
         HeadError::TooLarge(1024)
     );
     let many: String = (0..MAX_HEADERS + 1)
@@ -302,7 +325,7 @@ fn request_heads_use_the_target_given_and_say_when_a_body_is_empty() {
         &mut out,
         &Method::POST,
         "/orders?x=1",
-        &headers,
+        headers.iter(),
         Framing::Empty,
     );
     let text = String::from_utf8(out).unwrap();
@@ -311,7 +334,13 @@ fn request_heads_use_the_target_given_and_say_when_a_body_is_empty() {
         "POST /orders?x=1 HTTP/1.1\r\nhost: app:8080\r\ncontent-length: 0\r\n\r\n"
     );
     let mut out = Vec::new();
-    encode_request_head(&mut out, &Method::GET, "/", &headers, Framing::Chunked);
+    encode_request_head(
+        &mut out,
+        &Method::GET,
+        "/",
+        headers.iter(),
+        Framing::Chunked,
+    );
     assert!(
         String::from_utf8(out)
             .unwrap()

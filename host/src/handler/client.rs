@@ -15,8 +15,9 @@ use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
 use crate::http::{Response, upgrade};
 use crate::proxy::client::{Failure, Http2, Retries, Settings};
+use crate::proxy::outgoing::HOP_BY_HOP;
 use crate::proxy::websocket::{WebSocketConfig, is_upgrade_request, splice};
-use crate::proxy::{ClientTlsOptions, ProxyOptions, UpstreamClient};
+use crate::proxy::{ClientTlsOptions, Outgoing, ProxyOptions, UpstreamClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMode {
@@ -245,18 +246,6 @@ impl ClientHandler {
     }
 }
 
-/// Headers that describe one connection, not the message, and must not be forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     // Most messages carry none of them: a scan of their few names is cheaper than hashing
     // nine removals for every request and response.
@@ -281,36 +270,32 @@ impl Handler for ClientHandler {
             let upgrade =
                 self.websocket.is_some() && is_upgrade_request(exchange.request.headers());
             let body = std::mem::replace(exchange.request.body_mut(), crate::http::empty_body());
-            let mut outgoing = http::Request::new(body);
-            *outgoing.method_mut() = exchange.request.method().clone();
-            *outgoing.uri_mut() = http_scheme(exchange.request.uri().clone());
-            *outgoing.headers_mut() = exchange.request.headers().clone();
-            let target = outgoing.uri().clone();
+            let target = http_scheme(exchange.request.uri().clone());
             let Some(authority) = target.authority().cloned() else {
                 return Err(HandlerError::Internal(format!(
                     "the request URI {target} names no server; set a baseURI on the route or handler"
                 )));
             };
-            let upgrade_headers =
-                upgrade.then(|| (outgoing.headers().get(header::UPGRADE).cloned(),));
-            strip_hop_by_hop(outgoing.headers_mut());
-            if let Some((Some(protocol),)) = upgrade_headers {
-                outgoing
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-                outgoing.headers_mut().insert(header::UPGRADE, protocol);
-            }
-            if let Ok(host) = HeaderValue::try_from(authority.as_str()) {
-                outgoing.headers_mut().insert(header::HOST, host);
-            }
-            if self.mode == ClientMode::ReverseProxy {
-                add_forwarded_headers(exchange, outgoing.headers_mut());
-            }
-            let client = match (&self.websocket, upgrade) {
-                (Some(websocket), true) => websocket,
-                _ => &self.client,
+            let sent = {
+                let request = &exchange.request;
+                let mut outgoing = Outgoing::new(request.method(), &target, request.headers());
+                if let Ok(host) = HeaderValue::try_from(authority.as_str()) {
+                    outgoing.set(header::HOST, host);
+                }
+                if upgrade && let Some(protocol) = outgoing.received(&header::UPGRADE) {
+                    outgoing.set(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                    outgoing.set(header::UPGRADE, protocol.clone());
+                }
+                if self.mode == ClientMode::ReverseProxy {
+                    add_forwarded_headers(exchange, &mut outgoing);
+                }
+                let client = match (&self.websocket, upgrade) {
+                    (Some(websocket), true) => websocket,
+                    _ => &self.client,
+                };
+                client.send(outgoing, body).await
             };
-            let mut response = match client.send(outgoing).await {
+            let mut response = match sent {
                 Ok(response) => response,
                 Err(Failure::Timeout { reason, after }) => {
                     tracing::warn!(upstream = %authority, %reason, "upstream did not answer in time");
@@ -363,49 +348,30 @@ fn http_scheme(uri: http::Uri) -> http::Uri {
     http::Uri::from_parts(parts).unwrap_or_default()
 }
 
-fn add_forwarded_headers(exchange: &Exchange, headers: &mut http::HeaderMap) {
-    let client_ip = exchange.client.remote.ip().to_string();
-    let forwarded_for = match headers
-        .get("x-forwarded-for")
+fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {
+    let client_ip = exchange.client.remote.ip();
+    let forwarded_for = match outgoing
+        .received(&HeaderName::from_static("x-forwarded-for"))
         .and_then(|value| value.to_str().ok())
     {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip,
+        Some(previous) => HeaderValue::try_from(format!("{previous}, {client_ip}")),
+        None => HeaderValue::try_from(client_ip.to_string()),
     };
-    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    if let Ok(value) = forwarded_for {
+        outgoing.set(HeaderName::from_static("x-forwarded-for"), value);
     }
     let proto = if exchange.client.secure {
         "https"
     } else {
         "http"
     };
-    headers.insert(
+    outgoing.set(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(proto),
     );
-    if let Some(host) = original_authority(&exchange.routing.original_uri)
+    if let Some(host) = exchange.routing.original_uri.authority()
         && let Ok(value) = HeaderValue::try_from(host.as_str())
     {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), value);
-    }
-}
-
-/// The authority of the URI the client addressed. The server stores it in absolute form, so
-/// the authority is the part after the scheme; parsing the whole URI again for it cost an
-/// allocation and a path scan per request.
-fn original_authority(original: &str) -> Option<http::uri::Authority> {
-    let rest = original
-        .strip_prefix("http://")
-        .or_else(|| original.strip_prefix("https://"));
-    match rest {
-        Some(rest) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            rest[..end].parse().ok()
-        }
-        None => original
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| uri.authority().cloned()),
+        outgoing.set(HeaderName::from_static("x-forwarded-host"), value);
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connector::{ConnectError, Connector};
 use super::h1::{H1Client, SendError};
+use super::outgoing::Outgoing;
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
 use crate::http::{Body, BoxError};
@@ -56,6 +57,13 @@ pub enum Failure {
     Failed(String),
 }
 
+/// An upstream, as the per-upstream connection limit counts them.
+#[derive(PartialEq, Eq, Hash)]
+struct LimitKey {
+    tls: bool,
+    authority: Option<http::uri::Authority>,
+}
+
 /// How requests travel: HTTP/1.1 unless the settings ask for HTTP/2.
 enum Transport {
     Http1(Arc<H1Client>),
@@ -66,7 +74,7 @@ pub struct UpstreamClient {
     transport: Transport,
     proxy: Arc<ProxyOptions>,
     settings: Settings,
-    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    limits: Mutex<HashMap<LimitKey, Arc<Semaphore>>>,
 }
 
 impl UpstreamClient {
@@ -114,16 +122,23 @@ impl UpstreamClient {
         })
     }
 
-    fn semaphore(&self, key: &str) -> Arc<Semaphore> {
+    fn semaphore(&self, target: &http::Uri) -> Arc<Semaphore> {
+        let key = LimitKey {
+            tls: matches!(target.scheme_str(), Some("https" | "wss")),
+            authority: target.authority().cloned(),
+        };
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(semaphore) = limits.get(&key) {
+            return semaphore.clone();
+        }
         // Upstreams named by clients (a ClientHandler without baseURI) must not grow the map
         // without bound: forget the idle ones now and then.
-        if limits.len() >= MAX_TRACKED_UPSTREAMS && !limits.contains_key(key) {
+        if limits.len() >= MAX_TRACKED_UPSTREAMS {
             let all = self.settings.connections.max(1);
             limits.retain(|_, semaphore| semaphore.available_permits() < all);
         }
         limits
-            .entry(key.to_owned())
+            .entry(key)
             .or_insert_with(|| Arc::new(Semaphore::new(self.settings.connections.max(1))))
             .clone()
     }
@@ -161,23 +176,24 @@ impl UpstreamClient {
     /// ends (or is dropped).
     pub async fn send(
         &self,
-        mut request: http::Request<Body>,
+        mut request: Outgoing<'_>,
+        body: Body,
     ) -> Result<http::Response<Body>, Failure> {
-        let target = request.uri().clone();
+        let target = request.uri;
         // Plain http through a proxy: the request itself carries the proxy's credentials.
         if target.scheme_str() != Some("https")
             && let Some(credentials) = self
                 .proxy
-                .proxy_for(&target)
+                .proxy_for(target)
                 .and_then(|proxy| proxy.credentials.as_ref())
         {
-            request.headers_mut().insert(
+            request.set(
                 http::header::PROXY_AUTHORIZATION,
                 credentials.authorization(),
             );
         }
-        let key = UpstreamKey(&target);
-        let semaphore = self.semaphore(&key.to_string());
+        let key = UpstreamKey(target);
+        let semaphore = self.semaphore(target);
         // A free connection slot is the usual case: no soTimeout timer to arm and cancel.
         let permit = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => Ok(permit),
@@ -186,37 +202,17 @@ impl UpstreamClient {
         let mut permit = Some(permit);
 
         // Only an idempotent request without a body can be sent again.
-        let replayable = request.method().is_idempotent() && request.body().is_end_stream();
-        let template = replayable.then(|| {
-            (
-                request.method().clone(),
-                request.uri().clone(),
-                request.version(),
-                request.headers().clone(),
-            )
-        });
+        let replayable = request.method.is_idempotent() && body.is_end_stream();
         let retries = self.settings.retries.map(|r| r.count).unwrap_or(0);
         let mut attempt = 0u32;
         let mut stale_retried = false;
-        let mut next = Some(request);
+        let mut body = Some(body);
         loop {
-            let request = match next.take() {
-                Some(request) => request,
-                None => {
-                    let Some((method, uri, version, headers)) = &template else {
-                        return Err(Failure::Failed(
-                            "internal error: nothing to retry".to_owned(),
-                        ));
-                    };
-                    let mut request = http::Request::new(crate::http::empty_body());
-                    *request.method_mut() = method.clone();
-                    *request.uri_mut() = uri.clone();
-                    *request.version_mut() = *version;
-                    *request.headers_mut() = headers.clone();
-                    request
-                }
-            };
-            let sent = self.send_once(request, &mut permit);
+            let sent = self.send_once(
+                &request,
+                body.take().unwrap_or_else(crate::http::empty_body),
+                &mut permit,
+            );
             let result = match self.settings.so_timeout {
                 Some(limit) => match tokio::time::timeout(limit, sent).await {
                     Ok(result) => result,
@@ -233,14 +229,12 @@ impl UpstreamClient {
                 Ok(response) => {
                     if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
                         && target.scheme_str() != Some("https")
-                        && let Some(proxy) = self.proxy.proxy_for(&target)
+                        && let Some(proxy) = self.proxy.proxy_for(target)
                     {
                         return Err(Failure::Failed(format!(
                             "proxy {} answered 407 Proxy Authentication Required to {} {target}",
                             super::connector::proxy_label(proxy),
-                            template
-                                .as_ref()
-                                .map_or("the request", |(method, ..)| method.as_str())
+                            request.method
                         )));
                     }
                     return Ok(response);
@@ -250,19 +244,19 @@ impl UpstreamClient {
             if permit.is_none() {
                 // The attempt took the slot with it; a retry needs one again.
                 permit = Some(
-                    self.semaphore(&key.to_string())
+                    self.semaphore(target)
                         .acquire_owned()
                         .await
                         .map_err(|_| Failure::Failed("the client is closing".to_owned()))?,
                 );
             }
             match error {
-                SendError::Stale(reason) if template.is_some() && !stale_retried => {
+                SendError::Stale(reason) if replayable && !stale_retried => {
                     // A kept-alive connection the upstream had closed: a new one, at once.
                     stale_retried = true;
                     tracing::debug!(upstream = %key, %reason, "pooled connection was closed by the upstream; sending again");
                 }
-                SendError::Connect(connect) if template.is_some() && attempt < retries => {
+                SendError::Connect(connect) if replayable && attempt < retries => {
                     attempt += 1;
                     let delay = self.settings.retries.map(|r| r.delay).unwrap_or_default();
                     tracing::info!(upstream = %key, attempt, of = retries, ?delay, reason = %connect.message, "connection failed; retrying");
@@ -285,29 +279,36 @@ impl UpstreamClient {
     /// One attempt; takes the permit into the response body when it succeeds.
     async fn send_once(
         &self,
-        request: http::Request<Body>,
+        request: &Outgoing<'_>,
+        body: Body,
         permit: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<http::Response<Body>, SendError> {
         match &self.transport {
-            Transport::Http1(client) => client.send(request, permit).await,
-            Transport::Hyper(client) => match client.request(request).await {
-                Ok(response) => {
-                    let held = permit.take();
-                    Ok(response.map(move |body| {
-                        body.map_err(move |error| -> BoxError {
-                            // The slot is freed when the body ends or is dropped.
-                            let _ = &held;
-                            Box::new(error)
-                        })
-                        .boxed()
-                    }))
+            Transport::Http1(client) => client.send(request, body, permit).await,
+            Transport::Hyper(client) => {
+                let mut owned = http::Request::new(body);
+                *owned.method_mut() = request.method.clone();
+                *owned.uri_mut() = request.uri.clone();
+                *owned.headers_mut() = request.header_map();
+                match client.request(owned).await {
+                    Ok(response) => {
+                        let held = permit.take();
+                        Ok(response.map(move |body| {
+                            body.map_err(move |error| -> BoxError {
+                                // The slot is freed when the body ends or is dropped.
+                                let _ = &held;
+                                Box::new(error)
+                            })
+                            .boxed()
+                        }))
+                    }
+                    Err(error) => Err(match find_connect_error(&error) {
+                        Some(connect) if error.is_connect() => SendError::Connect(connect.clone()),
+                        Some(connect) => SendError::Failed(connect.message.clone()),
+                        None => SendError::Failed(describe(&error)),
+                    }),
                 }
-                Err(error) => Err(match find_connect_error(&error) {
-                    Some(connect) if error.is_connect() => SendError::Connect(connect.clone()),
-                    Some(connect) => SendError::Failed(connect.message.clone()),
-                    None => SendError::Failed(describe(&error)),
-                }),
-            },
+            }
         }
     }
 }

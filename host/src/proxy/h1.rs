@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::connector::{ConnectError, Connector, Io};
+use super::outgoing::Outgoing;
 use crate::h1::{self, BodyEnd, Ending, Framing, IncomingBody, Reader};
 use crate::http::upgrade;
 use crate::http::{Body, BoxError};
@@ -116,13 +117,14 @@ impl H1Client {
     }
 
     /// Sends the request and reads the response head; the body follows as it is read.
-    /// `permit` is released when the response body ends.
+    /// `permit` is taken into the response body, which releases it when it ends.
     pub async fn send(
         self: &Arc<Self>,
-        request: http::Request<Body>,
+        request: &Outgoing<'_>,
+        body: Body,
         permit: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<http::Response<Body>, SendError> {
-        let uri = request.uri().clone();
+        let uri = request.uri;
         let key = PoolKey {
             tls: matches!(uri.scheme_str(), Some("https" | "wss")),
             authority: uri
@@ -135,14 +137,14 @@ impl H1Client {
             None => {
                 let (io, proxied) = self
                     .connector
-                    .connect(&uri)
+                    .connect(uri)
                     .await
                     .map_err(SendError::Connect)?
                     .into_parts();
                 (Reader::new(io), proxied, false)
             }
         };
-        exchange(self, key, conn, proxied, reused, request, permit).await
+        exchange(self, key, conn, proxied, reused, request, body, permit).await
     }
 }
 
@@ -188,23 +190,24 @@ async fn read_head(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     client: &Arc<H1Client>,
     key: PoolKey,
     mut conn: Conn,
     proxied: bool,
     reused: bool,
-    request: http::Request<Body>,
+    request: &Outgoing<'_>,
+    mut body: Body,
     permit: &mut Option<OwnedSemaphorePermit>,
 ) -> Result<http::Response<Body>, SendError> {
-    let (parts, mut body) = request.into_parts();
     let framing = h1::framing_for(&body, true);
-    let mut head = Vec::with_capacity(256 + 32 * parts.headers.len());
+    let mut head = Vec::with_capacity(512);
     h1::encode_request_head(
         &mut head,
-        &parts.method,
-        &target(&parts.uri, proxied),
-        &parts.headers,
+        request.method,
+        &target(request.uri, proxied),
+        request.fields(),
         framing,
     );
     let stale = |reason: String| {
@@ -234,7 +237,7 @@ async fn exchange(
         }
     }
     drop(body);
-    let response_head = match read_head(&mut conn, &parts.method).await {
+    let response_head = match read_head(&mut conn, request.method).await {
         Ok(Some(head)) => head,
         Ok(None) => {
             return Err(stale(
@@ -243,10 +246,12 @@ async fn exchange(
         }
         Err(reason) => return Err(SendError::Failed(reason)),
     };
-    let response_framing = h1::response_framing(&parts.method, &response_head)
+    let response_framing = h1::response_framing(request.method, &response_head)
         .map_err(|error| SendError::Failed(format!("the upstream's response: {error}")))?;
     let reusable = h1::wants_keep_alive(response_head.version, &response_head.headers)
-        && !h1::connection_has(&parts.headers, "close")
+        && !request.fields().any(|(name, value)| {
+            name == http::header::CONNECTION && value.as_bytes().eq_ignore_ascii_case(b"close")
+        })
         && response_framing != Framing::UntilClose;
 
     let mut response = http::Response::new(crate::http::empty_body());

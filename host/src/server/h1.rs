@@ -63,13 +63,14 @@ enum NextHead {
 /// and to shutdown: a request being handled always gets its response.
 async fn next_head<R: Transport>(
     reader: &mut Reader<R>,
+    scheme: &http::uri::Scheme,
     closing: &mut watch::Receiver<bool>,
     sleep: &mut std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> NextHead {
     let deadline = Instant::now() + HEAD_TIMEOUT;
     loop {
         if !reader.buf.is_empty() {
-            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES) {
+            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES, Some(scheme)) {
                 Ok(Some(head)) => return NextHead::Head(head),
                 Ok(None) => {}
                 Err(error) => return NextHead::Refused(error),
@@ -146,8 +147,13 @@ pub async fn serve<R, W>(
 {
     let sleep = tokio::time::sleep(HEAD_TIMEOUT);
     tokio::pin!(sleep);
+    let scheme = if client.secure {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    };
     loop {
-        let head = match next_head(&mut reader, &mut closing, &mut sleep).await {
+        let head = match next_head(&mut reader, &scheme, &mut closing, &mut sleep).await {
             NextHead::Head(head) => head,
             NextHead::Closed => return,
             NextHead::Refused(error) => {

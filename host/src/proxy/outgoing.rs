@@ -1,0 +1,91 @@
+//! A request as it leaves for an upstream: the exchange's own method, URI and headers, read
+//! in place, with what forwarding changes (hop-by-hop fields dropped, `Host` and
+//! `X-Forwarded-*` set) applied while the head is written. Nothing of the request head is
+//! copied, and the exchange keeps the request as the client sent it, for the filters that
+//! look at it once the response is back.
+
+#[cfg(test)]
+mod tests;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri};
+
+/// Fields that describe one connection, not the message: never forwarded as received.
+pub const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Absolute: the server to send to, and the target.
+    pub uri: &'a Uri,
+    headers: &'a HeaderMap,
+    /// Fields written instead of the client's of the same name (and after them).
+    set: Vec<(HeaderName, HeaderValue)>,
+    /// Further fields the client's `Connection` header names as hop-by-hop.
+    named_by_connection: Vec<HeaderName>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        let named_by_connection = if headers.contains_key(header::CONNECTION) {
+            headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Outgoing {
+            method,
+            uri,
+            headers,
+            set: Vec::with_capacity(6),
+            named_by_connection,
+        }
+    }
+
+    /// Sends `value` as the only `name` field.
+    pub fn set(&mut self, name: HeaderName, value: HeaderValue) {
+        self.set.retain(|(existing, _)| *existing != name);
+        self.set.push((name, value));
+    }
+
+    /// The client's field `name`, as received (hop-by-hop ones included).
+    pub fn received(&self, name: &HeaderName) -> Option<&'a HeaderValue> {
+        self.headers.get(name)
+    }
+
+    fn forwards(&self, name: &HeaderName) -> bool {
+        !HOP_BY_HOP.contains(name)
+            && !self.named_by_connection.contains(name)
+            && !self.set.iter().any(|(set, _)| set == name)
+    }
+
+    /// Every field that goes out, in order: the client's that are forwarded, then those set.
+    pub fn fields(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers
+            .iter()
+            .filter(|(name, _)| self.forwards(name))
+            .chain(self.set.iter().map(|(name, value)| (name, value)))
+    }
+
+    /// The fields as a map of their own, for clients that need to own the request (HTTP/2).
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.headers.len() + self.set.len());
+        for (name, value) in self.fields() {
+            map.append(name.clone(), value.clone());
+        }
+        map
+    }
+}

@@ -1,0 +1,63 @@
+//! What a forwarded request carries of the client's head.
+
+#![allow(clippy::unwrap_used)]
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri};
+
+use super::Outgoing;
+
+fn client_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("host", "gw.example.com"),
+        ("accept", "*/*"),
+        ("connection", "keep-alive, x-private"),
+        ("x-private", "hop"),
+        ("keep-alive", "timeout=5"),
+        ("te", "trailers"),
+        ("proxy-authorization", "Basic client"),
+        ("x-forwarded-for", "10.0.0.1"),
+        ("x-app", "1"),
+    ] {
+        headers.append(name, value.parse().unwrap());
+    }
+    headers
+}
+
+#[test]
+fn hop_by_hop_fields_stay_behind_and_set_fields_replace_the_clients() {
+    let headers = client_headers();
+    let uri: Uri = "http://app:8080/p".parse().unwrap();
+    let mut outgoing = Outgoing::new(&Method::GET, &uri, &headers);
+    outgoing.set(http::header::HOST, HeaderValue::from_static("app:8080"));
+    outgoing.set(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_static("10.0.0.1, 127.0.0.1"),
+    );
+    let fields: Vec<(String, String)> = outgoing
+        .fields()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["accept", "x-app", "host", "x-forwarded-for"],
+        "{fields:?}"
+    );
+    assert_eq!(fields[2].1, "app:8080");
+    assert_eq!(fields[3].1, "10.0.0.1, 127.0.0.1");
+    // The client's own values are still there to read.
+    assert_eq!(
+        outgoing
+            .received(&HeaderName::from_static("x-forwarded-for"))
+            .unwrap(),
+        "10.0.0.1"
+    );
+    // Setting a field twice keeps the last value only.
+    outgoing.set(http::header::HOST, HeaderValue::from_static("other"));
+    let map = outgoing.header_map();
+    assert_eq!(map.get_all("host").iter().count(), 1);
+    assert_eq!(map["host"], "other");
+    assert!(!map.contains_key("x-private") && !map.contains_key("proxy-authorization"));
+}
