@@ -91,16 +91,20 @@ fn plugin_crates(plugins: &Path) -> Vec<String> {
     names
 }
 
-/// `<target>` of the outer build: OUT_DIR is `<target>[/<triple>]/<profile>/build/<pkg>/out`.
+/// `<target>` of the outer build: OUT_DIR is `<target>[/<triple>]/<profile>/build/<pkg>/out`
+/// and always absolute, whereas `CARGO_TARGET_DIR` may be relative to wherever cargo ran.
 fn outer_target_dir(root: &Path, out_dir: &Path) -> PathBuf {
-    if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    out_dir
+    if let Some(dir) = out_dir
         .ancestors()
         .find(|dir| dir.join("CACHEDIR.TAG").exists())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| root.join("target"))
+    {
+        return dir.to_path_buf();
+    }
+    match env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
 }
 
 fn build(plugins: &Path, target_dir: &Path) {
