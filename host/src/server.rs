@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 mod h1;
+mod idle;
 pub mod tls;
 
 use crate::admin::Admin;
@@ -54,12 +55,14 @@ struct Listener {
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// What every connection task holds: the shutdown signal, and its share of the count of
-/// connections still open, which ends when the last task drops its sender.
+/// What every connection task holds: the shutdown signal (HTTP/2 connections wait on it;
+/// HTTP/1.1 ones are in `http1`), and its share of the count of connections still open,
+/// which ends when the last task drops its sender.
 #[derive(Clone)]
 struct Drain {
     closing: watch::Receiver<bool>,
-    _open: mpsc::Sender<()>,
+    http1: idle::Connections,
+    open: mpsc::Sender<()>,
 }
 
 impl Server {
@@ -108,9 +111,23 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>, drain: Duration) {
         let (closing_sender, closing) = watch::channel(false);
         let (open, mut all_closed) = mpsc::channel::<()>(1);
+        let http1 = idle::Connections::new(h1::HEAD_TIMEOUT);
         let connections = Drain {
             closing,
-            _open: open,
+            http1: http1.clone(),
+            open,
+        };
+        let sweeper = {
+            let http1 = http1.clone();
+            tokio::spawn(async move {
+                let mut every_second = tokio::time::interval(Duration::from_secs(1));
+                every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                every_second.tick().await;
+                loop {
+                    every_second.tick().await;
+                    http1.sweep();
+                }
+            })
         };
         let mut accept_loops = Vec::new();
         for listener in self.listeners {
@@ -136,6 +153,7 @@ impl Server {
         shutdown.await;
         tracing::info!(drain_timeout = ?drain, "shutting down: no new connections, draining requests in flight");
         let _ = closing_sender.send(true);
+        http1.close_all();
         for accept_loop in accept_loops {
             let _ = accept_loop.await;
         }
@@ -146,6 +164,7 @@ impl Server {
                 tracing::warn!(drain_timeout = ?drain, "requests still in flight after the drain timeout; closing")
             }
         }
+        sweeper.abort();
     }
 }
 
@@ -195,37 +214,53 @@ fn serve_connection(
             serve_plain(shared, client, stream, drain).await;
             return;
         };
-        let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                tracing::debug!(%remote, %error, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%remote, timeout = ?TLS_HANDSHAKE_TIMEOUT, "TLS handshake timed out");
-                return;
-            }
-        };
-        let client = ClientInfo {
-            remote,
-            local,
-            secure: true,
-        };
-        // Only the protocol ALPN chose is served; without ALPN, HTTP/1.1.
-        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-            serve_h2(shared, client, stream, drain).await;
-        } else {
-            let (read, write) = tokio::io::split(stream);
-            h1::serve(
-                shared,
-                client,
-                Reader::new(read),
-                write,
-                drain.closing.clone(),
-            )
-            .await;
-        }
+        // Boxed, as HTTP/2 is below: the task of every plain connection stays the size of
+        // what a plain HTTP/1.1 connection needs, which is what idle connections cost.
+        Box::pin(serve_tls(shared, tls, stream, remote, local, drain)).await;
     });
+}
+
+/// A TLS connection: the handshake, then the protocol ALPN chose (HTTP/1.1 without ALPN).
+async fn serve_tls(
+    shared: Arc<Shared>,
+    tls: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    remote: SocketAddr,
+    local: SocketAddr,
+    drain: Drain,
+) {
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%remote, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, timeout = ?TLS_HANDSHAKE_TIMEOUT, "TLS handshake timed out");
+            return;
+        }
+    };
+    let client = ClientInfo {
+        remote,
+        local,
+        secure: true,
+    };
+    // Only the protocol ALPN chose is served; without ALPN, HTTP/1.1.
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        serve_h2(shared, client, stream, drain).await;
+    } else {
+        let (read, write) = tokio::io::split(stream);
+        let registration = drain.http1.register();
+        h1::serve(
+            shared,
+            client,
+            Reader::new(read),
+            write,
+            registration,
+            drain.open,
+        )
+        .await;
+    }
 }
 
 /// A plain connection: HTTP/2 when it starts with the HTTP/2 preface (h2c with prior
@@ -258,13 +293,23 @@ async fn serve_plain(shared: Arc<Shared>, client: ClientInfo, stream: TcpStream,
     }
     if reader.buf.starts_with(H2_PREFACE) {
         // The bytes read so far are replayed to hyper through the reader.
-        serve_h2(shared, client, reader, drain).await;
+        Box::pin(serve_h2(shared, client, reader, drain)).await;
         return;
     }
     let Reader { io, buf } = reader;
     let (read, write) = io.into_split();
     let reader = Reader { io: read, buf };
-    h1::serve(shared, client, reader, write, drain.closing.clone()).await;
+    // The connection continues in a task of its own, sized for HTTP/1.1 alone: what an idle
+    // keep-alive connection costs is that task, not this one's detection state as well.
+    let registration = drain.http1.register();
+    tokio::spawn(h1::serve(
+        shared,
+        client,
+        reader,
+        write,
+        registration,
+        drain.open,
+    ));
 }
 
 /// An HTTP/2 connection, served by hyper; at shutdown it stops taking new streams and ends

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
+use std::task::Poll;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::Shared;
+use super::idle::Registration;
 use crate::exchange::ClientInfo;
 use crate::h1::{
     self, BodyEnd, ConnectionHeader, Ending, Framing, HeadError, IncomingBody, Joined, Reader,
@@ -28,7 +28,7 @@ use crate::http::{Body, Response};
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How long a client has to send a request head: from the connection's start, or from the
-/// end of the previous response (the keep-alive timeout).
+/// end of the previous response (the keep-alive timeout). Counted in whole seconds.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a read of the next head asks room for: most heads fit at once.
@@ -63,50 +63,51 @@ enum NextHead {
 /// and to shutdown: a request being handled always gets its response.
 async fn next_head<R: Transport>(
     reader: &mut Reader<R>,
-    scheme: &http::uri::Scheme,
-    closing: &mut watch::Receiver<bool>,
-    sleep: &mut std::pin::Pin<&mut tokio::time::Sleep>,
+    secure: bool,
+    registration: &Registration,
 ) -> NextHead {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
+    let mut waiting = false;
     loop {
         if !reader.buf.is_empty() {
-            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES, Some(scheme)) {
-                Ok(Some(head)) => return NextHead::Head(head),
+            let scheme = if secure {
+                http::uri::Scheme::HTTPS
+            } else {
+                http::uri::Scheme::HTTP
+            };
+            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES, Some(&scheme)) {
+                Ok(Some(head)) => {
+                    registration.busy();
+                    return NextHead::Head(head);
+                }
                 Ok(None) => {}
                 Err(error) => return NextHead::Refused(error),
             }
         }
         // At shutdown an idle connection closes, and so does one still sending its head:
         // neither has a request the gateway owes an answer to.
-        if *closing.borrow() {
+        if registration.closing() {
             return NextHead::Closed;
         }
-        let read = async {
+        if !waiting {
+            // The timeout runs from the first wait for this head, however it arrives.
+            waiting = true;
+            registration.idle();
+        }
+        reader.release_if_empty();
+        let read = poll_fn(|cx| {
+            if registration.poll_stop(cx).is_ready() {
+                return Poll::Ready(Ok(0));
+            }
+            // Wait for bytes before taking a buffer: an idle connection holds none.
             if reader.buf.is_empty() {
-                reader.release_if_empty();
-                poll_fn(|cx| reader.io.poll_read_ready(cx)).await?;
+                std::task::ready!(reader.io.poll_read_ready(cx))?;
             }
-            poll_fn(|cx| reader.poll_fill(cx, HEAD_READ)).await
-        };
-        tokio::select! {
-            biased;
-            read = read => match read {
-                Ok(0) | Err(_) => return NextHead::Closed,
-                Ok(_) => {}
-            },
-            changed = closing.changed() => {
-                if changed.is_err() {
-                    return NextHead::Closed;
-                }
-            }
-            () = sleep.as_mut() => {
-                // The timer is armed once and only ever early (deadlines move forward), so
-                // resetting it per request is not needed.
-                if Instant::now() >= deadline {
-                    return NextHead::Closed;
-                }
-                sleep.as_mut().reset(deadline);
-            }
+            reader.poll_fill(cx, HEAD_READ)
+        })
+        .await;
+        match read {
+            Ok(0) | Err(_) => return NextHead::Closed,
+            Ok(_) => {}
         }
     }
 }
@@ -134,51 +135,37 @@ async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
     let _ = writer.shutdown().await;
 }
 
-/// Serves requests on one connection until either side closes it.
-pub async fn serve<R, W>(
+/// Serves requests on one connection until either side closes it. `_open` is held as long as
+/// the connection is (shutdown waits for every connection's to drop).
+pub async fn serve<R, W, G>(
     shared: Arc<Shared>,
     client: ClientInfo,
     mut reader: Reader<R>,
     mut writer: W,
-    mut closing: watch::Receiver<bool>,
+    registration: Registration,
+    _open: G,
 ) where
     R: Transport + Sync,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
+    G: Send,
 {
-    let sleep = tokio::time::sleep(HEAD_TIMEOUT);
-    tokio::pin!(sleep);
-    let scheme = if client.secure {
-        http::uri::Scheme::HTTPS
-    } else {
-        http::uri::Scheme::HTTP
-    };
     loop {
-        let head = match next_head(&mut reader, &scheme, &mut closing, &mut sleep).await {
-            NextHead::Head(head) => head,
-            NextHead::Closed => return,
-            NextHead::Refused(error) => {
-                tracing::debug!(remote = %client.remote, %error, "refused a request head");
-                refuse(&mut writer, &error).await;
-                return;
-            }
+        // Everything after the head is a boxed future built inside this block, so that the
+        // task's own state, what an idle connection costs, is only the wait for a head.
+        let step = {
+            let next = next_head(&mut reader, client.secure, &registration).await;
+            Box::pin(respond(
+                &shared,
+                &client,
+                next,
+                reader,
+                &mut writer,
+                &registration,
+            ))
         };
-        let closing_now = *closing.borrow();
-        // The exchange is boxed so that an idle connection's task stays small.
-        let outcome = Box::pin(exchange(
-            &shared,
-            &client,
-            head,
-            reader,
-            &mut writer,
-            closing_now,
-        ))
-        .await;
-        match outcome {
+        match step.await {
             Outcome::Next(next) => reader = next,
-            Outcome::Close => {
-                let _ = writer.shutdown().await;
-                return;
-            }
+            Outcome::Close => return,
             Outcome::Upgrade(next, pending) => {
                 pending.fulfil(upgrade::Upgraded::new(Joined {
                     reader: next,
@@ -188,6 +175,36 @@ pub async fn serve<R, W>(
             }
         }
     }
+}
+
+/// Answers what the wait for a head brought.
+async fn respond<R, W>(
+    shared: &Shared,
+    client: &ClientInfo,
+    next: NextHead,
+    reader: Reader<R>,
+    writer: &mut W,
+    registration: &Registration,
+) -> Outcome<R>
+where
+    R: Transport + Sync,
+    W: AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    let head = match next {
+        NextHead::Head(head) => head,
+        NextHead::Closed => return Outcome::Close,
+        NextHead::Refused(error) => {
+            tracing::debug!(remote = %client.remote, %error, "refused a request head");
+            refuse(writer, &error).await;
+            return Outcome::Close;
+        }
+    };
+    let closing = registration.closing();
+    let outcome = exchange(shared, client, head, reader, writer, closing).await;
+    if matches!(outcome, Outcome::Close) {
+        let _ = writer.shutdown().await;
+    }
+    outcome
 }
 
 enum Outcome<R> {
