@@ -307,3 +307,28 @@ fn a_pooled_connection_the_upstream_closed_is_replaced_for_idempotent_requests()
     let reply = send(client().post(gateway.url("/once")).body("payload"));
     assert_eq!(reply.status, 502, "{}", reply.body);
 }
+
+/// soTimeout runs on a timer each pooled connection keeps from request to request: it must
+/// neither fire at a previous request's deadline nor stay silent.
+#[test]
+fn so_timeout_holds_for_every_request_on_a_pooled_connection() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = serve(&[(
+        "proxy",
+        json!({"baseURI": upstream.base_uri(), "handler": {
+            "type": "ReverseProxyHandler", "config": {"soTimeout": "300 ms"}}}),
+    )]);
+    assert_eq!(send(client().get(gateway.url("/fast"))).status, 200);
+    // Longer than soTimeout: the connection's timer fires while it is idle in the pool.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(send(client().get(gateway.url("/fast-again"))).status, 200);
+    let asked = std::time::Instant::now();
+    let slow = send(client().get(gateway.url("/slow")).header("x-delay-ms", "1500"));
+    let took = asked.elapsed();
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1200),
+        "answered 504 after {took:?}"
+    );
+    assert_eq!(send(client().get(gateway.url("/after"))).status, 200);
+}

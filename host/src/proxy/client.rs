@@ -98,6 +98,7 @@ impl UpstreamClient {
                 connector,
                 settings.connections,
                 IDLE_TIMEOUT,
+                settings.so_timeout,
             )))
         } else {
             let mut builder = Client::builder(TokioExecutor::new());
@@ -213,17 +214,15 @@ impl UpstreamClient {
                 body.take().unwrap_or_else(crate::http::empty_body),
                 &mut permit,
             );
-            let result = match self.settings.so_timeout {
-                Some(limit) => match tokio::time::timeout(limit, sent).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        return Err(Failure::Timeout {
-                            reason: format!("{key} did not answer within soTimeout {limit:?}"),
-                            after: limit,
-                        });
+            // HTTP/1.1 keeps soTimeout on the connection's own timer.
+            let result = match (self.settings.so_timeout, &self.transport) {
+                (Some(limit), Transport::Hyper(_)) => {
+                    match tokio::time::timeout(limit, sent).await {
+                        Ok(result) => result,
+                        Err(_) => Err(SendError::Timeout),
                     }
-                },
-                None => sent.await,
+                }
+                _ => sent.await,
             };
             let error = match result {
                 Ok(response) => {
@@ -269,6 +268,13 @@ impl UpstreamClient {
                     });
                 }
                 SendError::Connect(connect) => return Err(Failure::Failed(connect.message)),
+                SendError::Timeout => {
+                    let limit = self.settings.so_timeout.unwrap_or_default();
+                    return Err(Failure::Timeout {
+                        reason: format!("{key} did not answer within soTimeout {limit:?}"),
+                        after: limit,
+                    });
+                }
                 SendError::Stale(reason) | SendError::Failed(reason) => {
                     return Err(Failure::Failed(format!("{key}: {reason}")));
                 }
