@@ -76,7 +76,11 @@ fn exchange(path: &str) -> Exchange {
         local: "127.0.0.1:8080".parse().expect("address"),
         secure: false,
     };
-    Exchange::new(request, client, Arc::from("bench"))
+    Exchange::new(
+        request,
+        client,
+        ferrogate::exchange::TransactionId::named("bench"),
+    )
 }
 
 /// Dispatches the request through the gateway, as a server would.

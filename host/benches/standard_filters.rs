@@ -53,7 +53,11 @@ fn exchange(path: &str) -> Exchange {
         local: "127.0.0.1:8080".parse().expect("address"),
         secure: false,
     };
-    Exchange::new(request, client, Arc::from("bench"))
+    Exchange::new(
+        request,
+        client,
+        ferrogate::exchange::TransactionId::named("bench"),
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -4,6 +4,7 @@
 pub(crate) mod scope;
 #[cfg(test)]
 mod tests;
+mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::heap::Properties;
 use crate::http::{Buffered, CollectError, Request, buffer_up_to, full_body};
 
 pub use scope::{ExchangeScope, ExchangeScopeMut};
+pub use transaction::TransactionId;
 
 /// How much of a request body the gateway buffers when a condition or filter reads
 /// `request.entity`; larger bodies make the expression evaluate to null rather than growing
@@ -75,7 +77,7 @@ pub struct ExchangeState {
     pub session: Session,
     pub client: ClientInfo,
     pub routing: RoutingInfo,
-    pub transaction_id: Arc<str>,
+    pub transaction_id: TransactionId,
     /// Properties of the route being executed, visible to request-time expressions by name.
     pub properties: Option<Arc<Properties>>,
     pub started: Instant,
@@ -99,7 +101,7 @@ impl std::ops::DerefMut for Exchange {
 }
 
 impl Exchange {
-    pub fn new(request: Request, client: ClientInfo, transaction_id: Arc<str>) -> Self {
+    pub fn new(request: Request, client: ClientInfo, transaction_id: TransactionId) -> Self {
         let original_uri = request.uri().clone();
         Exchange(Box::new(ExchangeState {
             request,
@@ -129,7 +131,7 @@ impl Exchange {
                 local: nowhere,
                 secure: false,
             },
-            Arc::from(""),
+            TransactionId::named(""),
         )
     }
 
@@ -194,6 +196,6 @@ pub(crate) mod test_support {
             local: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure: false,
         };
-        Exchange::new(request, client, Arc::from("test-transaction"))
+        Exchange::new(request, client, TransactionId::named("test-transaction"))
     }
 }

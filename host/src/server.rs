@@ -354,9 +354,7 @@ impl Shared {
         let (mut parts, body) = request.into_parts();
         absolutize(&mut parts, &client);
         let request = http::Request::from_parts(parts, body);
-        let mut text = uuid::Uuid::encode_buffer();
-        let transaction_id: Arc<str> =
-            Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text));
+        let transaction_id = crate::exchange::TransactionId::random();
         let span = tracing::debug_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
         let path = request.uri().path();
         let is_admin = path == self.admin_prefix
@@ -364,7 +362,7 @@ impl Shared {
                 .strip_prefix(self.admin_prefix.as_str())
                 .is_some_and(|rest| rest.starts_with('/'));
         let mut exchange = Exchange::new(request, client, transaction_id);
-        async move {
+        let work = async move {
             if is_admin {
                 return self.admin.handle(&mut exchange, &self.admin_prefix).await;
             }
@@ -375,9 +373,14 @@ impl Shared {
                     error.into_response()
                 }
             }
+        };
+        // The request span is a debug-level one: without a subscriber for it, entering and
+        // leaving it at every poll is work for nothing.
+        if span.is_disabled() {
+            work.await
+        } else {
+            work.instrument(span).await
         }
-        .instrument(span)
-        .await
     }
 }
 

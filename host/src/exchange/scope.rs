@@ -421,7 +421,7 @@ fn contexts_lookup(exchange: &Exchange, path: &[Value]) -> (Value, usize) {
         // IG spells the id `contexts.transactionId.transactionId.value`; the shorter
         // `contexts.transactionId` and `contexts.transactionId.transactionId` work too.
         "transactionId" => {
-            let id = Value::Str(exchange.transaction_id.clone());
+            let id = Value::Str(exchange.transaction_id.shared());
             match (key(path, 1).as_deref(), key(path, 2).as_deref()) {
                 (Some("transactionId"), Some("value")) => (id, 3),
                 (Some("transactionId"), _) => (id, 2),
@@ -459,7 +459,7 @@ fn built_in_context(exchange: &Exchange, name: &str) -> Value {
     let fields = match name {
         "client" => CLIENT_FIELDS,
         "router" => ROUTER_FIELDS,
-        "transactionId" => return Value::Str(exchange.transaction_id.clone()),
+        "transactionId" => return Value::Str(exchange.transaction_id.shared()),
         "attributes" => return Value::Map(Arc::new(exchange.attributes.clone())),
         _ => return Value::Null,
     };

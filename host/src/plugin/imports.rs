@@ -251,7 +251,7 @@ impl log::Host for StoreState {
         let route = object.route.as_deref().unwrap_or("");
         let transaction = self
             .current()
-            .map(|exchange| exchange.transaction_id.to_string())
+            .map(|exchange| exchange.transaction_id.as_str().to_owned())
             .unwrap_or_default();
         macro_rules! emit {
             ($level:ident) => {
@@ -370,7 +370,7 @@ impl exchange::Host for StoreState {
         Ok(self.exchange_mut()?.client.remote.ip().to_string())
     }
     fn transaction_id(&mut self) -> R<String> {
-        Ok(self.exchange_mut()?.transaction_id.to_string())
+        Ok(self.exchange_mut()?.transaction_id.as_str().to_owned())
     }
     fn set_context(&mut self, name: String, json: String) -> R<Result<(), String>> {
         if BUILT_IN_CONTEXTS.contains(&name.as_str()) {

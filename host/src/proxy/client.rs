@@ -74,7 +74,8 @@ pub struct UpstreamClient {
     transport: Transport,
     proxy: Arc<ProxyOptions>,
     settings: Settings,
-    limits: Mutex<HashMap<LimitKey, Arc<Semaphore>>>,
+    /// foldhash: keys are looked up on every request, and the map is bounded.
+    limits: Mutex<HashMap<LimitKey, Arc<Semaphore>, foldhash::fast::RandomState>>,
 }
 
 impl UpstreamClient {
@@ -119,7 +120,7 @@ impl UpstreamClient {
             transport,
             proxy,
             settings,
-            limits: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::default()),
         })
     }
 

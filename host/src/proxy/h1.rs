@@ -61,7 +61,8 @@ struct Idle {
 
 pub struct H1Client {
     connector: Connector,
-    idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
+    /// foldhash: keys are looked up on every request, and the map is bounded.
+    idle: Mutex<HashMap<PoolKey, Vec<Idle>, foldhash::fast::RandomState>>,
     max_idle: usize,
     idle_timeout: Duration,
     so_timeout: Option<Duration>,
@@ -113,7 +114,7 @@ impl H1Client {
     ) -> Self {
         H1Client {
             connector,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
             max_idle,
             idle_timeout,
             so_timeout,

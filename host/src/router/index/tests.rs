@@ -3,8 +3,6 @@
 //! none, methods), the first candidate whose condition is true is the first route whose
 //! condition is true.
 
-use std::sync::Arc;
-
 use super::*;
 use crate::exchange::{ClientInfo, Exchange, ExchangeScope};
 
@@ -85,7 +83,11 @@ fn request(rng: &mut Rng) -> Exchange {
         local: "127.0.0.1:8080".parse().expect("address"),
         secure: false,
     };
-    Exchange::new(request, client, Arc::from("test"))
+    Exchange::new(
+        request,
+        client,
+        crate::exchange::TransactionId::named("test"),
+    )
 }
 
 /// A decoded path literal: a few segments, sometimes a trailing slash.
@@ -265,7 +267,7 @@ fn routes_come_out_once_and_in_order() {
             local: "127.0.0.1:2".parse().expect("address"),
             secure: false,
         };
-        Exchange::new(request, client, Arc::from("t"))
+        Exchange::new(request, client, crate::exchange::TransactionId::named("t"))
     };
     let candidates = |exchange: &Exchange| {
         let keys = RequestKeys::of(&exchange.request);
