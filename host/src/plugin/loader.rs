@@ -37,12 +37,40 @@ pub struct PluginFile {
     /// The file to watch for a new version; `None` for plugins embedded in the binary.
     pub path: Option<PathBuf>,
     current: ArcSwap<Compiled>,
+    /// `current`'s generation, read on every call to tell a pooled instance of an older
+    /// version: an atomic load instead of taking a reference to the whole version.
+    generation: AtomicU64,
     modified: std::sync::Mutex<Option<SystemTime>>,
 }
 
 impl PluginFile {
+    fn new(
+        origin: String,
+        path: Option<PathBuf>,
+        stamp: Option<SystemTime>,
+        compiled: Compiled,
+    ) -> Self {
+        PluginFile {
+            origin,
+            path,
+            generation: AtomicU64::new(compiled.generation),
+            modified: std::sync::Mutex::new(stamp),
+            current: ArcSwap::from_pointee(compiled),
+        }
+    }
+
     pub fn current(&self) -> Arc<Compiled> {
         self.current.load_full()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn replace(&self, compiled: Compiled) {
+        let generation = compiled.generation;
+        self.current.store(Arc::new(compiled));
+        self.generation.store(generation, Ordering::Release);
     }
 }
 
@@ -121,12 +149,12 @@ pub fn open(runtime: &Runtime, path: &Path) -> Result<Arc<PluginFile>, String> {
     let wasm = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
     let origin = path.display().to_string();
     let compiled = compile(runtime, &origin, &wasm)?;
-    Ok(Arc::new(PluginFile {
+    Ok(Arc::new(PluginFile::new(
         origin,
-        path: Some(path.to_path_buf()),
-        modified: std::sync::Mutex::new(stamp),
-        current: ArcSwap::from_pointee(compiled),
-    }))
+        Some(path.to_path_buf()),
+        stamp,
+        compiled,
+    )))
 }
 
 /// A plugin compiled into the binary (see host/build.rs).
@@ -137,12 +165,7 @@ pub fn open_embedded(
 ) -> Result<Arc<PluginFile>, String> {
     let origin = format!("embedded:{name}");
     let compiled = compile(runtime, &origin, wasm)?;
-    Ok(Arc::new(PluginFile {
-        origin,
-        path: None,
-        modified: std::sync::Mutex::new(None),
-        current: ArcSwap::from_pointee(compiled),
-    }))
+    Ok(Arc::new(PluginFile::new(origin, None, None, compiled)))
 }
 
 /// Polls the files every `interval`: a changed file is recompiled and new instances use it.
@@ -191,7 +214,7 @@ fn reload_if_changed(runtime: &Runtime, file: &PluginFile) {
         Ok(compiled) => {
             *last = now;
             tracing::info!(plugin = %file.origin, "plugin reloaded; new requests use the new version");
-            file.current.store(Arc::new(compiled));
+            file.replace(compiled);
         }
         // Possibly half written (a copy in progress): the next poll tries again.
         Err(error) => tracing::warn!(

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{
-    DecorationPoint, FilterPlugin, HandlerPlugin, RequestOutcome, RequestRes, ResponseRes,
-};
+use super::bindings::{DecorationPoint, FilterPlugin, HandlerPlugin, RequestOutcome, ResponseRes};
 use super::loader::PluginFile;
 use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
@@ -140,7 +138,7 @@ impl PluginObject {
 
     async fn checkout(&self) -> Result<Instance, CallError> {
         if self.limits.instances == InstanceMode::Reuse {
-            let generation = self.file.current().generation;
+            let generation = self.file.generation();
             let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
             if let Some(instance) = pooled
                 && instance.generation == generation
@@ -322,17 +320,16 @@ async fn on_request(
     let (store, bindings) = filter_bindings(instance)?;
     lend(store, exchange);
     let result = async {
-        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        let request = store.data().request_rep;
         PluginObject::arm(store);
         // Boxed: wasmtime's call future is large, and the filter's own future, which every
         // request moves into a box, stays small without it.
         let result = Box::pin(
             bindings
                 .ferrogate_plugin_filter()
-                .call_on_request(&mut *store, Resource::new_borrow(request.rep())),
+                .call_on_request(&mut *store, Resource::new_borrow(request)),
         )
         .await;
-        let _ = store.data_mut().table.delete(request);
         match result.map_err(CallError::Trap)?.map_err(CallError::Guest)? {
             RequestOutcome::Next => Ok(Continue::Next),
             RequestOutcome::Respond(response) => store
@@ -367,7 +364,7 @@ async fn on_response(
     let (store, bindings) = filter_bindings(instance)?;
     lend(store, exchange);
     let result = async {
-        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        let request = store.data().request_rep;
         let handle = store
             .data_mut()
             .table
@@ -376,11 +373,10 @@ async fn on_response(
         PluginObject::arm(store);
         let result = Box::pin(bindings.ferrogate_plugin_filter().call_on_response(
             &mut *store,
-            Resource::new_borrow(request.rep()),
+            Resource::new_borrow(request),
             Resource::new_borrow(handle.rep()),
         ))
         .await;
-        let _ = store.data_mut().table.delete(request);
         let response = store.data_mut().table.delete(handle).map(|r| r.0);
         result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
         response.map_err(trap)
@@ -397,15 +393,14 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
     let store = &mut instance.store;
     lend(store, exchange);
     let result = async {
-        let request = store.data_mut().table.push(RequestRes).map_err(trap)?;
+        let request = store.data().request_rep;
         PluginObject::arm(store);
         let result = Box::pin(
             bindings
                 .ferrogate_plugin_handler()
-                .call_handle(&mut *store, Resource::new_borrow(request.rep())),
+                .call_handle(&mut *store, Resource::new_borrow(request)),
         )
         .await;
-        let _ = store.data_mut().table.delete(request);
         let response = result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
         store
             .data_mut()

@@ -44,6 +44,8 @@ pub struct PendingRefs {
 pub struct StoreState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
+    /// The table entry every call passes as its request (see `new`).
+    pub request_rep: u32,
     pub object: Arc<ObjectInfo>,
     /// During a call, the exchange being processed, lent by swapping it with what the store
     /// held before (a stand-in made once per instance): two moves per call, nothing built.
@@ -87,9 +89,17 @@ impl StoreState {
     }
 
     pub fn new(object: Arc<ObjectInfo>) -> Self {
+        let mut table = ResourceTable::new();
+        // One handle stands for "the request of the current call" in every call: the guest
+        // only ever borrows it, and its methods act on the lent exchange.
+        let request_rep = table
+            .push(super::bindings::RequestRes)
+            .map(|handle| handle.rep())
+            .unwrap_or_default();
         StoreState {
             wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
+            table,
+            request_rep,
             object,
             exchange: Exchange::stand_in(),
             in_call: false,
