@@ -323,7 +323,11 @@ fn so_timeout_holds_for_every_request_on_a_pooled_connection() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(send(client().get(gateway.url("/fast-again"))).status, 200);
     let asked = std::time::Instant::now();
-    let slow = send(client().get(gateway.url("/slow")).header("x-delay-ms", "1500"));
+    let slow = send(
+        client()
+            .get(gateway.url("/slow"))
+            .header("x-delay-ms", "1500"),
+    );
     let took = asked.elapsed();
     assert_eq!(slow.status, 504, "{}", slow.body);
     assert!(
