@@ -51,9 +51,9 @@ def describe_scenario(name, s):
                  "the proxy's RSS (VmRSS, nginx master + worker) before and after, divided by "
                  "the connections opened; then a second request on each connection tells "
                  "whether the proxy closed any meanwhile. Each repetition starts the proxy "
-                 "afresh, warmed by a 1 s wrk run. Ferrogate (today) closes HTTP/1.1 connections "
-                 "idle for 30 s (hyper's header read timeout runs while it waits for the next "
-                 "request), so the oldest connection must be read sooner."),
+                 "afresh, warmed by a 1 s wrk run. Ferrogate closes HTTP/1.1 connections idle for "
+                 "30 s (its limit for the next request head), so the RSS is read well before "
+                 "the oldest connection reaches it."),
     }[name]
 
 
