@@ -322,13 +322,16 @@ where
     let service = service_fn(move |request: http::Request<Incoming>| {
         let shared = shared.clone();
         let client = client.clone();
-        async move {
+        // Boxed: hyper spawns every stream as a task, and the gateway's request future is
+        // large; unboxed it was copied several times on its way into the task (a memmove
+        // that was 4.5 % of the proxy's CPU on the h2c load test).
+        Box::pin(async move {
             let request = request.map(|body| {
                 body.map_err(|error| -> BoxError { Box::new(error) })
                     .boxed()
             });
             Ok::<_, Infallible>(shared.handle(request, client).await)
-        }
+        })
     });
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder
