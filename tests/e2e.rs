@@ -12,6 +12,8 @@ mod check;
 mod conditions;
 #[path = "e2e/decorators.rs"]
 mod decorators;
+#[path = "e2e/docs_examples.rs"]
+mod docs_examples;
 #[path = "e2e/examples.rs"]
 mod examples;
 #[path = "e2e/filters_cookies.rs"]
