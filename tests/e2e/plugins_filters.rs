@@ -273,6 +273,11 @@ fn plugin_configuration_errors_name_the_route_file_and_the_object() {
     assert!(stderr.contains("typo.json"), "{stderr}");
     assert!(stderr.contains("rewriter"), "{stderr}");
     assert!(stderr.contains("unknown field `ad`"), "{stderr}");
+    // ... once: neither the object's name twice nor serde's position inside the config text,
+    // which is not the file's.
+    let diagnostic = crate::check::diagnostic_for(&stderr, "typo.json");
+    assert_eq!(diagnostic.matches("rewriter").count(), 1, "{diagnostic}");
+    assert!(!diagnostic.contains("at line"), "{diagnostic}");
     // An unknown type lists the plugin types with the native ones.
     assert!(stderr.contains("unknown.json"), "{stderr}");
     assert!(stderr.contains("RequireToken"), "{stderr}");

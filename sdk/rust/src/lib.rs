@@ -159,16 +159,22 @@ pub trait Handler: Sized + 'static {
 /// The object's `config` deserialized (for a decorator: the decoration value).
 ///
 /// An absent config is JSON `null`, so `Option<T>` or a type with `#[serde(default)]` accepts
-/// it. The error names the path and the type name of the object.
+/// it. The error says what is wrong; the gateway adds the file, the object and its type.
 pub fn config<T: DeserializeOwned>() -> Result<T, String> {
     let text = imports::config::get();
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} '{}': invalid config: {e}",
-            imports::config::type_name(),
-            imports::config::object_name()
-        )
-    })
+    serde_json::from_str(&text).map_err(invalid_config)
+}
+
+/// The gateway's load error already names the route file, the position of the object in it,
+/// the type and the object; what it needs from here is what is wrong. serde's own position
+/// points into the config text handed to the plugin, not into the file, so it is left out.
+fn invalid_config(error: serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = match message.rsplit_once(" at line ") {
+        Some((what, _)) if error.line() > 0 => what.to_owned(),
+        _ => message,
+    };
+    format!("invalid config: {message}")
 }
 
 /// The object's `config` as JSON text.
@@ -206,13 +212,7 @@ pub fn decorated_at() -> Option<DecorationPoint> {
 /// then validate this and return. For filters and handlers this is the same as [`config`].
 pub fn declaration<T: DeserializeOwned>() -> Result<T, String> {
     let text = imports::config::declaration();
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} '{}': invalid config: {e}",
-            imports::config::type_name(),
-            imports::config::object_name()
-        )
-    })
+    serde_json::from_str(&text).map_err(invalid_config)
 }
 
 /// An IG duration (`"10 seconds"`, `"1 minute, 30 s"`, `"500 ms"`) read the way the gateway
