@@ -21,7 +21,7 @@ pub use body::{
 };
 pub use head::{
     ConnectionHeader, Framing, HeadError, MAX_HEADERS, RequestHead, ResponseHead, connection_has,
-    encode_request_head, encode_response_head, parse_request, parse_response, request_framing,
-    response_framing, wants_keep_alive,
+    encode_request_head, encode_response_head, list_items, parse_request, parse_response,
+    request_framing, response_framing, wants_keep_alive,
 };
 pub use io::{Joined, Reader, Transport, write_all_vectored};

@@ -206,14 +206,20 @@ pub fn parse_response(
     }))
 }
 
-/// Whether a `Connection` header lists `token`.
-pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
+/// The items of comma-separated field values (`Connection: keep-alive, Upgrade`), trimmed.
+pub fn list_items<'a>(
+    values: impl IntoIterator<Item = &'a HeaderValue>,
+) -> impl Iterator<Item = &'a str> {
+    values
+        .into_iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|item| item.trim().eq_ignore_ascii_case(token))
+        .map(str::trim)
+}
+
+/// Whether a `Connection` header lists `token`.
+pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    list_items(&headers.get_all(header::CONNECTION)).any(|item| item.eq_ignore_ascii_case(token))
 }
 
 /// Whether the peer lets the connection carry another message after this one.

@@ -252,13 +252,10 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
         return;
     }
-    let named_by_connection: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
+    let named_by_connection: Vec<HeaderName> =
+        crate::h1::list_items(&headers.get_all(header::CONNECTION))
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect();
     for name in named_by_connection.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
     }

@@ -343,9 +343,7 @@ impl Attempt<'_> {
         let response_framing = h1::response_framing(request.method, &response_head)
             .map_err(|error| SendError::Failed(format!("the upstream's response: {error}")))?;
         let reusable = h1::wants_keep_alive(response_head.version, &response_head.headers)
-            && !request.fields().any(|(name, value)| {
-                name == http::header::CONNECTION && value.as_bytes().eq_ignore_ascii_case(b"close")
-            })
+            && !request.connection_has("close")
             && response_framing != Framing::UntilClose;
 
         let mut response = http::Response::new(crate::http::empty_body());

@@ -36,12 +36,8 @@ pub struct Outgoing<'a> {
 impl<'a> Outgoing<'a> {
     pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
         let named_by_connection = if headers.contains_key(header::CONNECTION) {
-            headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            crate::h1::list_items(&headers.get_all(header::CONNECTION))
+                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
                 .collect()
         } else {
             Vec::new()
@@ -64,6 +60,17 @@ impl<'a> Outgoing<'a> {
     /// The client's field `name`, as received (hop-by-hop ones included).
     pub fn received(&self, name: &HeaderName) -> Option<&'a HeaderValue> {
         self.headers.get(name)
+    }
+
+    /// Whether the `Connection` field that goes out lists `token`. Only a field set here can:
+    /// the client's `Connection` is hop-by-hop and never forwarded.
+    pub fn connection_has(&self, token: &str) -> bool {
+        let values = self
+            .set
+            .iter()
+            .filter(|(name, _)| *name == header::CONNECTION);
+        crate::h1::list_items(values.map(|(_, value)| value))
+            .any(|item| item.eq_ignore_ascii_case(token))
     }
 
     fn forwards(&self, name: &HeaderName) -> bool {

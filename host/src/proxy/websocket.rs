@@ -32,13 +32,7 @@ pub struct WebSocketConfig {
 
 /// Whether the request asks to switch protocols (`Connection: upgrade` and `Upgrade`).
 pub fn is_upgrade_request(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::UPGRADE)
-        && headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+    headers.contains_key(http::header::UPGRADE) && crate::h1::connection_has(headers, "upgrade")
 }
 
 /// Copies bytes both ways between the two upgraded connections until either side closes.

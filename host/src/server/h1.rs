@@ -137,17 +137,16 @@ async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
 
 /// Serves requests on one connection until either side closes it. `_open` is held as long as
 /// the connection is (shutdown waits for every connection's to drop).
-pub async fn serve<R, W, G>(
+pub async fn serve<R, W>(
     shared: Arc<Shared>,
     client: ClientInfo,
     mut reader: Reader<R>,
     mut writer: W,
     registration: Registration,
-    _open: G,
+    _open: tokio::sync::mpsc::Sender<()>,
 ) where
     R: Transport + Sync,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
-    G: Send,
 {
     loop {
         // Everything after the head is a boxed future built inside this block, so that the

@@ -61,3 +61,18 @@ fn hop_by_hop_fields_stay_behind_and_set_fields_replace_the_clients() {
     assert_eq!(map["host"], "other");
     assert!(!map.contains_key("x-private") && !map.contains_key("proxy-authorization"));
 }
+
+#[test]
+fn only_a_connection_field_set_here_goes_out() {
+    let mut headers = client_headers();
+    headers.append("connection", "close".parse().unwrap());
+    let uri: Uri = "http://app:8080/p".parse().unwrap();
+    let mut outgoing = Outgoing::new(&Method::GET, &uri, &headers);
+    assert!(!outgoing.connection_has("close"));
+    outgoing.set(
+        http::header::CONNECTION,
+        HeaderValue::from_static("keep-alive, Upgrade"),
+    );
+    assert!(outgoing.connection_has("upgrade"));
+    assert!(!outgoing.connection_has("close"));
+}
