@@ -134,6 +134,18 @@ pub fn get(gateway: &Gateway, path: &str) -> Reply {
     send(client().get(gateway.url(path)))
 }
 
+/// `GET path` to an echo upstream that waits `delay` before answering (its `x-delay-ms`),
+/// and how long the answer took.
+pub fn get_delayed(gateway: &Gateway, path: &str, delay: Duration) -> (Reply, Duration) {
+    let asked = std::time::Instant::now();
+    let reply = send(
+        client()
+            .get(gateway.url(path))
+            .header("x-delay-ms", delay.as_millis().to_string()),
+    );
+    (reply, asked.elapsed())
+}
+
 /// The body of a 200 answer to `GET path`, or the status otherwise, for compact assertions.
 pub fn body_of(gateway: &Gateway, path: &str) -> String {
     body_or_status(get(gateway, path))

@@ -79,11 +79,7 @@ fn down_slow_reset_retried_and_limited() {
             .is_some()
     );
 
-    let reply = send(
-        client()
-            .get(gateway.url("/slow"))
-            .header("x-delay-ms", "2000"),
-    );
+    let (reply, _) = crate::get_delayed(&gateway, "/slow", Duration::from_millis(2000));
     assert_eq!(reply.status, 504);
     assert!(
         gateway

@@ -46,24 +46,19 @@ fn a_request_head_is_parsed_and_its_values_are_slices_of_the_buffer() {
 #[test]
 fn with_a_scheme_an_origin_form_target_becomes_the_absolute_uri_the_client_addressed() {
     let scheme = http::uri::Scheme::HTTPS;
-    let mut buf = BytesMut::from("GET /p?q=1 HTTP/1.1\r\nhost: gw.example.com:8443\r\n\r\n");
-    let head = parse_request(&mut buf, 1024, Some(&scheme))
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.uri, "https://gw.example.com:8443/p?q=1");
+    let parse = |text: &str| parse_request(&mut BytesMut::from(text), 1024, Some(&scheme));
+    let uri = |text: &str| parse(text).unwrap().unwrap().uri;
+    assert_eq!(
+        uri("GET /p?q=1 HTTP/1.1\r\nhost: gw.example.com:8443\r\n\r\n"),
+        "https://gw.example.com:8443/p?q=1"
+    );
     // An absolute-form target is the client's own; without Host the target stays as sent.
-    let mut buf = BytesMut::from("GET http://other/x HTTP/1.1\r\nhost: gw\r\n\r\n");
-    let head = parse_request(&mut buf, 1024, Some(&scheme))
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.uri, "http://other/x");
-    let mut buf = BytesMut::from("GET /x HTTP/1.0\r\n\r\n");
-    let head = parse_request(&mut buf, 1024, Some(&scheme))
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.uri, "/x");
-    let mut buf = BytesMut::from("GET /x HTTP/1.1\r\nhost: bad host\r\n\r\n");
-    assert!(parse_request(&mut buf, 1024, Some(&scheme)).is_err());
+    assert_eq!(
+        uri("GET http://other/x HTTP/1.1\r\nhost: gw\r\n\r\n"),
+        "http://other/x"
+    );
+    assert_eq!(uri("GET /x HTTP/1.0\r\n\r\n"), "/x");
+    assert!(parse("GET /x HTTP/1.1\r\nhost: bad host\r\n\r\n").is_err());
 }
 
 #[test]
