@@ -12,6 +12,7 @@ pub mod loader;
 pub mod object;
 pub mod shared;
 pub mod state;
+mod wasi_streams;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

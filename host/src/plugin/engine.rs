@@ -16,6 +16,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<StoreState>,
+    /// The same imports with the blocking operations of stdio streams defined as plain
+    /// calls, for components that can wait on nothing else (`loader::compile` decides).
+    pub immediate_linker: Linker<StoreState>,
 }
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -81,11 +84,23 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
                 std::thread::sleep(EPOCH_TICK);
             }
         })?;
-    let mut linker = Linker::new(&engine);
+    let linker = imports(&engine)?;
+    let mut immediate_linker = imports(&engine)?;
+    super::wasi_streams::define_sync(&mut immediate_linker)?;
+    Ok(Runtime {
+        engine,
+        linker,
+        immediate_linker,
+    })
+}
+
+/// WASI (with no files, network or environment; see `StoreState`) and the plugin contract.
+fn imports(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     super::bindings::FilterPlugin::add_to_linker::<_, wasmtime::component::HasSelf<StoreState>>(
         &mut linker,
         |state| state,
     )?;
-    Ok(Runtime { engine, linker })
+    Ok(linker)
 }

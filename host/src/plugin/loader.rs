@@ -7,7 +7,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
 use super::bindings::{FilterPluginPre, HandlerPluginPre, Kind};
 use super::engine::Runtime;
@@ -21,13 +22,106 @@ pub struct Compiled {
     pub filter: Option<FilterPluginPre<StoreState>>,
     pub handler: Option<HandlerPluginPre<StoreState>>,
     pub types: Vec<(String, Kind)>,
+    /// Where the calls of the world it exports are, found once per version.
+    pub exports: Exports,
+    /// Whether the component can wait on nothing: its instances are then called without a
+    /// fiber (see `object::invoke`).
+    pub immediate: bool,
     engine: wasmtime::Engine,
+}
+
+/// The calls of a component's world.
+pub enum Exports {
+    Filter {
+        init: ComponentExportIndex,
+        on_request: ComponentExportIndex,
+        on_response: ComponentExportIndex,
+    },
+    Handler {
+        init: ComponentExportIndex,
+        handle: ComponentExportIndex,
+    },
+}
+
+impl Exports {
+    fn locate(component: &Component, filter: bool) -> Result<Exports, String> {
+        let interface = if filter {
+            "ferrogate:plugin/filter@0.1.0"
+        } else {
+            "ferrogate:plugin/handler@0.1.0"
+        };
+        let call = |name: &str| {
+            component
+                .get_export_index(None, interface)
+                .and_then(|interface| component.get_export_index(Some(&interface), name))
+                .ok_or_else(|| format!("the component does not export {interface}#{name}"))
+        };
+        Ok(if filter {
+            Exports::Filter {
+                init: call("init")?,
+                on_request: call("on-request")?,
+                on_response: call("on-response")?,
+            }
+        } else {
+            Exports::Handler {
+                init: call("init")?,
+                handle: call("handle")?,
+            }
+        })
+    }
 }
 
 impl Compiled {
     pub fn pre_engine(&self) -> &wasmtime::Engine {
         &self.engine
     }
+
+    pub fn instance_pre(&self) -> Option<&InstancePre<StoreState>> {
+        match (&self.filter, &self.handler) {
+            (Some(filter), _) => Some(filter.instance_pre()),
+            (None, Some(handler)) => Some(handler.instance_pre()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Whether the component imports a source of pollables and streams that may wait: a clock
+/// subscription, sockets or files. Its stdio streams are then not all it can wait on.
+fn imports_waiting_sources(component: &Component, engine: &wasmtime::Engine) -> bool {
+    component
+        .component_type()
+        .imports(engine)
+        .any(|(name, import)| {
+            if name.starts_with("wasi:sockets/") || name.starts_with("wasi:filesystem/") {
+                return true;
+            }
+            let ComponentItem::ComponentInstance(instance) = import.ty else {
+                return false;
+            };
+            name.starts_with("wasi:clocks/")
+                && instance
+                    .exports(engine)
+                    .any(|(function, _)| function.starts_with("subscribe"))
+        })
+}
+
+/// The component's instance template on the immediate linker, when it can wait on nothing:
+/// it reaches no waiting source, and wasmtime (which refuses a synchronous instantiation
+/// exactly when an import the component uses is async) instantiates it synchronously.
+fn immediate_pre(
+    runtime: &Runtime,
+    component: &Component,
+    origin: &str,
+) -> Option<InstancePre<StoreState>> {
+    if imports_waiting_sources(component, &runtime.engine) {
+        return None;
+    }
+    let pre = runtime.immediate_linker.instantiate_pre(component).ok()?;
+    let info = Arc::new(ObjectInfo::probe(origin));
+    let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));
+    store.set_epoch_deadline(200);
+    pre.instantiate(&mut store).ok()?;
+    Some(pre)
 }
 
 /// A plugin component and its current compiled version.
@@ -78,14 +172,38 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// Where a component comes from, which decides how its calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The standard library compiled into the binary: the gateway's own code. When it can
+    /// wait on nothing its calls are plain calls, which cannot give the worker back while
+    /// they run (the deadline still ends one that runs too long).
+    Embedded,
+    /// A plugin folder: always on a fiber, so that a plugin that spins gives its worker back
+    /// to other requests at every epoch tick until its deadline.
+    Folder,
+}
+
 /// Compiles a component (through the engine's disk cache) and reads its types by running
 /// `plugin.types` in a throwaway instance.
-pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled, String> {
+pub fn compile(
+    runtime: &Runtime,
+    origin: &str,
+    wasm: &[u8],
+    source: Source,
+) -> Result<Compiled, String> {
     let component = Component::from_binary(&runtime.engine, wasm).map_err(|e| format!("{e:#}"))?;
-    let pre = runtime
-        .linker
-        .instantiate_pre(&component)
-        .map_err(|e| format!("{e:#}"))?;
+    let immediate = match source {
+        Source::Embedded => immediate_pre(runtime, &component, origin),
+        Source::Folder => None,
+    };
+    let pre = match &immediate {
+        Some(pre) => pre.clone(),
+        None => runtime
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("{e:#}"))?,
+    };
     let filter = FilterPluginPre::new(pre.clone()).ok();
     let handler = if filter.is_none() {
         Some(HandlerPluginPre::new(pre).map_err(|e| {
@@ -94,20 +212,7 @@ pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled,
     } else {
         None
     };
-    let info = Arc::new(ObjectInfo {
-        type_name: String::new(),
-        object_name: String::new(),
-        route: None,
-        file: origin.to_owned(),
-        config: "{}".into(),
-        declaration: "{}".into(),
-        secrets: Vec::new(),
-        client: None,
-        secrets_provider: None,
-        handlers: std::sync::OnceLock::new(),
-        filters: std::sync::OnceLock::new(),
-        decoration_point: None,
-    });
+    let info = Arc::new(ObjectInfo::probe(origin));
     let types = super::block_on(async {
         let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));
         store.set_epoch_deadline(200);
@@ -135,11 +240,14 @@ pub fn compile(runtime: &Runtime, origin: &str, wasm: &[u8]) -> Result<Compiled,
         wasmtime::Result::<_>::Ok(types)
     })?
     .map_err(|e| format!("plugin.types failed: {e:#}"))?;
+    let exports = Exports::locate(&component, filter.is_some())?;
     Ok(Compiled {
         generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         filter,
         handler,
         types,
+        exports,
+        immediate: immediate.is_some(),
         engine: runtime.engine.clone(),
     })
 }
@@ -148,7 +256,7 @@ pub fn open(runtime: &Runtime, path: &Path) -> Result<Arc<PluginFile>, String> {
     let stamp = modified(path);
     let wasm = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
     let origin = path.display().to_string();
-    let compiled = compile(runtime, &origin, &wasm)?;
+    let compiled = compile(runtime, &origin, &wasm, Source::Folder)?;
     Ok(Arc::new(PluginFile::new(
         origin,
         Some(path.to_path_buf()),
@@ -164,7 +272,7 @@ pub fn open_embedded(
     wasm: &[u8],
 ) -> Result<Arc<PluginFile>, String> {
     let origin = format!("embedded:{name}");
-    let compiled = compile(runtime, &origin, wasm)?;
+    let compiled = compile(runtime, &origin, wasm, Source::Embedded)?;
     Ok(Arc::new(PluginFile::new(origin, None, None, compiled)))
 }
 
@@ -209,7 +317,7 @@ fn reload_if_changed(runtime: &Runtime, file: &PluginFile) {
     }
     let compiled = std::fs::read(path)
         .map_err(|error| format!("cannot read it: {error}"))
-        .and_then(|wasm| compile(runtime, &file.origin, &wasm));
+        .and_then(|wasm| compile(runtime, &file.origin, &wasm, Source::Folder));
     match compiled {
         Ok(compiled) => {
             *last = now;

@@ -4,11 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::Resource;
+use wasmtime::component::{ComponentNamedList, Lift, Lower, Resource, TypedFunc};
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{DecorationPoint, FilterPlugin, HandlerPlugin, RequestOutcome, ResponseRes};
-use super::loader::PluginFile;
+use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
+use super::loader::{Exports, PluginFile};
 use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -21,17 +21,65 @@ pub static FAILURES: AtomicU64 = AtomicU64::new(0);
 
 const POOL_SIZE: usize = 16;
 
-/// Boxed so that an instance, which moves in and out of the pool on every call, is a few
-/// pointers.
-enum Bindings {
-    Filter(Box<FilterPlugin>),
-    Handler(Box<HandlerPlugin>),
+type InitCall = TypedFunc<(), (Result<(), String>,)>;
+type OnRequestCall = TypedFunc<(Resource<RequestRes>,), (Result<RequestOutcome, String>,)>;
+type OnResponseCall =
+    TypedFunc<(Resource<RequestRes>, Resource<ResponseRes>), (Result<(), String>,)>;
+type HandleCall = TypedFunc<(Resource<RequestRes>,), (Result<Resource<ResponseRes>, String>,)>;
+
+/// The calls of one instance.
+enum Calls {
+    Filter {
+        on_request: OnRequestCall,
+        on_response: OnResponseCall,
+    },
+    Handler {
+        handle: HandleCall,
+    },
 }
 
 pub struct Instance {
     store: Store<StoreState>,
-    bindings: Bindings,
+    calls: Calls,
+    /// The component imports nothing that waits: calls run on the caller's stack.
+    immediate: bool,
     generation: u64,
+}
+
+/// One call of an instance, checked against the contract's signature.
+fn typed<P, R>(
+    instance: &wasmtime::component::Instance,
+    store: &mut Store<StoreState>,
+    index: &wasmtime::component::ComponentExportIndex,
+) -> Result<TypedFunc<P, R>, CallError>
+where
+    P: ComponentNamedList + Lower,
+    R: ComponentNamedList + Lift,
+{
+    instance
+        .get_typed_func(store, index)
+        .map_err(CallError::Trap)
+}
+
+/// Runs one call of an instance. One that may wait (its component imports something that
+/// does) runs on a fiber, boxed so that the filter's own future, which every request moves
+/// into a box, stays small; one that cannot wait is a plain call, no fiber and no box.
+async fn invoke<P, R>(
+    store: &mut Store<StoreState>,
+    immediate: bool,
+    call: TypedFunc<P, R>,
+    params: P,
+) -> Result<R, CallError>
+where
+    P: ComponentNamedList + Lower + Send + Sync + 'static,
+    R: ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    let result = if immediate {
+        call.call(&mut *store, params)
+    } else {
+        Box::pin(call.call_async(&mut *store, params)).await
+    };
+    result.map_err(CallError::Trap)
 }
 
 pub struct PluginObject {
@@ -73,6 +121,12 @@ impl PluginObject {
     /// handler references `init` asks for (the first instance of an object).
     pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
         let compiled = self.file.current();
+        let Some(pre) = compiled.instance_pre() else {
+            return Err(CallError::Guest(
+                "the component exports neither a filter nor a handler".into(),
+            ));
+        };
+        let immediate = compiled.immediate;
         let mut state = StoreState::new(self.info.clone());
         if pending {
             state.pending_refs = Some(PendingRefs::default());
@@ -87,49 +141,50 @@ impl PluginObject {
                 Err(wasmtime::format_err!(
                     "the plugin ran past its deadline of {deadline:?}"
                 ))
+            } else if immediate {
+                // A call off a fiber cannot give the worker back; it runs on to its deadline.
+                Ok(UpdateDeadline::Continue(1))
             } else {
                 // Each tick also gives the worker back to other tasks for a moment.
                 Ok(UpdateDeadline::Yield(1))
             }
         });
         Self::arm(&mut store);
-        let bindings = if let Some(pre) = &compiled.filter {
-            let bindings = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(CallError::Trap)?;
-            Self::arm(&mut store);
-            bindings
-                .ferrogate_plugin_filter()
-                .call_init(&mut store)
-                .await
-                .map_err(CallError::Trap)?
-                .map_err(CallError::Guest)?;
-            Bindings::Filter(Box::new(bindings))
-        } else if let Some(pre) = &compiled.handler {
-            let bindings = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(CallError::Trap)?;
-            Self::arm(&mut store);
-            bindings
-                .ferrogate_plugin_handler()
-                .call_init(&mut store)
-                .await
-                .map_err(CallError::Trap)?
-                .map_err(CallError::Guest)?;
-            Bindings::Handler(Box::new(bindings))
+        let instance = if immediate {
+            pre.instantiate(&mut store)
         } else {
-            return Err(CallError::Guest(
-                "the component exports neither a filter nor a handler".into(),
-            ));
+            pre.instantiate_async(&mut store).await
+        }
+        .map_err(CallError::Trap)?;
+        let (init, calls): (InitCall, Calls) = match &compiled.exports {
+            Exports::Filter {
+                init,
+                on_request,
+                on_response,
+            } => (
+                typed(&instance, &mut store, init)?,
+                Calls::Filter {
+                    on_request: typed(&instance, &mut store, on_request)?,
+                    on_response: typed(&instance, &mut store, on_response)?,
+                },
+            ),
+            Exports::Handler { init, handle } => (
+                typed(&instance, &mut store, init)?,
+                Calls::Handler {
+                    handle: typed(&instance, &mut store, handle)?,
+                },
+            ),
         };
+        Self::arm(&mut store);
+        let (initialised,) = invoke(&mut store, immediate, init, ()).await?;
+        initialised.map_err(CallError::Guest)?;
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
         let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
         Ok((
             Instance {
                 store,
-                bindings,
+                calls,
+                immediate,
                 generation: compiled.generation,
             },
             refs,
@@ -303,12 +358,15 @@ fn trap(error: wasmtime::component::ResourceTableError) -> CallError {
     CallError::Trap(error.into())
 }
 
-fn filter_bindings(
+fn filter_calls(
     instance: &mut Instance,
-) -> Result<(&mut Store<StoreState>, &FilterPlugin), CallError> {
-    match &instance.bindings {
-        Bindings::Filter(bindings) => Ok((&mut instance.store, bindings)),
-        Bindings::Handler(_) => Err(CallError::Guest("the component is not a filter".into())),
+) -> Result<(&mut Store<StoreState>, OnRequestCall, OnResponseCall), CallError> {
+    match instance.calls {
+        Calls::Filter {
+            on_request,
+            on_response,
+        } => Ok((&mut instance.store, on_request, on_response)),
+        Calls::Handler { .. } => Err(CallError::Guest("the component is not a filter".into())),
     }
 }
 
@@ -317,20 +375,14 @@ async fn on_request(
     instance: &mut Instance,
     exchange: &mut Exchange,
 ) -> Result<Continue, CallError> {
-    let (store, bindings) = filter_bindings(instance)?;
+    let immediate = instance.immediate;
+    let (store, call, _) = filter_calls(instance)?;
     lend(store, exchange);
     let result = async {
         let request = store.data().request_rep;
         PluginObject::arm(store);
-        // Boxed: wasmtime's call future is large, and the filter's own future, which every
-        // request moves into a box, stays small without it.
-        let result = Box::pin(
-            bindings
-                .ferrogate_plugin_filter()
-                .call_on_request(&mut *store, Resource::new_borrow(request)),
-        )
-        .await;
-        match result.map_err(CallError::Trap)?.map_err(CallError::Guest)? {
+        let (result,) = invoke(store, immediate, call, (Resource::new_borrow(request),)).await?;
+        match result.map_err(CallError::Guest)? {
             RequestOutcome::Next => Ok(Continue::Next),
             RequestOutcome::Respond(response) => store
                 .data_mut()
@@ -361,7 +413,8 @@ async fn on_response(
     exchange: &mut Exchange,
     response: Response,
 ) -> Result<Response, CallError> {
-    let (store, bindings) = filter_bindings(instance)?;
+    let immediate = instance.immediate;
+    let (store, _, call) = filter_calls(instance)?;
     lend(store, exchange);
     let result = async {
         let request = store.data().request_rep;
@@ -371,14 +424,19 @@ async fn on_response(
             .push(ResponseRes(response))
             .map_err(trap)?;
         PluginObject::arm(store);
-        let result = Box::pin(bindings.ferrogate_plugin_filter().call_on_response(
-            &mut *store,
-            Resource::new_borrow(request),
-            Resource::new_borrow(handle.rep()),
-        ))
+        let result = invoke(
+            store,
+            immediate,
+            call,
+            (
+                Resource::new_borrow(request),
+                Resource::new_borrow(handle.rep()),
+            ),
+        )
         .await;
         let response = store.data_mut().table.delete(handle).map(|r| r.0);
-        result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
+        let (result,) = result?;
+        result.map_err(CallError::Guest)?;
         response.map_err(trap)
     }
     .await;
@@ -387,21 +445,17 @@ async fn on_response(
 }
 
 async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Response, CallError> {
-    let Bindings::Handler(bindings) = &instance.bindings else {
+    let Calls::Handler { handle: call } = instance.calls else {
         return Err(CallError::Guest("the component is not a handler".into()));
     };
+    let immediate = instance.immediate;
     let store = &mut instance.store;
     lend(store, exchange);
     let result = async {
         let request = store.data().request_rep;
         PluginObject::arm(store);
-        let result = Box::pin(
-            bindings
-                .ferrogate_plugin_handler()
-                .call_handle(&mut *store, Resource::new_borrow(request)),
-        )
-        .await;
-        let response = result.map_err(CallError::Trap)?.map_err(CallError::Guest)?;
+        let (result,) = invoke(store, immediate, call, (Resource::new_borrow(request),)).await?;
+        let response = result.map_err(CallError::Guest)?;
         store
             .data_mut()
             .table

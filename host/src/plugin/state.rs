@@ -34,6 +34,26 @@ pub struct ObjectInfo {
     pub filters: std::sync::OnceLock<Vec<Arc<dyn crate::handler::Filter>>>,
 }
 
+impl ObjectInfo {
+    /// No object: what a throwaway instance that only answers `plugin.types` serves.
+    pub fn probe(file: &str) -> Self {
+        ObjectInfo {
+            type_name: String::new(),
+            object_name: String::new(),
+            route: None,
+            file: file.to_owned(),
+            config: "{}".into(),
+            declaration: "{}".into(),
+            secrets: Vec::new(),
+            client: None,
+            secrets_provider: None,
+            handlers: std::sync::OnceLock::new(),
+            decoration_point: None,
+            filters: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 /// Heap references an object's first `init` asked for, as written (JSON text), in order.
 #[derive(Default)]
 pub struct PendingRefs {

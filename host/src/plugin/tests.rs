@@ -153,3 +153,23 @@ fn plugin_metrics_render_as_prometheus_counters() {
         "{out}"
     );
 }
+
+/// Plugins that wait on nothing (the header, assignment and baseURI ones) are called without
+/// a fiber; one that calls out through the host's client (OAuth2 introspection) keeps it.
+#[test]
+fn only_plugins_that_import_no_waiting_call_are_immediate() {
+    let runtime = engine::runtime(64 << 20).unwrap();
+    let immediate = |name: &str| {
+        let plugin = embedded::EMBEDDED
+            .iter()
+            .find(|plugin| plugin.name == name)
+            .unwrap();
+        loader::open_embedded(runtime, plugin.name, plugin.wasm)
+            .unwrap()
+            .current()
+            .immediate
+    };
+    assert!(immediate("header-filter"));
+    assert!(immediate("base-uri-decorator"));
+    assert!(!immediate("oauth2-resource-server-filter"));
+}
