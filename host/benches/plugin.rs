@@ -1,7 +1,8 @@
 //! One header-adding filter call, three ways in one run: the embedded HeaderFilter plugin
 //! with a reused instance, the same plugin with a fresh instance per request, and the same
 //! logic as a native Rust filter. The numbers chose the default instance strategy
-//! (docs/plugin-runtime.md).
+//! (docs/plugin-runtime.md). A second group does the same in the response phase, where the
+//! chain's response crosses into the store and back (the load test's filter chain).
 
 use std::sync::{Arc, OnceLock};
 
@@ -34,13 +35,14 @@ fn exchange() -> Exchange {
 fn header_filter_plugin(
     file: &Arc<loader::PluginFile>,
     instances: InstanceMode,
+    message_type: &str,
 ) -> Arc<dyn Filter> {
     let info = Arc::new(ObjectInfo {
         type_name: "HeaderFilter".into(),
         object_name: "bench".into(),
         route: None,
         file: file.origin.clone(),
-        config: r#"{"messageType":"REQUEST","add":{"X-Plugin":["v1"]}}"#.into(),
+        config: format!(r#"{{"messageType":"{message_type}","add":{{"X-Plugin":["v1"]}}}}"#),
         declaration: "{}".into(),
         secrets: Vec::new(),
         client: None,
@@ -61,6 +63,20 @@ fn header_filter_plugin(
 }
 
 struct NativeHeaderFilter;
+
+struct NativeResponseHeaderFilter;
+
+impl Filter for NativeResponseHeaderFilter {
+    fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let mut response = next.handle(exchange).await?;
+            response
+                .headers_mut()
+                .append("x-plugin", http::HeaderValue::from_static("v1"));
+            Ok(response)
+        })
+    }
+}
 
 impl Filter for NativeHeaderFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
@@ -91,11 +107,11 @@ fn bench(c: &mut Criterion) {
         ("native_filter", Arc::new(NativeHeaderFilter)),
         (
             "plugin_reused_instance",
-            header_filter_plugin(&file, InstanceMode::Reuse),
+            header_filter_plugin(&file, InstanceMode::Reuse, "REQUEST"),
         ),
         (
             "plugin_fresh_instance",
-            header_filter_plugin(&file, InstanceMode::Fresh),
+            header_filter_plugin(&file, InstanceMode::Fresh, "REQUEST"),
         ),
     ];
     let mut group = c.benchmark_group("header_filter");
@@ -106,6 +122,31 @@ fn bench(c: &mut Criterion) {
                 runtime
                     .block_on(filter.filter(&mut exchange, Next::new(&[], &*handler)))
                     .expect("response")
+            })
+        });
+    }
+    group.finish();
+
+    let answering: Arc<dyn Handler> = Arc::new(FnHandler(|_: &mut Exchange| {
+        Ok(http::Response::new(ferrogate::http::empty_body()))
+    }));
+    let filters: [(&str, Arc<dyn Filter>); 2] = [
+        ("native_filter", Arc::new(NativeResponseHeaderFilter)),
+        (
+            "plugin_reused_instance",
+            header_filter_plugin(&file, InstanceMode::Reuse, "RESPONSE"),
+        ),
+    ];
+    let mut group = c.benchmark_group("response_header_filter");
+    for (name, filter) in &filters {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let mut exchange = exchange();
+                let response = runtime
+                    .block_on(filter.filter(&mut exchange, Next::new(&[], &*answering)))
+                    .expect("response");
+                assert!(response.headers().contains_key("x-plugin"));
+                response
             })
         });
     }

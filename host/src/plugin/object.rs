@@ -411,18 +411,15 @@ async fn on_request(
 async fn on_response(
     instance: &mut Instance,
     exchange: &mut Exchange,
-    response: Response,
+    mut response: Response,
 ) -> Result<Response, CallError> {
     let immediate = instance.immediate;
     let (store, _, call) = filter_calls(instance)?;
     lend(store, exchange);
     let result = async {
         let request = store.data().request_rep;
-        let handle = store
-            .data_mut()
-            .table
-            .push(ResponseRes(response))
-            .map_err(trap)?;
+        let slot = Resource::<ResponseRes>::new_borrow(store.data().response_rep);
+        swap_response(store, &slot, &mut response)?;
         PluginObject::arm(store);
         let result = invoke(
             store,
@@ -430,18 +427,29 @@ async fn on_response(
             call,
             (
                 Resource::new_borrow(request),
-                Resource::new_borrow(handle.rep()),
+                Resource::new_borrow(slot.rep()),
             ),
         )
         .await;
-        let response = store.data_mut().table.delete(handle).map(|r| r.0);
+        swap_response(store, &slot, &mut response)?;
         let (result,) = result?;
         result.map_err(CallError::Guest)?;
-        response.map_err(trap)
+        Ok(response)
     }
     .await;
     reclaim(store, exchange);
     result
+}
+
+/// Exchanges `response` with what the store's response slot holds.
+fn swap_response(
+    store: &mut Store<StoreState>,
+    slot: &Resource<ResponseRes>,
+    response: &mut Response,
+) -> Result<(), CallError> {
+    let held = store.data_mut().table.get_mut(slot).map_err(trap)?;
+    std::mem::swap(&mut held.0, response);
+    Ok(())
 }
 
 async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Response, CallError> {

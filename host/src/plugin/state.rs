@@ -66,6 +66,9 @@ pub struct StoreState {
     pub table: ResourceTable,
     /// The table entry every call passes as its request (see `new`).
     pub request_rep: u32,
+    /// The table entry every `on-response` call passes as its response: the chain's response
+    /// is swapped into it for the call and back out, so no entry is made per call.
+    pub response_rep: u32,
     pub object: Arc<ObjectInfo>,
     /// During a call, the exchange being processed, lent by swapping it with what the store
     /// held before (a stand-in made once per instance): two moves per call, nothing built.
@@ -116,10 +119,17 @@ impl StoreState {
             .push(super::bindings::RequestRes)
             .map(|handle| handle.rep())
             .unwrap_or_default();
+        let response_rep = table
+            .push(super::bindings::ResponseRes(http::Response::new(
+                crate::http::empty_body(),
+            )))
+            .map(|handle| handle.rep())
+            .unwrap_or_default();
         StoreState {
             wasi: WasiCtx::builder().build(),
             table,
             request_rep,
+            response_rep,
             object,
             exchange: Exchange::stand_in(),
             in_call: false,
