@@ -42,11 +42,17 @@ fn header_names(headers: &http::HeaderMap) -> Vec<String> {
         .collect()
 }
 
-fn set_header(headers: &mut http::HeaderMap, name: &str, values: &[String]) -> Result<(), String> {
+// Values arrive as strings lifted out of the guest's memory; a header value made from the
+// string keeps its allocation rather than copying it.
+fn set_header(
+    headers: &mut http::HeaderMap,
+    name: &str,
+    values: Vec<String>,
+) -> Result<(), String> {
     let name = http::HeaderName::try_from(name).map_err(|error| error.to_string())?;
     let values = values
-        .iter()
-        .map(|value| http::HeaderValue::try_from(value.as_str()).map_err(|e| e.to_string()))
+        .into_iter()
+        .map(|value| http::HeaderValue::try_from(value).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     headers.remove(&name);
     for value in values {
@@ -55,7 +61,7 @@ fn set_header(headers: &mut http::HeaderMap, name: &str, values: &[String]) -> R
     Ok(())
 }
 
-fn append_header(headers: &mut http::HeaderMap, name: &str, value: &str) -> Result<(), String> {
+fn append_header(headers: &mut http::HeaderMap, name: &str, value: String) -> Result<(), String> {
     let name = http::HeaderName::try_from(name).map_err(|error| error.to_string())?;
     let value = http::HeaderValue::try_from(value).map_err(|error| error.to_string())?;
     headers.append(name, value);
@@ -109,7 +115,7 @@ impl messages::HostRequest for StoreState {
         Ok(set_header(
             self.exchange_mut()?.request.headers_mut(),
             &name,
-            &values,
+            values,
         ))
     }
     fn append_header(
@@ -121,7 +127,7 @@ impl messages::HostRequest for StoreState {
         Ok(append_header(
             self.exchange_mut()?.request.headers_mut(),
             &name,
-            &value,
+            value,
         ))
     }
     fn remove_header(&mut self, _: Resource<RequestRes>, name: String) -> R<()> {
@@ -184,7 +190,7 @@ impl messages::HostResponse for StoreState {
         Ok(set_header(
             self.response_mut(&handle)?.headers_mut(),
             &name,
-            &values,
+            values,
         ))
     }
     fn append_header(
@@ -196,7 +202,7 @@ impl messages::HostResponse for StoreState {
         Ok(append_header(
             self.response_mut(&handle)?.headers_mut(),
             &name,
-            &value,
+            value,
         ))
     }
     fn remove_header(&mut self, handle: Resource<ResponseRes>, name: String) -> R<()> {

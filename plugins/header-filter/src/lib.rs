@@ -14,6 +14,7 @@
 //! to null is skipped, as IG does. Literal values (no `${`) never cross into the host to be
 //! evaluated.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ferrogate_sdk::{Expression, Filter, Message, MessageType, Outcome, Phases, Request, Response};
@@ -46,10 +47,10 @@ impl HeaderValue {
         }
     }
 
-    fn evaluate(&self) -> Option<String> {
+    fn evaluate(&self) -> Option<Cow<'_, str>> {
         match self {
-            HeaderValue::Literal(value) => Some(value.clone()),
-            HeaderValue::Template(expression) => expression.evaluate_string(),
+            HeaderValue::Literal(value) => Some(Cow::Borrowed(value)),
+            HeaderValue::Template(expression) => expression.evaluate_string().map(Cow::Owned),
         }
     }
 }
