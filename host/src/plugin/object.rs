@@ -41,7 +41,8 @@ enum Calls {
 pub struct Instance {
     store: Store<StoreState>,
     calls: Calls,
-    /// The component imports nothing that waits: calls run on the caller's stack.
+    /// The component can wait on nothing (`loader::Compiled::immediate`): calls run on the
+    /// caller's stack.
     immediate: bool,
     generation: u64,
 }
