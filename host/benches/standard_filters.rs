@@ -1,6 +1,7 @@
 //! What the standard plugin filters cost a request, through the whole gateway in one run: a
-//! route with HeaderFilter + CorsFilter + ThrottlingFilter (instances reused, the default)
-//! against the same route with no filters.
+//! route with HeaderFilter + CorsFilter + ThrottlingFilter (instances reused, the default),
+//! and the load test's chain of ten response HeaderFilters (target 2b of docs/PERFORMANCE.md,
+//! without the network), against the same route with no filters.
 
 use std::sync::Arc;
 
@@ -35,7 +36,18 @@ fn configuration() -> tempfile::TempDir {
             "handler": answer
         }}
     });
-    for (name, route) in [("plain", plain), ("filtered", filtered)] {
+    let headers: Vec<_> = (1..=10)
+        .map(|i| {
+            json!({"type": "HeaderFilter", "config": {
+                "messageType": "RESPONSE", "add": {format!("X-Perf-{i}"): [i.to_string()]}
+            }})
+        })
+        .collect();
+    let chain = json!({
+        "condition": "${request.uri.path == '/chain'}",
+        "handler": {"type": "Chain", "config": {"filters": headers, "handler": answer}}
+    });
+    for (name, route) in [("plain", plain), ("filtered", filtered), ("chain", chain)] {
         std::fs::write(routes.join(format!("{name}.json")), route.to_string()).expect("route");
     }
     dir
@@ -76,6 +88,7 @@ fn bench(c: &mut Criterion) {
     for (name, path) in [
         ("no_filters", "/plain"),
         ("header_cors_throttling", "/filtered"),
+        ("ten_response_header_filters", "/chain"),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
