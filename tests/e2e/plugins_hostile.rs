@@ -92,8 +92,10 @@ fn hostile_plugins_fail_closed_and_the_gateway_serves_on() {
         served_meanwhile < Duration::from_millis(150),
         "other requests waited on the loop: {served_meanwhile:?}"
     );
+    // The deadline counts 5 ms epoch ticks, the first of which comes anywhere within a tick
+    // of the call's start.
     assert!(
-        took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+        took >= Duration::from_millis(195) && took < Duration::from_secs(2),
         "the loop was stopped after {took:?}"
     );
     assert!(
