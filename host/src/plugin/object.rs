@@ -62,12 +62,10 @@ where
         .map_err(CallError::Trap)
 }
 
-/// Runs one call of an instance. One that may wait (its component imports something that
-/// does) runs on a fiber, boxed so that the filter's own future, which every request moves
-/// into a box, stays small; one that cannot wait is a plain call, no fiber and no box.
-async fn invoke<P, R>(
+/// Runs one call of an instance on a fiber: its component imports something that may wait.
+/// Boxed, so that the filter's own future, which every request moves into a box, stays small.
+async fn call_on_fiber<P, R>(
     store: &mut Store<StoreState>,
-    immediate: bool,
     call: TypedFunc<P, R>,
     params: P,
 ) -> Result<R, CallError>
@@ -75,12 +73,23 @@ where
     P: ComponentNamedList + Lower + Send + Sync + 'static,
     R: ComponentNamedList + Lift + Send + Sync + 'static,
 {
-    let result = if immediate {
-        call.call(&mut *store, params)
-    } else {
-        Box::pin(call.call_async(&mut *store, params)).await
-    };
-    result.map_err(CallError::Trap)
+    Box::pin(call.call_async(&mut *store, params))
+        .await
+        .map_err(CallError::Trap)
+}
+
+/// Runs one call of an instance whose component can wait on nothing: a plain call on the
+/// caller's stack, no fiber, no future.
+fn call_now<P, R>(
+    store: &mut Store<StoreState>,
+    call: TypedFunc<P, R>,
+    params: P,
+) -> Result<R, CallError>
+where
+    P: ComponentNamedList + Lower,
+    R: ComponentNamedList + Lift,
+{
+    call.call(&mut *store, params).map_err(CallError::Trap)
 }
 
 pub struct PluginObject {
@@ -177,7 +186,11 @@ impl PluginObject {
             ),
         };
         Self::arm(&mut store);
-        let (initialised,) = invoke(&mut store, immediate, init, ()).await?;
+        let (initialised,) = if immediate {
+            call_now(&mut store, init, ())?
+        } else {
+            call_on_fiber(&mut store, init, ()).await?
+        };
         initialised.map_err(CallError::Guest)?;
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
         let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
@@ -371,6 +384,8 @@ fn filter_calls(
     }
 }
 
+/// Runs `on-request`. A direct call is not awaited at all: the filter's future only carries
+/// the state of a fiber call for the instances that need one.
 async fn on_request(
     info: &ObjectInfo,
     instance: &mut Instance,
@@ -379,34 +394,43 @@ async fn on_request(
     let immediate = instance.immediate;
     let (store, call, _) = filter_calls(instance)?;
     lend(store, exchange);
-    let result = async {
-        let request = store.data().request_rep;
-        PluginObject::arm(store);
-        let (result,) = invoke(store, immediate, call, (Resource::new_borrow(request),)).await?;
-        match result.map_err(CallError::Guest)? {
-            RequestOutcome::Next => Ok(Continue::Next),
-            RequestOutcome::Respond(response) => store
-                .data_mut()
-                .table
-                .delete(response)
-                .map(|response| Continue::Answered(response.0))
-                .map_err(trap),
-            RequestOutcome::Delegate(index) => info
-                .filters
-                .get()
-                .and_then(|filters| filters.get(index as usize))
-                .cloned()
-                .map(Continue::Through)
-                .ok_or_else(|| {
-                    CallError::Guest(format!(
-                        "delegate({index}) names no filter resolved with heap.resolve-filter"
-                    ))
-                }),
-        }
-    }
-    .await;
+    let params = (Resource::new_borrow(store.data().request_rep),);
+    PluginObject::arm(store);
+    let called = if immediate {
+        call_now(store, call, params)
+    } else {
+        call_on_fiber(store, call, params).await
+    };
+    let result = called.and_then(|(result,)| request_outcome(info, store, result));
     reclaim(store, exchange);
     result
+}
+
+fn request_outcome(
+    info: &ObjectInfo,
+    store: &mut Store<StoreState>,
+    result: Result<RequestOutcome, String>,
+) -> Result<Continue, CallError> {
+    match result.map_err(CallError::Guest)? {
+        RequestOutcome::Next => Ok(Continue::Next),
+        RequestOutcome::Respond(response) => store
+            .data_mut()
+            .table
+            .delete(response)
+            .map(|response| Continue::Answered(response.0))
+            .map_err(trap),
+        RequestOutcome::Delegate(index) => info
+            .filters
+            .get()
+            .and_then(|filters| filters.get(index as usize))
+            .cloned()
+            .map(Continue::Through)
+            .ok_or_else(|| {
+                CallError::Guest(format!(
+                    "delegate({index}) names no filter resolved with heap.resolve-filter"
+                ))
+            }),
+    }
 }
 
 async fn on_response(
@@ -416,30 +440,24 @@ async fn on_response(
 ) -> Result<Response, CallError> {
     let immediate = instance.immediate;
     let (store, _, call) = filter_calls(instance)?;
+    let slot = Resource::<ResponseRes>::new_borrow(store.data().response_rep);
+    swap_response(store, &slot, &mut response)?;
     lend(store, exchange);
-    let result = async {
-        let request = store.data().request_rep;
-        let slot = Resource::<ResponseRes>::new_borrow(store.data().response_rep);
-        swap_response(store, &slot, &mut response)?;
-        PluginObject::arm(store);
-        let result = invoke(
-            store,
-            immediate,
-            call,
-            (
-                Resource::new_borrow(request),
-                Resource::new_borrow(slot.rep()),
-            ),
-        )
-        .await;
-        swap_response(store, &slot, &mut response)?;
-        let (result,) = result?;
-        result.map_err(CallError::Guest)?;
-        Ok(response)
-    }
-    .await;
+    let params = (
+        Resource::new_borrow(store.data().request_rep),
+        Resource::new_borrow(slot.rep()),
+    );
+    PluginObject::arm(store);
+    let called = if immediate {
+        call_now(store, call, params)
+    } else {
+        call_on_fiber(store, call, params).await
+    };
     reclaim(store, exchange);
-    result
+    swap_response(store, &slot, &mut response)?;
+    let (result,) = called?;
+    result.map_err(CallError::Guest)?;
+    Ok(response)
 }
 
 /// Exchanges `response` with what the store's response slot holds.
@@ -460,10 +478,14 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
     let immediate = instance.immediate;
     let store = &mut instance.store;
     lend(store, exchange);
-    let result = async {
-        let request = store.data().request_rep;
-        PluginObject::arm(store);
-        let (result,) = invoke(store, immediate, call, (Resource::new_borrow(request),)).await?;
+    let params = (Resource::new_borrow(store.data().request_rep),);
+    PluginObject::arm(store);
+    let called = if immediate {
+        call_now(store, call, params)
+    } else {
+        call_on_fiber(store, call, params).await
+    };
+    let result = called.and_then(|(result,)| {
         let response = result.map_err(CallError::Guest)?;
         store
             .data_mut()
@@ -471,8 +493,7 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
             .delete(response)
             .map(|response| response.0)
             .map_err(trap)
-    }
-    .await;
+    });
     reclaim(store, exchange);
     result
 }
