@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
-use super::bindings::{FilterPluginPre, HandlerPluginPre, Kind};
+use super::bindings::{FilterPlugin, FilterPluginPre, HandlerPlugin, HandlerPluginPre, Kind};
 use super::engine::Runtime;
 use super::state::{ObjectInfo, StoreState};
 
@@ -105,25 +105,6 @@ fn imports_waiting_sources(component: &Component, engine: &wasmtime::Engine) -> 
         })
 }
 
-/// The component's instance template on the immediate linker, when it can wait on nothing:
-/// it reaches no waiting source, and wasmtime (which refuses a synchronous instantiation
-/// exactly when an import the component uses is async) instantiates it synchronously.
-fn immediate_pre(
-    runtime: &Runtime,
-    component: &Component,
-    origin: &str,
-) -> Option<InstancePre<StoreState>> {
-    if imports_waiting_sources(component, &runtime.engine) {
-        return None;
-    }
-    let pre = runtime.immediate_linker.instantiate_pre(component).ok()?;
-    let info = Arc::new(ObjectInfo::probe(origin));
-    let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));
-    store.set_epoch_deadline(200);
-    pre.instantiate(&mut store).ok()?;
-    Some(pre)
-}
-
 /// A plugin component and its current compiled version.
 pub struct PluginFile {
     /// Where it comes from, for logs and errors: a file path, or `embedded:<crate>`.
@@ -184,8 +165,8 @@ pub enum Source {
     Folder,
 }
 
-/// Compiles a component (through the engine's disk cache) and reads its types by running
-/// `plugin.types` in a throwaway instance.
+/// Compiles a component (through the engine's disk cache) and learns from one throwaway
+/// instance how its calls run and which plugin types it provides.
 pub fn compile(
     runtime: &Runtime,
     origin: &str,
@@ -193,16 +174,29 @@ pub fn compile(
     source: Source,
 ) -> Result<Compiled, String> {
     let component = Component::from_binary(&runtime.engine, wasm).map_err(|e| format!("{e:#}"))?;
-    let immediate = match source {
-        Source::Embedded => immediate_pre(runtime, &component, origin),
+    let info = Arc::new(ObjectInfo::probe(origin));
+    let new_store = || {
+        let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info.clone()));
+        store.set_epoch_deadline(200);
+        store
+    };
+    let direct = match source {
+        Source::Embedded => instantiate_direct(runtime, &component, new_store),
         Source::Folder => None,
     };
-    let pre = match &immediate {
-        Some(pre) => pre.clone(),
-        None => runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("{e:#}"))?,
+    let immediate = direct.is_some();
+    let (pre, mut store, instance) = match direct {
+        Some(direct) => direct,
+        None => {
+            let pre = runtime
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| format!("{e:#}"))?;
+            let mut store = new_store();
+            let instance = super::block_on(pre.instantiate_async(&mut store))?
+                .map_err(|e| format!("instantiation failed: {e:#}"))?;
+            (pre, store, instance)
+        }
     };
     let filter = FilterPluginPre::new(pre.clone()).ok();
     let handler = if filter.is_none() {
@@ -212,30 +206,23 @@ pub fn compile(
     } else {
         None
     };
-    let info = Arc::new(ObjectInfo::probe(origin));
     let types = super::block_on(async {
-        let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info));
-        store.set_epoch_deadline(200);
-        let types: Vec<(String, Kind)> = if let Some(pre) = &filter {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
+        let types: Vec<(String, Kind)> = if filter.is_some() {
+            FilterPlugin::new(&mut store, &instance)?
                 .ferrogate_plugin_plugin()
                 .call_types(&mut store)
                 .await?
                 .into_iter()
                 .map(|info| (info.name, info.kind))
                 .collect()
-        } else if let Some(pre) = &handler {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
+        } else {
+            HandlerPlugin::new(&mut store, &instance)?
                 .ferrogate_plugin_plugin()
                 .call_types(&mut store)
                 .await?
                 .into_iter()
                 .map(|info| (info.name, super::bindings::handler_kind(info.kind)))
                 .collect()
-        } else {
-            Vec::new()
         };
         wasmtime::Result::<_>::Ok(types)
     })?
@@ -247,9 +234,33 @@ pub fn compile(
         handler,
         types,
         exports,
-        immediate: immediate.is_some(),
+        immediate,
         engine: runtime.engine.clone(),
     })
+}
+
+/// A component's instance template, and one instance of it in a store of its own.
+type Instantiated = (
+    InstancePre<StoreState>,
+    wasmtime::Store<StoreState>,
+    wasmtime::component::Instance,
+);
+
+/// The component instantiated on the immediate linker, when it can wait on nothing: it
+/// reaches no waiting source, and wasmtime (which refuses a synchronous instantiation exactly
+/// when an import the component uses is async) instantiates it synchronously.
+fn instantiate_direct(
+    runtime: &Runtime,
+    component: &Component,
+    new_store: impl FnOnce() -> wasmtime::Store<StoreState>,
+) -> Option<Instantiated> {
+    if imports_waiting_sources(component, &runtime.engine) {
+        return None;
+    }
+    let pre = runtime.immediate_linker.instantiate_pre(component).ok()?;
+    let mut store = new_store();
+    let instance = pre.instantiate(&mut store).ok()?;
+    Some((pre, store, instance))
 }
 
 pub fn open(runtime: &Runtime, path: &Path) -> Result<Arc<PluginFile>, String> {
