@@ -1,6 +1,9 @@
 //! Expression language: parse cost, and per-request evaluation cost of typical route
 //! conditions and templates (excluding what a real scope spends building its values).
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -3,6 +3,9 @@
 //! chunked body decoded. Beside each, httparse alone on the same bytes: what the codec
 //! costs over the parser it builds on.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};

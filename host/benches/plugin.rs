@@ -4,6 +4,9 @@
 //! (docs/plugin-runtime.md). A second group does the same in the response phase, where the
 //! chain's response crosses into the store and back (the load test's filter chain).
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use std::sync::{Arc, OnceLock};
 
 use criterion::{Criterion, criterion_group, criterion_main};

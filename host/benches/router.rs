@@ -10,6 +10,9 @@
 //! - `router_select/indexed`: choosing the route alone, without building the request or
 //!   running the handler.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

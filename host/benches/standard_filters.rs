@@ -3,6 +3,9 @@
 //! and the load test's chain of ten response HeaderFilters (target 2b of docs/PERFORMANCE.md,
 //! without the network), against the same route with no filters.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
