@@ -92,6 +92,20 @@ where
     call.call(&mut *store, params).map_err(CallError::Trap)
 }
 
+/// Arms the deadline and runs a call, directly or on a fiber. A macro rather than an async
+/// function: a direct call is then not awaited at all, and the filter's future only carries
+/// the state of a fiber call for the instances that need one.
+macro_rules! run_call {
+    ($store:expr, $immediate:expr, $call:expr, $params:expr) => {{
+        PluginObject::arm($store);
+        if $immediate {
+            call_now($store, $call, $params)
+        } else {
+            call_on_fiber($store, $call, $params).await
+        }
+    }};
+}
+
 pub struct PluginObject {
     pub info: Arc<ObjectInfo>,
     file: Arc<PluginFile>,
@@ -185,12 +199,7 @@ impl PluginObject {
                 },
             ),
         };
-        Self::arm(&mut store);
-        let (initialised,) = if immediate {
-            call_now(&mut store, init, ())?
-        } else {
-            call_on_fiber(&mut store, init, ()).await?
-        };
+        let (initialised,) = run_call!(&mut store, immediate, init, ())?;
         initialised.map_err(CallError::Guest)?;
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
         let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
@@ -384,8 +393,6 @@ fn filter_calls(
     }
 }
 
-/// Runs `on-request`. A direct call is not awaited at all: the filter's future only carries
-/// the state of a fiber call for the instances that need one.
 async fn on_request(
     info: &ObjectInfo,
     instance: &mut Instance,
@@ -395,12 +402,7 @@ async fn on_request(
     let (store, call, _) = filter_calls(instance)?;
     lend(store, exchange);
     let params = (Resource::new_borrow(store.data().request_rep),);
-    PluginObject::arm(store);
-    let called = if immediate {
-        call_now(store, call, params)
-    } else {
-        call_on_fiber(store, call, params).await
-    };
+    let called = run_call!(store, immediate, call, params);
     let result = called.and_then(|(result,)| request_outcome(info, store, result));
     reclaim(store, exchange);
     result
@@ -447,12 +449,7 @@ async fn on_response(
         Resource::new_borrow(store.data().request_rep),
         Resource::new_borrow(slot.rep()),
     );
-    PluginObject::arm(store);
-    let called = if immediate {
-        call_now(store, call, params)
-    } else {
-        call_on_fiber(store, call, params).await
-    };
+    let called = run_call!(store, immediate, call, params);
     reclaim(store, exchange);
     swap_response(store, &slot, &mut response)?;
     let (result,) = called?;
@@ -479,12 +476,7 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
     let store = &mut instance.store;
     lend(store, exchange);
     let params = (Resource::new_borrow(store.data().request_rep),);
-    PluginObject::arm(store);
-    let called = if immediate {
-        call_now(store, call, params)
-    } else {
-        call_on_fiber(store, call, params).await
-    };
+    let called = run_call!(store, immediate, call, params);
     let result = called.and_then(|(result,)| {
         let response = result.map_err(CallError::Guest)?;
         store
