@@ -290,6 +290,17 @@ impl config::Host for StoreState {
         Ok(())
     }
 
+    fn enter(&mut self, object: u32) -> R<()> {
+        if self.act_for(object) {
+            return Ok(());
+        }
+        // A broken contract, not a request error: the instance's state is unknown.
+        Err(wasmtime::format_err!(
+            "config.enter({object}): this instance serves {} object(s)",
+            self.objects.len().max(1)
+        ))
+    }
+
     fn decorated_at(&mut self) -> R<Option<config::DecorationPoint>> {
         Ok(self.object.decoration_point)
     }

@@ -69,7 +69,13 @@ pub struct StoreState {
     /// The table entry every `on-response` call passes as its response: the chain's response
     /// is swapped into it for the call and back out, so no entry is made per call.
     pub response_rep: u32,
+    /// The object the imports act for.
     pub object: Arc<ObjectInfo>,
+    /// For an instance serving several objects (`run.rs`), all of them by number; empty for
+    /// an instance serving one.
+    pub objects: Arc<[Arc<ObjectInfo>]>,
+    /// The number of `object` in `objects`.
+    pub entered: u32,
     /// During a call, the exchange being processed, lent by swapping it with what the store
     /// held before (a stand-in made once per instance): two moves per call, nothing built.
     pub exchange: Exchange,
@@ -131,6 +137,8 @@ impl StoreState {
             request_rep,
             response_rep,
             object,
+            objects: Arc::new([]),
+            entered: 0,
             exchange: Exchange::stand_in(),
             in_call: false,
             pending_refs: None,
@@ -139,6 +147,33 @@ impl StoreState {
             ticks: 0,
             phases: None,
         }
+    }
+}
+
+impl StoreState {
+    /// The state of an instance serving several objects, acting for the first.
+    pub fn serving(objects: Arc<[Arc<ObjectInfo>]>) -> Option<Self> {
+        let first = objects.first()?.clone();
+        let mut state = StoreState::new(first);
+        state.objects = objects;
+        Some(state)
+    }
+
+    /// Makes object number `object` the one the imports act for; false when there is no such
+    /// object (an instance serving one object has only number 0).
+    pub fn act_for(&mut self, object: u32) -> bool {
+        if object == self.entered {
+            return true;
+        }
+        let Some(info) = usize::try_from(object)
+            .ok()
+            .and_then(|index| self.objects.get(index))
+        else {
+            return false;
+        };
+        self.object = info.clone();
+        self.entered = object;
+        true
     }
 }
 

@@ -6,13 +6,13 @@
 /// The `handler-plugin` world: every import, and the `plugin` and `handler` exports.
 pub use ferrogate_sdk_handler_world as handler;
 
-/// The `filter-plugin` world: the `plugin` and `filter` exports; imports are shared with
-/// [`handler`].
+/// The `filter-objects-plugin` world: the `plugin`, `filter` and `objects` exports; imports
+/// are shared with [`handler`].
 #[allow(missing_docs)]
 pub mod filter {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "filter-plugin",
+        world: "filter-objects-plugin",
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "ferrogate_sdk::bindings::filter",

@@ -48,6 +48,13 @@
 //! instance is single-threaded) and serves every later call. Handles ([`Request`],
 //! [`Response`]) are valid only during the call that passed them.
 //!
+//! [`export_filter!`] and [`export_decorator!`] also export the contract's optional `objects`
+//! interface: the gateway may then initialise several filters of a chain in one instance
+//! (one [`Filter::new`] each, with [`config`] and the other imports answering for each in
+//! turn) and run adjacent ones in one call. Nothing changes for the plugin's code: each value
+//! still sees only its own configuration. What a plugin keeps in globals of its own, rather
+//! than in its value, is shared by the objects of an instance.
+//!
 //! # Helpers
 //!
 //! What IG filters keep needing, so that plugins do not each write it again: [`Message`] (the
@@ -451,6 +458,9 @@ pub fn counter_add(name: &str, value: u64) {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::filter::exports::ferrogate::plugin::filter::Guest as FilterGuest;
+    pub use crate::bindings::filter::exports::ferrogate::plugin::objects::{
+        Failure, Guest as ObjectsGuest, Stop,
+    };
     pub use crate::bindings::filter::exports::ferrogate::plugin::plugin::{
         Guest as FilterPluginGuest, Kind as FilterKind, TypeInfo as FilterTypeInfo,
     };
@@ -459,8 +469,15 @@ pub mod __private {
         Guest as HandlerPluginGuest, Kind as HandlerKind, TypeInfo as HandlerTypeInfo,
     };
 
-    use std::cell::OnceCell;
+    use std::cell::{OnceCell, RefCell};
     use std::thread::LocalKey;
+
+    use crate::{Filter, Outcome, Request, Response};
+
+    /// The filters an instance serves, numbered as the host numbers them: one for an instance
+    /// called through `filter`, several for one called through `objects`. Only `init` and
+    /// `init-object` add to it, so every other call only reads.
+    pub type Objects<T> = RefCell<Vec<T>>;
 
     /// Constructs the plugin into its cell (once per instance).
     pub fn init<T: 'static>(
@@ -477,18 +494,89 @@ pub mod __private {
         })
     }
 
-    /// Constructs a filter into its cell and tells the host which phases it uses.
-    pub fn init_filter<T: crate::Filter>(
-        cell: &'static LocalKey<OnceCell<T>>,
+    /// Constructs the filter numbered `object` and tells the host which phases it uses.
+    pub fn init_object<T: Filter>(
+        objects: &'static LocalKey<Objects<T>>,
+        object: u32,
     ) -> Result<(), String> {
-        init(cell, T::new)?;
-        cell.with(|c| {
-            if let Some(filter) = c.get() {
-                let phases = filter.phases();
-                super::imports::config::phases(phases.request, phases.response);
-            }
-        });
+        let expected = objects.with(|objects| objects.borrow().len());
+        if usize::try_from(object).ok() != Some(expected) {
+            return Err(format!(
+                "init of object {object} out of order: {expected} objects are initialised"
+            ));
+        }
+        // Constructed outside the borrow: `new` runs host imports, none of which call back in,
+        // but nothing here needs to rely on that.
+        let filter = T::new()?;
+        let phases = filter.phases();
+        super::imports::config::phases(phases.request, phases.response);
+        objects.with(|objects| objects.borrow_mut().push(filter));
         Ok(())
+    }
+
+    /// `filter.init`: the instance serves one object, number 0.
+    pub fn init_filter<T: Filter>(objects: &'static LocalKey<Objects<T>>) -> Result<(), String> {
+        if objects.with(|objects| !objects.borrow().is_empty()) {
+            return Err("init called twice on the same instance".to_string());
+        }
+        init_object(objects, 0)
+    }
+
+    /// Runs `f` with the filter of an instance serving one object.
+    pub fn with_filter<T: Filter, R>(
+        objects: &'static LocalKey<Objects<T>>,
+        f: impl FnOnce(&T) -> Result<R, String>,
+    ) -> Result<R, String> {
+        objects.with(|objects| match objects.borrow().first() {
+            Some(filter) => f(filter),
+            None => Err("plugin called before init".to_string()),
+        })
+    }
+
+    /// `objects.on-request-all`: each object in turn until one does not go on.
+    pub fn on_request_all<T: Filter>(
+        objects: &'static LocalKey<Objects<T>>,
+        request: &Request,
+    ) -> Result<Option<Stop>, Failure> {
+        objects.with(|objects| {
+            for (object, filter) in numbered(&objects.borrow()) {
+                if object > 0 {
+                    super::imports::config::enter(object);
+                }
+                match filter.on_request(request) {
+                    Ok(Outcome::Next) => {}
+                    Ok(outcome) => return Ok(Some(Stop { object, outcome })),
+                    Err(message) => return Err(Failure { object, message }),
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// `objects.on-response-all`: each object, the last one first.
+    pub fn on_response_all<T: Filter>(
+        objects: &'static LocalKey<Objects<T>>,
+        request: &Request,
+        response: &Response,
+    ) -> Result<(), Failure> {
+        objects.with(|objects| {
+            let objects = objects.borrow();
+            let last = objects.len().saturating_sub(1);
+            for (object, filter) in numbered(&objects).rev() {
+                if object as usize != last {
+                    super::imports::config::enter(object);
+                }
+                filter
+                    .on_response(request, response)
+                    .map_err(|message| Failure { object, message })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn numbered<T>(objects: &[T]) -> impl DoubleEndedIterator<Item = (u32, &T)> {
+        // The host numbers objects with u32; an instance never holds more.
+        (0..u32::MAX).zip(objects)
     }
 
     /// Runs `f` with the constructed plugin.
@@ -511,8 +599,8 @@ macro_rules! __export_filter_kind {
             struct __FerrogateExport;
 
             ::std::thread_local! {
-                static __INSTANCE: ::std::cell::OnceCell<$ty> =
-                    const { ::std::cell::OnceCell::new() };
+                static __OBJECTS: $crate::__private::Objects<$ty> =
+                    const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
             }
 
             impl $crate::__private::FilterPluginGuest for __FerrogateExport {
@@ -526,20 +614,40 @@ macro_rules! __export_filter_kind {
 
             impl $crate::__private::FilterGuest for __FerrogateExport {
                 fn init() -> ::std::result::Result<(), ::std::string::String> {
-                    $crate::__private::init_filter(&__INSTANCE)
+                    $crate::__private::init_filter(&__OBJECTS)
                 }
                 fn on_request(
                     request: &$crate::Request,
                 ) -> ::std::result::Result<$crate::Outcome, ::std::string::String> {
-                    $crate::__private::with(&__INSTANCE, |f| $crate::Filter::on_request(f, request))
+                    $crate::__private::with_filter(&__OBJECTS, |f| $crate::Filter::on_request(f, request))
                 }
                 fn on_response(
                     request: &$crate::Request,
                     response: &$crate::Response,
                 ) -> ::std::result::Result<(), ::std::string::String> {
-                    $crate::__private::with(&__INSTANCE, |f| {
+                    $crate::__private::with_filter(&__OBJECTS, |f| {
                         $crate::Filter::on_response(f, request, response)
                     })
+                }
+            }
+
+            impl $crate::__private::ObjectsGuest for __FerrogateExport {
+                fn init_object(object: u32) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__private::init_object(&__OBJECTS, object)
+                }
+                fn on_request_all(
+                    request: &$crate::Request,
+                ) -> ::std::result::Result<
+                    ::std::option::Option<$crate::__private::Stop>,
+                    $crate::__private::Failure,
+                > {
+                    $crate::__private::on_request_all(&__OBJECTS, request)
+                }
+                fn on_response_all(
+                    request: &$crate::Request,
+                    response: &$crate::Response,
+                ) -> ::std::result::Result<(), $crate::__private::Failure> {
+                    $crate::__private::on_response_all(&__OBJECTS, request, response)
                 }
             }
 
