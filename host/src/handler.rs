@@ -32,6 +32,12 @@ pub trait Filter: Send + Sync + 'static {
     /// Processes the request, usually calling `next` to produce the response, which the filter
     /// may then change; a filter that answers by itself does not call `next`.
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a>;
+
+    /// The plugin object behind a plugin filter: a chain runs adjacent ones of the same
+    /// component in one call (`plugin::run`).
+    fn plugin_object(&self) -> Option<&Arc<crate::plugin::object::PluginObject>> {
+        None
+    }
 }
 
 /// The remainder of a chain, handed to each filter.

@@ -61,10 +61,11 @@ pub(crate) fn resolve_filters<'d>(
         return Ok(Vec::new());
     };
     let count = filters_at.value.as_array().map_or(0, Vec::len);
-    (0..count)
+    let filters = (0..count)
         .filter_map(|index| filters_at.index(index))
         .map(|filter| builder.resolve_filter(&filter))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::plugin::run::fuse(filters))
 }
 
 impl Handler for Chain {

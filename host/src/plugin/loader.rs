@@ -25,7 +25,7 @@ pub struct Compiled {
     /// Where the calls of the world it exports are, found once per version.
     pub exports: Exports,
     /// Whether the component can wait on nothing: its instances are then called without a
-    /// fiber (see `object::invoke`).
+    /// fiber (see `object::run_call`).
     pub immediate: bool,
     engine: wasmtime::Engine,
 }
@@ -36,11 +36,33 @@ pub enum Exports {
         init: ComponentExportIndex,
         on_request: ComponentExportIndex,
         on_response: ComponentExportIndex,
+        /// The optional `objects` interface: instances serving several objects.
+        objects: Option<ObjectsExports>,
     },
     Handler {
         init: ComponentExportIndex,
         handle: ComponentExportIndex,
     },
+}
+
+/// Where a component's `objects` calls are.
+pub struct ObjectsExports {
+    pub init_object: ComponentExportIndex,
+    pub on_request_all: ComponentExportIndex,
+    pub on_response_all: ComponentExportIndex,
+}
+
+const OBJECTS_INTERFACE: &str = "ferrogate:plugin/objects@0.1.0";
+
+fn locate_call(
+    component: &Component,
+    interface: &str,
+    name: &str,
+) -> Result<ComponentExportIndex, String> {
+    component
+        .get_export_index(None, interface)
+        .and_then(|interface| component.get_export_index(Some(&interface), name))
+        .ok_or_else(|| format!("the component does not export {interface}#{name}"))
 }
 
 impl Exports {
@@ -50,17 +72,13 @@ impl Exports {
         } else {
             "ferrogate:plugin/handler@0.1.0"
         };
-        let call = |name: &str| {
-            component
-                .get_export_index(None, interface)
-                .and_then(|interface| component.get_export_index(Some(&interface), name))
-                .ok_or_else(|| format!("the component does not export {interface}#{name}"))
-        };
+        let call = |name: &str| locate_call(component, interface, name);
         Ok(if filter {
             Exports::Filter {
                 init: call("init")?,
                 on_request: call("on-request")?,
                 on_response: call("on-response")?,
+                objects: ObjectsExports::locate(component)?,
             }
         } else {
             Exports::Handler {
@@ -71,7 +89,34 @@ impl Exports {
     }
 }
 
+impl ObjectsExports {
+    /// None when the component does not export the interface; an error when it exports only
+    /// part of it.
+    fn locate(component: &Component) -> Result<Option<ObjectsExports>, String> {
+        if component
+            .get_export_index(None, OBJECTS_INTERFACE)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let call = |name: &str| locate_call(component, OBJECTS_INTERFACE, name);
+        Ok(Some(ObjectsExports {
+            init_object: call("init-object")?,
+            on_request_all: call("on-request-all")?,
+            on_response_all: call("on-response-all")?,
+        }))
+    }
+}
+
 impl Compiled {
+    /// The `objects` calls, when the component can serve several objects in one instance.
+    pub fn objects(&self) -> Option<&ObjectsExports> {
+        match &self.exports {
+            Exports::Filter { objects, .. } => objects.as_ref(),
+            Exports::Handler { .. } => None,
+        }
+    }
+
     pub fn pre_engine(&self) -> &wasmtime::Engine {
         &self.engine
     }

@@ -8,7 +8,7 @@ use wasmtime::component::{ComponentNamedList, Lift, Lower, Resource, TypedFunc};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
-use super::loader::{Exports, PluginFile};
+use super::loader::{Compiled, Exports, PluginFile};
 use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -48,7 +48,7 @@ pub struct Instance {
 }
 
 /// One call of an instance, checked against the contract's signature.
-fn typed<P, R>(
+pub(super) fn typed<P, R>(
     instance: &wasmtime::component::Instance,
     store: &mut Store<StoreState>,
     index: &wasmtime::component::ComponentExportIndex,
@@ -64,7 +64,7 @@ where
 
 /// Runs one call of an instance on a fiber: its component imports something that may wait.
 /// Boxed, so that the filter's own future, which every request moves into a box, stays small.
-async fn call_on_fiber<P, R>(
+pub(super) async fn call_on_fiber<P, R>(
     store: &mut Store<StoreState>,
     call: TypedFunc<P, R>,
     params: P,
@@ -80,7 +80,7 @@ where
 
 /// Runs one call of an instance whose component can wait on nothing: a plain call on the
 /// caller's stack, no fiber, no future.
-fn call_now<P, R>(
+pub(super) fn call_now<P, R>(
     store: &mut Store<StoreState>,
     call: TypedFunc<P, R>,
     params: P,
@@ -97,19 +97,20 @@ where
 /// the state of a fiber call for the instances that need one.
 macro_rules! run_call {
     ($store:expr, $immediate:expr, $call:expr, $params:expr) => {{
-        PluginObject::arm($store);
+        $crate::plugin::object::PluginObject::arm($store);
         if $immediate {
-            call_now($store, $call, $params)
+            $crate::plugin::object::call_now($store, $call, $params)
         } else {
-            call_on_fiber($store, $call, $params).await
+            $crate::plugin::object::call_on_fiber($store, $call, $params).await
         }
     }};
 }
+pub(super) use run_call;
 
 pub struct PluginObject {
     pub info: Arc<ObjectInfo>,
-    file: Arc<PluginFile>,
-    limits: Limits,
+    pub(super) file: Arc<PluginFile>,
+    pub(super) limits: Limits,
     pool: Mutex<Vec<Instance>>,
     phases: std::sync::OnceLock<Phases>,
 }
@@ -136,7 +137,7 @@ impl PluginObject {
     /// Starts a call's deadline: it counts the epoch ticks the plugin runs through (the
     /// callback below), so waits on the host, which run no wasm, cost at most one tick, and
     /// no clock is read per call.
-    fn arm(store: &mut Store<StoreState>) {
+    pub(super) fn arm(store: &mut Store<StoreState>) {
         store.data_mut().ticks = 0;
         store.set_epoch_deadline(1);
     }
@@ -145,46 +146,20 @@ impl PluginObject {
     /// handler references `init` asks for (the first instance of an object).
     pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
         let compiled = self.file.current();
-        let Some(pre) = compiled.instance_pre() else {
-            return Err(CallError::Guest(
-                "the component exports neither a filter nor a handler".into(),
-            ));
-        };
         let immediate = compiled.immediate;
         let mut state = StoreState::new(self.info.clone());
         if pending {
             state.pending_refs = Some(PendingRefs::default());
         }
-        let mut store = Store::new(compiled.pre_engine(), state);
-        let deadline = self.limits.deadline;
-        let allowed = deadline_ticks(deadline);
-        store.epoch_deadline_callback(move |mut context| {
-            let state = context.data_mut();
-            state.ticks += 1;
-            if state.ticks >= allowed {
-                Err(wasmtime::format_err!(
-                    "the plugin ran past its deadline of {deadline:?}"
-                ))
-            } else if immediate {
-                // A call off a fiber cannot give the worker back; it runs on to its deadline.
-                Ok(UpdateDeadline::Continue(1))
-            } else {
-                // Each tick also gives the worker back to other tasks for a moment.
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        Self::arm(&mut store);
-        let instance = if immediate {
-            pre.instantiate(&mut store)
-        } else {
-            pre.instantiate_async(&mut store).await
-        }
-        .map_err(CallError::Trap)?;
+        let ticks = deadline_ticks(self.limits.deadline);
+        let mut store = new_store(&compiled, state, self.limits.deadline, ticks);
+        let instance = instantiate_in(&compiled, &mut store).await?;
         let (init, calls): (InitCall, Calls) = match &compiled.exports {
             Exports::Filter {
                 init,
                 on_request,
                 on_response,
+                ..
             } => (
                 typed(&instance, &mut store, init)?,
                 Calls::Filter {
@@ -239,7 +214,7 @@ impl PluginObject {
         }
     }
 
-    fn fail(&self, exchange: &Exchange, phase: &str, error: CallError) -> HandlerError {
+    pub(super) fn fail(&self, exchange: &Exchange, phase: &str, error: CallError) -> HandlerError {
         let (kind, detail) = match error {
             CallError::Trap(error) => {
                 FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -261,7 +236,7 @@ impl PluginObject {
     }
 
     /// The phases this object's filters take part in, as its first `init` declared them.
-    fn phases(&self) -> Phases {
+    pub(super) fn phases(&self) -> Phases {
         self.phases.get().copied().unwrap_or(Phases::BOTH)
     }
 
@@ -353,8 +328,55 @@ impl PluginObject {
     }
 }
 
+/// A store for an instance of `compiled` whose calls may each run through `allowed` epoch
+/// ticks (`deadline` is what the error says).
+pub(super) fn new_store(
+    compiled: &Compiled,
+    state: StoreState,
+    deadline: std::time::Duration,
+    allowed: u32,
+) -> Store<StoreState> {
+    let immediate = compiled.immediate;
+    let mut store = Store::new(compiled.pre_engine(), state);
+    store.epoch_deadline_callback(move |mut context| {
+        let state = context.data_mut();
+        state.ticks += 1;
+        if state.ticks >= allowed {
+            Err(wasmtime::format_err!(
+                "the plugin ran past its deadline of {deadline:?}"
+            ))
+        } else if immediate {
+            // A call off a fiber cannot give the worker back; it runs on to its deadline.
+            Ok(UpdateDeadline::Continue(1))
+        } else {
+            // Each tick also gives the worker back to other tasks for a moment.
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    PluginObject::arm(&mut store);
+    store
+}
+
+/// Instantiates the current version in `store`, directly or on a fiber as its calls run.
+pub(super) async fn instantiate_in(
+    compiled: &Compiled,
+    store: &mut Store<StoreState>,
+) -> Result<wasmtime::component::Instance, CallError> {
+    let Some(pre) = compiled.instance_pre() else {
+        return Err(CallError::Guest(
+            "the component exports neither a filter nor a handler".into(),
+        ));
+    };
+    if compiled.immediate {
+        pre.instantiate(store)
+    } else {
+        pre.instantiate_async(store).await
+    }
+    .map_err(CallError::Trap)
+}
+
 /// How many epoch ticks a call may run through.
-fn deadline_ticks(deadline: std::time::Duration) -> u32 {
+pub(super) fn deadline_ticks(deadline: std::time::Duration) -> u32 {
     let tick = super::engine::EPOCH_TICK.as_nanos().max(1);
     u32::try_from(deadline.as_nanos().div_ceil(tick))
         .unwrap_or(u32::MAX)
@@ -363,13 +385,13 @@ fn deadline_ticks(deadline: std::time::Duration) -> u32 {
 
 /// Lends the exchange to the store for the duration of a call (the imports reach it there),
 /// swapping it with the stand-in the store holds between calls.
-fn lend(store: &mut Store<StoreState>, exchange: &mut Exchange) {
+pub(super) fn lend(store: &mut Store<StoreState>, exchange: &mut Exchange) {
     let state = store.data_mut();
     std::mem::swap(exchange, &mut state.exchange);
     state.in_call = true;
 }
 
-fn reclaim(store: &mut Store<StoreState>, exchange: &mut Exchange) {
+pub(super) fn reclaim(store: &mut Store<StoreState>, exchange: &mut Exchange) {
     let state = store.data_mut();
     if state.in_call {
         std::mem::swap(exchange, &mut state.exchange);
@@ -377,7 +399,7 @@ fn reclaim(store: &mut Store<StoreState>, exchange: &mut Exchange) {
     }
 }
 
-fn trap(error: wasmtime::component::ResourceTableError) -> CallError {
+pub(super) fn trap(error: wasmtime::component::ResourceTableError) -> CallError {
     CallError::Trap(error.into())
 }
 
@@ -408,7 +430,7 @@ async fn on_request(
     result
 }
 
-fn request_outcome(
+pub(super) fn request_outcome(
     info: &ObjectInfo,
     store: &mut Store<StoreState>,
     result: Result<RequestOutcome, String>,
@@ -458,7 +480,7 @@ async fn on_response(
 }
 
 /// Exchanges `response` with what the store's response slot holds.
-fn swap_response(
+pub(super) fn swap_response(
     store: &mut Store<StoreState>,
     slot: &Resource<ResponseRes>,
     response: &mut Response,
@@ -491,7 +513,7 @@ async fn handle(instance: &mut Instance, exchange: &mut Exchange) -> Result<Resp
 }
 
 /// How the request phase ended.
-enum Continue {
+pub(super) enum Continue {
     Next,
     Answered(Response),
     Through(Arc<dyn Filter>),
@@ -538,6 +560,10 @@ pub struct PluginFilter(pub Arc<PluginObject>);
 impl Filter for PluginFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
         Box::pin(self.0.run_filter(exchange, Inner::Next(next)))
+    }
+
+    fn plugin_object(&self) -> Option<&Arc<PluginObject>> {
+        Some(&self.0)
     }
 }
 

@@ -1,0 +1,147 @@
+//! Which adjacent filters form runs, with the embedded HeaderFilter; what runs do to requests
+//! is tested end to end (tests/e2e/plugins_runs.rs).
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use super::super::state::ObjectInfo;
+use super::super::{InstanceMode, Limits, embedded, engine, loader};
+use super::*;
+use crate::exchange::{ClientInfo, TransactionId};
+use crate::handler::FnHandler;
+
+fn header_filter_file() -> Arc<PluginFile> {
+    let runtime = engine::runtime(64 << 20).unwrap();
+    let plugin = embedded::EMBEDDED
+        .iter()
+        .find(|plugin| plugin.name == "header-filter")
+        .unwrap();
+    loader::open_embedded(runtime, plugin.name, plugin.wasm).unwrap()
+}
+
+/// A HeaderFilter object adding `X-Order: <name>` to `message_type`, initialised as the heap
+/// initialises objects (which is when it declares its phases).
+fn header_filter(
+    file: &Arc<PluginFile>,
+    name: &str,
+    message_type: &str,
+    instances: InstanceMode,
+) -> Arc<dyn Filter> {
+    let config = serde_json::json!({"messageType": message_type, "add": {"X-Order": [name]}});
+    let mut info = ObjectInfo::probe(&file.origin);
+    info.type_name = "HeaderFilter".into();
+    info.object_name = name.into();
+    info.config = config.to_string();
+    info.declaration = config.to_string();
+    let _ = info.handlers.set(Vec::new());
+    let _ = info.filters.set(Vec::new());
+    let limits = Limits {
+        instances,
+        ..Limits::default()
+    };
+    let object = Arc::new(PluginObject::new(Arc::new(info), file.clone(), limits));
+    let (instance, _) = crate::plugin::block_on(object.instantiate(false))
+        .unwrap()
+        .map_err(|error| super::super::object::describe(&error))
+        .unwrap();
+    object.checkin(instance);
+    Arc::new(super::super::object::PluginFilter(object))
+}
+
+struct Native;
+
+impl Filter for Native {
+    fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
+        next.handle(exchange)
+    }
+}
+
+/// What `fuse` made of the filters: the size of each entry, 1 for a filter left alone.
+fn shape(filters: &[Arc<dyn Filter>]) -> Vec<usize> {
+    let fused = fuse(filters.to_vec());
+    let originals: Vec<*const ()> = filters
+        .iter()
+        .map(|filter| Arc::as_ptr(filter).cast::<()>())
+        .collect();
+    let mut at = 0;
+    fused
+        .iter()
+        .map(|filter| {
+            let size = if originals.get(at) == Some(&Arc::as_ptr(filter).cast::<()>()) {
+                1
+            } else {
+                // Not one of the originals: a run, of the members from here on.
+                let run = fused_members(filter);
+                assert!(run >= 2, "a run of {run}");
+                run
+            };
+            at += size;
+            size
+        })
+        .collect()
+}
+
+/// The number of members of a run, found by running it: each member adds its `X-Order`.
+fn fused_members(filter: &Arc<dyn Filter>) -> usize {
+    let handler =
+        FnHandler(|_: &mut Exchange| Ok(crate::http::text_response(http::StatusCode::OK, "ok")));
+    let mut exchange = exchange();
+    let response = crate::plugin::block_on(filter.filter(&mut exchange, Next::new(&[], &handler)))
+        .unwrap()
+        .unwrap();
+    exchange.request.headers().get_all("x-order").iter().count()
+        + response.headers().get_all("x-order").iter().count()
+}
+
+fn exchange() -> Exchange {
+    let request = http::Request::builder()
+        .uri("http://gateway.example.com/")
+        .body(crate::http::empty_body())
+        .unwrap();
+    let client = ClientInfo {
+        remote: "127.0.0.1:40000".parse().unwrap(),
+        local: "127.0.0.1:8080".parse().unwrap(),
+        secure: false,
+    };
+    Exchange::new(request, client, TransactionId::named("run-test"))
+}
+
+#[test]
+fn adjacent_single_phase_filters_of_one_component_form_runs() {
+    let file = header_filter_file();
+    let reuse = InstanceMode::Reuse;
+    let request = |name: &str| header_filter(&file, name, "REQUEST", reuse);
+    let response = |name: &str| header_filter(&file, name, "RESPONSE", reuse);
+    let native: Arc<dyn Filter> = Arc::new(Native);
+
+    assert_eq!(shape(&[response("a"), response("b"), response("c")]), [3]);
+    // A change of phase ends a run; so does a native filter; one filter alone is no run.
+    assert_eq!(
+        shape(&[
+            request("a"),
+            request("b"),
+            response("c"),
+            response("d"),
+            native.clone(),
+            response("e"),
+        ]),
+        [2, 2, 1, 1]
+    );
+    assert_eq!(shape(&[response("a")]), [1]);
+    assert_eq!(shape(&[]), Vec::<usize>::new());
+    // A fresh instance per request is per object by definition.
+    let fresh = header_filter(&file, "f", "RESPONSE", InstanceMode::Fresh);
+    assert_eq!(shape(&[fresh, response("g")]), [1, 1]);
+}
+
+#[test]
+fn every_standard_filter_component_serves_runs() {
+    let runtime = engine::runtime(64 << 20).unwrap();
+    for plugin in embedded::EMBEDDED {
+        let file = loader::open_embedded(runtime, plugin.name, plugin.wasm).unwrap();
+        let compiled = file.current();
+        let is_filter = matches!(compiled.exports, loader::Exports::Filter { .. });
+        assert_eq!(compiled.objects().is_some(), is_filter, "{}", plugin.name);
+    }
+}
