@@ -48,6 +48,8 @@ mod plugins_filters;
 mod plugins_hostile;
 #[path = "e2e/plugins_reload.rs"]
 mod plugins_reload;
+#[path = "e2e/plugins_runs.rs"]
+mod plugins_runs;
 #[path = "e2e/plugins_support.rs"]
 mod plugins_support;
 #[path = "e2e/reload.rs"]

@@ -94,6 +94,7 @@ pub const ALL: &[&str] = &[
     "failure-handler-filter",
     "outbound-filter",
     "window-limit",
+    "object-tag",
     "infinite-loop",
     "memory-bomb",
     "trap",
