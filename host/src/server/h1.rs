@@ -135,42 +135,52 @@ async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
     let _ = writer.shutdown().await;
 }
 
-/// Serves requests on one connection until either side closes it. `_open` is held as long as
+/// Serves requests on one connection until either side closes it. `open` is held as long as
 /// the connection is (shutdown waits for every connection's to drop).
-pub async fn serve<R, W>(
+///
+/// Not an `async fn`: an async fn moves its parameters from the future's captures into the
+/// body's locals, and rustc does not lay the two out over each other, so each parameter would
+/// be stored twice in the connection's task for as long as it lives. This future is what an
+/// idle keep-alive connection costs; the block below uses its captures in place.
+pub fn serve<R, W>(
     shared: Arc<Shared>,
     client: ClientInfo,
     mut reader: Reader<R>,
     mut writer: W,
     registration: Registration,
-    _open: tokio::sync::mpsc::Sender<()>,
-) where
+    open: tokio::sync::mpsc::Sender<()>,
+) -> impl std::future::Future<Output = ()>
+where
     R: Transport + Sync,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
 {
-    loop {
-        // Everything after the head is a boxed future built inside this block, so that the
-        // task's own state, what an idle connection costs, is only the wait for a head.
-        let step = {
-            let next = next_head(&mut reader, client.secure, &registration).await;
-            Box::pin(respond(
-                &shared,
-                &client,
-                next,
-                reader,
-                &mut writer,
-                &registration,
-            ))
-        };
-        match step.await {
-            Outcome::Next(next) => reader = next,
-            Outcome::Close => return,
-            Outcome::Upgrade(next, pending) => {
-                pending.fulfil(upgrade::Upgraded::new(Joined {
-                    reader: next,
-                    writer,
-                }));
-                return;
+    async move {
+        // Captured, so dropped only when the connection ends.
+        let _open = open;
+        loop {
+            // Everything after the head is a boxed future built inside this block, so that the
+            // task's own state, what an idle connection costs, is only the wait for a head.
+            let step = {
+                let next = next_head(&mut reader, client.secure, &registration).await;
+                Box::pin(respond(
+                    &shared,
+                    &client,
+                    next,
+                    reader,
+                    &mut writer,
+                    &registration,
+                ))
+            };
+            match step.await {
+                Outcome::Next(next) => reader = next,
+                Outcome::Close => return,
+                Outcome::Upgrade(next, pending) => {
+                    pending.fulfil(upgrade::Upgraded::new(Joined {
+                        reader: next,
+                        writer,
+                    }));
+                    return;
+                }
             }
         }
     }
