@@ -142,6 +142,10 @@ async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
 /// body's locals, and rustc does not lay the two out over each other, so each parameter would
 /// be stored twice in the connection's task for as long as it lives. This future is what an
 /// idle keep-alive connection costs; the block below uses its captures in place.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store every parameter twice in each connection's task"
+)]
 pub fn serve<R, W>(
     shared: Arc<Shared>,
     client: ClientInfo,
