@@ -10,6 +10,7 @@ pub mod engine;
 mod imports;
 pub mod loader;
 pub mod object;
+mod pool;
 pub mod run;
 pub mod shared;
 pub mod state;

@@ -22,6 +22,16 @@ fn route(path: &str, filters: Value, upstream: &Upstream) -> Value {
     })
 }
 
+/// The route `responses`: three response-phase tags, `outer`, `middle` and `inner`.
+fn three_response_tags(upstream: &Upstream) -> (&'static str, Value) {
+    let filters = json!([
+        tag("outer", "response"),
+        tag("middle", "response"),
+        tag("inner", "response")
+    ]);
+    ("responses", route("/responses", filters, upstream))
+}
+
 /// The values of `name` in the reply, in order.
 fn values(reply: &crate::Reply, name: &str) -> Vec<String> {
     reply
@@ -38,18 +48,7 @@ fn adjacent_plugin_filters_run_together_each_as_itself_in_chain_order() {
     let seen = json!({"type": "HeaderFilter", "config": {"messageType": "RESPONSE",
         "add": {"X-Seen": ["${join(request.headers['X-Objects'], ',')}"]}}});
     let routes = [
-        (
-            "responses",
-            route(
-                "/responses",
-                json!([
-                    tag("outer", "response"),
-                    tag("middle", "response"),
-                    tag("inner", "response")
-                ]),
-                &upstream,
-            ),
-        ),
+        three_response_tags(&upstream),
         (
             "requests",
             route(
@@ -220,18 +219,7 @@ fn a_failing_object_in_a_run_is_the_one_reported() {
 #[test]
 fn a_run_goes_one_filter_at_a_time_while_its_component_lacks_the_objects_export() {
     let upstream = Upstream::echo();
-    let routes = [(
-        "responses",
-        route(
-            "/responses",
-            json!([
-                tag("outer", "response"),
-                tag("middle", "response"),
-                tag("inner", "response")
-            ]),
-            &upstream,
-        ),
-    )];
+    let routes = [three_response_tags(&upstream)];
     let config = configure(&[], json!({}), json!([]), &routes);
     install(&config, &component("object-tag"), "tag.wasm");
     let gateway = ferrogate_e2e::Gateway::start(config.path());

@@ -1,14 +1,15 @@
 //! Plugin heap objects: instances (reused from a small pool or fresh per request), the calls
 //! with their CPU deadline, and the filter, handler and decorator adapters.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{ComponentNamedList, Lift, Lower, Resource, TypedFunc};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::{Compiled, Exports, PluginFile};
+use super::pool::{Pool, Versioned};
 use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -18,8 +19,6 @@ use crate::http::Response;
 
 /// Plugin calls that trapped, ran out of time or memory: every one answered 500.
 pub static FAILURES: AtomicU64 = AtomicU64::new(0);
-
-const POOL_SIZE: usize = 16;
 
 type InitCall = TypedFunc<(), (Result<(), String>,)>;
 type OnRequestCall = TypedFunc<(Resource<RequestRes>,), (Result<RequestOutcome, String>,)>;
@@ -45,6 +44,12 @@ pub struct Instance {
     /// caller's stack.
     immediate: bool,
     generation: u64,
+}
+
+impl Versioned for Instance {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
 }
 
 /// One call of an instance, checked against the contract's signature.
@@ -111,7 +116,7 @@ pub struct PluginObject {
     pub info: Arc<ObjectInfo>,
     pub(super) file: Arc<PluginFile>,
     pub(super) limits: Limits,
-    pool: Mutex<Vec<Instance>>,
+    pool: Pool<Instance>,
     phases: std::sync::OnceLock<Phases>,
 }
 
@@ -129,7 +134,7 @@ impl PluginObject {
             info,
             file,
             limits,
-            pool: Mutex::new(Vec::new()),
+            pool: Pool::new(),
             phases: std::sync::OnceLock::new(),
         }
     }
@@ -190,14 +195,10 @@ impl PluginObject {
     }
 
     async fn checkout(&self) -> Result<Instance, CallError> {
-        if self.limits.instances == InstanceMode::Reuse {
-            let generation = self.file.generation();
-            let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
-            if let Some(instance) = pooled
-                && instance.generation == generation
-            {
-                return Ok(instance);
-            }
+        if self.limits.instances == InstanceMode::Reuse
+            && let Some(instance) = self.pool.take(self.file.generation())
+        {
+            return Ok(instance);
         }
         // Rare (a fresh instance): boxed so the per-call future does not carry its size.
         Box::pin(self.instantiate(false))
@@ -206,11 +207,8 @@ impl PluginObject {
     }
 
     pub fn checkin(&self, instance: Instance) {
-        if self.limits.instances == InstanceMode::Reuse
-            && let Ok(mut pool) = self.pool.lock()
-            && pool.len() < POOL_SIZE
-        {
-            pool.push(instance);
+        if self.limits.instances == InstanceMode::Reuse {
+            self.pool.put(instance);
         }
     }
 

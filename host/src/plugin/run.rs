@@ -8,8 +8,8 @@
 //! whose component's current version does not export `objects` (a plugin reloaded from a
 //! folder, say) runs its filters one by one, as if it had never been formed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use wasmtime::Store;
 use wasmtime::component::{ComponentType, Lift, Resource, TypedFunc};
@@ -20,14 +20,12 @@ use super::object::{
     CallError, Continue, PluginObject, deadline_ticks, instantiate_in, lend, new_store, reclaim,
     request_outcome, run_call, swap_response, typed,
 };
+use super::pool::{Pool, Versioned};
 use super::state::{ObjectInfo, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
 use crate::handler::{Filter, HandlerError, HandlerFuture, Next};
 use crate::http::Response;
-
-/// Instances kept per run, as for single objects.
-const POOL_SIZE: usize = 16;
 
 /// `objects.failure`.
 #[derive(ComponentType, Lift)]
@@ -79,6 +77,12 @@ struct RunInstance {
     generation: u64,
 }
 
+impl Versioned for RunInstance {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 pub struct PluginRun {
     /// In chain order; object number `i` of every instance is `members[i]`.
     members: Vec<Arc<PluginObject>>,
@@ -88,7 +92,7 @@ pub struct PluginRun {
     phase: RunPhase,
     file: Arc<PluginFile>,
     limits: Limits,
-    pool: Mutex<Vec<RunInstance>>,
+    pool: Pool<RunInstance>,
     /// The last generation of the component seen to export `objects` (0: none yet).
     served: AtomicU64,
 }
@@ -165,7 +169,7 @@ impl PluginRun {
             phase,
             file,
             limits,
-            pool: Mutex::new(Vec::new()),
+            pool: Pool::new(),
             served: AtomicU64::new(0),
         }
     }
@@ -233,11 +237,7 @@ impl PluginRun {
     }
 
     async fn checkout(&self, exchange: &Exchange) -> Result<RunInstance, HandlerError> {
-        let generation = self.file.generation();
-        let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
-        if let Some(instance) = pooled
-            && instance.generation == generation
-        {
+        if let Some(instance) = self.pool.take(self.file.generation()) {
             return Ok(instance);
         }
         // Rare: boxed so the per-request future does not carry its size.
@@ -247,11 +247,7 @@ impl PluginRun {
     }
 
     fn checkin(&self, instance: RunInstance) {
-        if let Ok(mut pool) = self.pool.lock()
-            && pool.len() < POOL_SIZE
-        {
-            pool.push(instance);
-        }
+        self.pool.put(instance);
     }
 
     /// Ends a call as `PluginObject::settle` does, the failure reported for the member it
@@ -277,10 +273,7 @@ impl PluginRun {
         if !matches!(error, CallError::Trap(_)) {
             self.checkin(instance);
         }
-        let member = usize::try_from(object)
-            .ok()
-            .and_then(|index| self.members.get(index))
-            .unwrap_or(&self.members[0]);
+        let member = self.member(object).unwrap_or(&self.members[0]);
         Err(member.fail(exchange, phase, error))
     }
 
