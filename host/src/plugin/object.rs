@@ -247,18 +247,8 @@ impl PluginObject {
         phase: &str,
         result: Result<T, CallError>,
     ) -> Result<T, HandlerError> {
-        match result {
-            Ok(value) => {
-                self.checkin(instance);
-                Ok(value)
-            }
-            Err(error) => {
-                if !matches!(error, CallError::Trap(_)) {
-                    self.checkin(instance);
-                }
-                Err(self.fail(exchange, phase, error))
-            }
-        }
+        give_back(instance, result, |instance| self.checkin(instance))
+            .map_err(|error| self.fail(exchange, phase, error))
     }
 
     /// Runs `on-request`, the rest of the chain, then `on-response`, skipping the phases the
@@ -324,6 +314,19 @@ impl PluginObject {
             .await
             .map_err(|error| self.fail(exchange, "instantiation", error))
     }
+}
+
+/// Gives an instance back after a call, unless the call trapped (its state is then unknown);
+/// reporting the error, if any, is the caller's.
+pub(super) fn give_back<I, T>(
+    instance: I,
+    result: Result<T, CallError>,
+    checkin: impl FnOnce(I),
+) -> Result<T, CallError> {
+    if !matches!(result, Err(CallError::Trap(_))) {
+        checkin(instance);
+    }
+    result
 }
 
 /// A store for an instance of `compiled` whose calls may each run through `allowed` epoch

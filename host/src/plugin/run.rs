@@ -17,8 +17,8 @@ use wasmtime::component::{ComponentType, Lift, Resource, TypedFunc};
 use super::bindings::{RequestOutcome, RequestRes, ResponseRes};
 use super::loader::PluginFile;
 use super::object::{
-    CallError, Continue, PluginObject, deadline_ticks, instantiate_in, lend, new_store, reclaim,
-    request_outcome, run_call, swap_response, typed,
+    CallError, Continue, PluginObject, deadline_ticks, give_back, instantiate_in, lend, new_store,
+    reclaim, request_outcome, run_call, swap_response, typed,
 };
 use super::pool::{Pool, Versioned};
 use super::state::{ObjectInfo, Phases, StoreState};
@@ -259,22 +259,18 @@ impl PluginRun {
         phase: &str,
         result: Result<T, RunError>,
     ) -> Result<T, HandlerError> {
-        let error = match result {
-            Ok(value) => {
-                self.checkin(instance);
-                return Ok(value);
+        let mut blamed = instance.store.data().entered;
+        let result = result.map_err(|error| match error {
+            RunError::Member(object, error) => {
+                blamed = object;
+                error
             }
-            Err(error) => error,
-        };
-        let (object, error) = match error {
-            RunError::Member(object, error) => (object, error),
-            RunError::Call(error) => (instance.store.data().entered, error),
-        };
-        if !matches!(error, CallError::Trap(_)) {
-            self.checkin(instance);
-        }
-        let member = self.member(object).unwrap_or(&self.members[0]);
-        Err(member.fail(exchange, phase, error))
+            RunError::Call(error) => error,
+        });
+        give_back(instance, result, |instance| self.checkin(instance)).map_err(|error| {
+            let member = self.member(blamed).unwrap_or(&self.members[0]);
+            member.fail(exchange, phase, error)
+        })
     }
 
     async fn run<'a>(
