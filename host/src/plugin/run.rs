@@ -65,14 +65,10 @@ impl RunPhase {
     }
 }
 
-enum RunCall {
-    Request(OnRequestAllCall),
-    Response(OnResponseAllCall),
-}
-
 struct RunInstance {
     store: Store<StoreState>,
-    call: RunCall,
+    on_request_all: OnRequestAllCall,
+    on_response_all: OnResponseAllCall,
     immediate: bool,
     generation: u64,
 }
@@ -205,14 +201,8 @@ impl PluginRun {
         let mut store = new_store(&compiled, state, deadline, ticks);
         let instance = instantiate_in(&compiled, &mut store).await?;
         let init: InitObjectCall = typed(&instance, &mut store, &exports.init_object)?;
-        let call = match self.phase {
-            RunPhase::Request => {
-                RunCall::Request(typed(&instance, &mut store, &exports.on_request_all)?)
-            }
-            RunPhase::Response => {
-                RunCall::Response(typed(&instance, &mut store, &exports.on_response_all)?)
-            }
-        };
+        let on_request_all = typed(&instance, &mut store, &exports.on_request_all)?;
+        let on_response_all = typed(&instance, &mut store, &exports.on_response_all)?;
         let immediate = compiled.immediate;
         for (number, member) in (0..members).zip(&self.members) {
             let state = store.data_mut();
@@ -230,7 +220,8 @@ impl PluginRun {
         }
         Ok(RunInstance {
             store,
-            call,
+            on_request_all,
+            on_response_all,
             immediate,
             generation: compiled.generation,
         })
@@ -315,9 +306,7 @@ impl PluginRun {
         instance: &mut RunInstance,
         exchange: &mut Exchange,
     ) -> Result<Option<(u32, Continue)>, RunError> {
-        let RunCall::Request(call) = instance.call else {
-            return Err(RunError::Call(CallError::Guest("not a request run".into())));
-        };
+        let call = instance.on_request_all;
         let immediate = instance.immediate;
         let store = &mut instance.store;
         store.data_mut().act_for(0);
@@ -360,11 +349,7 @@ impl PluginRun {
         exchange: &mut Exchange,
         response: &mut Response,
     ) -> Result<(), RunError> {
-        let RunCall::Response(call) = instance.call else {
-            return Err(RunError::Call(CallError::Guest(
-                "not a response run".into(),
-            )));
-        };
+        let call = instance.on_response_all;
         let immediate = instance.immediate;
         let store = &mut instance.store;
         let last = u32::try_from(self.members.len() - 1).unwrap_or(u32::MAX);
