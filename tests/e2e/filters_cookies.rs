@@ -65,19 +65,11 @@ fn forwarded_cookie(reply: &Reply) -> Option<String> {
     echo["headers"]["cookie"].as_str().map(str::to_owned)
 }
 
-fn all(reply: &Reply, name: &str) -> Vec<String> {
-    reply
-        .headers
-        .get_all(name)
-        .iter()
-        .map(|value| value.to_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The application's cookies that reached the user agent: everything but the gateway's own
 /// session cookie, which carries the session the managed cookies are kept in.
 fn application_set_cookies(reply: &Reply) -> Vec<String> {
-    all(reply, "set-cookie")
+    reply
+        .all("set-cookie")
         .into_iter()
         .filter(|cookie| !cookie.starts_with("IG_SESSIONID="))
         .collect()
@@ -209,7 +201,7 @@ fn only_relayed_cookies_of_the_application_reach_the_user_agent() {
     let reply = send(client().get(gateway.url("/managed")));
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(application_set_cookies(&reply), ["LANG=fr; Path=/"]);
-    assert!(all(&reply, "set-cookie2").is_empty());
+    assert!(reply.all("set-cookie2").is_empty());
 
     let reply = send(client().get(gateway.url("/relayed")));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -220,7 +212,7 @@ fn only_relayed_cookies_of_the_application_reach_the_user_agent() {
         "suppressed: tracker"
     );
     assert_eq!(
-        all(&reply, "set-cookie2"),
+        reply.all("set-cookie2"),
         ["b=1; Version=1, c=2; Version=\"1\""]
     );
 }
@@ -402,7 +394,8 @@ fn managed_cookies_outlive_the_request_in_the_session() {
 
     let login = send(client().get(gateway.url("/app/login")));
     assert_eq!(login.status, 200, "{}", login.body);
-    let session_cookies: Vec<String> = all(&login, "set-cookie")
+    let session_cookies: Vec<String> = login
+        .all("set-cookie")
         .iter()
         .map(|cookie| cookie.split(';').next().unwrap().trim().to_owned())
         .collect();

@@ -32,16 +32,6 @@ fn three_response_tags(upstream: &Upstream) -> (&'static str, Value) {
     ("responses", route("/responses", filters, upstream))
 }
 
-/// The values of `name` in the reply, in order.
-fn values(reply: &crate::Reply, name: &str) -> Vec<String> {
-    reply
-        .headers
-        .get_all(name)
-        .iter()
-        .map(|value| value.to_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn adjacent_plugin_filters_run_together_each_as_itself_in_chain_order() {
     let upstream = Upstream::echo();
@@ -97,12 +87,12 @@ fn adjacent_plugin_filters_run_together_each_as_itself_in_chain_order() {
     for _ in 0..3 {
         let reply = get(&gateway, "/responses");
         assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_eq!(values(&reply, "x-objects"), ["inner", "middle", "outer"]);
+        assert_eq!(reply.all("x-objects"), ["inner", "middle", "outer"]);
     }
 
     let reply = get(&gateway, "/requests");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(values(&reply, "x-seen"), ["first,second,third"]);
+    assert_eq!(reply.all("x-seen"), ["first,second,third"]);
 
     let answered = get(&gateway, "/answered");
     assert_eq!(answered.status, 418, "{}", answered.body);
@@ -111,7 +101,7 @@ fn adjacent_plugin_filters_run_together_each_as_itself_in_chain_order() {
     let mixed = get(&gateway, "/mixed");
     assert_eq!(mixed.status, 200, "{}", mixed.body);
     assert_eq!(
-        values(&mixed, "x-objects"),
+        mixed.all("x-objects"),
         [
             "mixed-response-3",
             "mixed-response-2",
@@ -223,10 +213,10 @@ fn a_run_goes_one_filter_at_a_time_while_its_component_lacks_the_objects_export(
     let config = configure(&[], json!({}), json!([]), &routes);
     install(&config, &component("object-tag"), "tag.wasm");
     let gateway = ferrogate_e2e::Gateway::start(config.path());
-    let builds = |reply: &crate::Reply| values(reply, "x-tag-build");
+    let builds = |reply: &crate::Reply| reply.all("x-tag-build");
 
     let reply = get(&gateway, "/responses");
-    assert_eq!(values(&reply, "x-objects"), ["inner", "middle", "outer"]);
+    assert_eq!(reply.all("x-objects"), ["inner", "middle", "outer"]);
     assert!(builds(&reply).is_empty());
 
     // The same type from a component built on the bare filter-plugin world.
@@ -237,7 +227,7 @@ fn a_run_goes_one_filter_at_a_time_while_its_component_lacks_the_objects_export(
     assert!(switched.is_some(), "the plain-world build never answered");
     let reply = get(&gateway, "/responses");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(values(&reply, "x-objects"), ["inner", "middle", "outer"]);
+    assert_eq!(reply.all("x-objects"), ["inner", "middle", "outer"]);
     assert_eq!(builds(&reply), ["plain-world"; 3]);
 
     // And back: the run serves again.
@@ -247,5 +237,5 @@ fn a_run_goes_one_filter_at_a_time_while_its_component_lacks_the_objects_export(
     });
     assert!(back.is_some(), "the SDK build never answered again");
     let reply = get(&gateway, "/responses");
-    assert_eq!(values(&reply, "x-objects"), ["inner", "middle", "outer"]);
+    assert_eq!(reply.all("x-objects"), ["inner", "middle", "outer"]);
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::super::state::ObjectInfo;
 use super::super::{InstanceMode, Limits, embedded, engine, loader};
 use super::*;
-use crate::exchange::{ClientInfo, TransactionId};
 use crate::handler::FnHandler;
 
 fn header_filter_file() -> Arc<PluginFile> {
@@ -86,25 +85,13 @@ fn shape(filters: &[Arc<dyn Filter>]) -> Vec<usize> {
 fn fused_members(filter: &Arc<dyn Filter>) -> usize {
     let handler =
         FnHandler(|_: &mut Exchange| Ok(crate::http::text_response(http::StatusCode::OK, "ok")));
-    let mut exchange = exchange();
+    let mut exchange =
+        crate::exchange::test_support::exchange("GET", "http://gateway.example.com/");
     let response = crate::plugin::block_on(filter.filter(&mut exchange, Next::new(&[], &handler)))
         .unwrap()
         .unwrap();
     exchange.request.headers().get_all("x-order").iter().count()
         + response.headers().get_all("x-order").iter().count()
-}
-
-fn exchange() -> Exchange {
-    let request = http::Request::builder()
-        .uri("http://gateway.example.com/")
-        .body(crate::http::empty_body())
-        .unwrap();
-    let client = ClientInfo {
-        remote: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
-        secure: false,
-    };
-    Exchange::new(request, client, TransactionId::named("run-test"))
 }
 
 #[test]
