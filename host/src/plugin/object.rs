@@ -212,6 +212,17 @@ impl PluginObject {
         }
     }
 
+    /// Drops the idle instances: an object that joined a run is served by the run's, and
+    /// makes a new one of its own only if it is also used alone.
+    pub(super) fn release_idle(&self) {
+        self.pool.clear();
+    }
+
+    #[cfg(test)]
+    pub(super) fn idle_instances(&self) -> usize {
+        self.pool.idle()
+    }
+
     pub(super) fn fail(&self, exchange: &Exchange, phase: &str, error: CallError) -> HandlerError {
         let (kind, detail) = match error {
             CallError::Trap(error) => {

@@ -29,6 +29,18 @@ impl<T: Versioned> Pool<T> {
         pooled.filter(|instance| instance.generation() == generation)
     }
 
+    /// Drops every idle instance.
+    pub fn clear(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    #[cfg(test)]
+    pub fn idle(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
+
     pub fn put(&self, instance: T) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < POOL_SIZE

@@ -144,6 +144,11 @@ fn flush(
         (1, _) | (_, None) => fused.extend(pending.drain(..).map(|(filter, _)| filter)),
         (_, Some(phase)) => {
             let (filters, members): (Vec<_>, Vec<_>) = pending.drain(..).unzip();
+            // The instance each member made when the heap built it would otherwise sit idle
+            // for as long as the route lives.
+            for member in &members {
+                member.release_idle();
+            }
             fused.push(Arc::new(PluginRun::new(members, filters, phase)));
         }
     }

@@ -123,6 +123,22 @@ fn adjacent_single_phase_filters_of_one_component_form_runs() {
 }
 
 #[test]
+fn members_of_a_run_keep_no_idle_instance_of_their_own() {
+    let file = header_filter_file();
+    let filters = [
+        header_filter(&file, "a", "RESPONSE", InstanceMode::Reuse),
+        header_filter(&file, "b", "RESPONSE", InstanceMode::Reuse),
+    ];
+    let alone = header_filter(&file, "alone", "REQUEST", InstanceMode::Reuse);
+    let idle = |filter: &Arc<dyn Filter>| filter.plugin_object().unwrap().idle_instances();
+    assert_eq!(idle(&filters[0]), 1);
+    let fused = fuse([filters.to_vec(), vec![alone.clone()]].concat());
+    assert_eq!(fused.len(), 2);
+    assert_eq!((idle(&filters[0]), idle(&filters[1])), (0, 0));
+    assert_eq!(idle(&alone), 1);
+}
+
+#[test]
 fn every_standard_filter_component_serves_runs() {
     let runtime = engine::runtime(64 << 20).unwrap();
     for plugin in embedded::EMBEDDED {
