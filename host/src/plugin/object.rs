@@ -112,6 +112,34 @@ macro_rules! run_call {
 }
 pub(super) use run_call;
 
+/// Runs a response-phase call: the chain's response swapped into the store's response slot
+/// and the exchange lent for the call, both taken back whatever the call did. A macro for the
+/// reason `run_call!` is one.
+macro_rules! response_call {
+    ($store:expr, $immediate:expr, $call:expr, $exchange:expr, $response:expr) => {{
+        use wasmtime::component::Resource;
+        use $crate::plugin::object::{lend, reclaim, swap_response};
+        let store = $store;
+        let slot = Resource::<$crate::plugin::bindings::ResponseRes>::new_borrow(
+            store.data().response_rep,
+        );
+        match swap_response(store, &slot, $response) {
+            Err(error) => Err(error),
+            Ok(()) => {
+                lend(store, $exchange);
+                let params = (
+                    Resource::new_borrow(store.data().request_rep),
+                    Resource::new_borrow(slot.rep()),
+                );
+                let called = $crate::plugin::object::run_call!(store, $immediate, $call, params);
+                reclaim(store, $exchange);
+                swap_response(store, &slot, $response).and(called)
+            }
+        }
+    }};
+}
+pub(super) use response_call;
+
 pub struct PluginObject {
     pub info: Arc<ObjectInfo>,
     pub(super) file: Arc<PluginFile>,
@@ -476,17 +504,7 @@ async fn on_response(
 ) -> Result<Response, CallError> {
     let immediate = instance.immediate;
     let (store, _, call) = filter_calls(instance)?;
-    let slot = Resource::<ResponseRes>::new_borrow(store.data().response_rep);
-    swap_response(store, &slot, &mut response)?;
-    lend(store, exchange);
-    let params = (
-        Resource::new_borrow(store.data().request_rep),
-        Resource::new_borrow(slot.rep()),
-    );
-    let called = run_call!(store, immediate, call, params);
-    reclaim(store, exchange);
-    swap_response(store, &slot, &mut response)?;
-    let (result,) = called?;
+    let (result,) = response_call!(store, immediate, call, exchange, &mut response)?;
     result.map_err(CallError::Guest)?;
     Ok(response)
 }

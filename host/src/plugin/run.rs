@@ -18,7 +18,7 @@ use super::bindings::{RequestOutcome, RequestRes, ResponseRes};
 use super::loader::PluginFile;
 use super::object::{
     CallError, Continue, PluginObject, deadline_ticks, give_back, instantiate_in, lend, new_store,
-    reclaim, request_outcome, run_call, swap_response, typed,
+    reclaim, request_outcome, response_call, run_call, typed,
 };
 use super::pool::{Pool, Versioned};
 use super::state::{ObjectInfo, Phases, StoreState};
@@ -359,20 +359,10 @@ impl PluginRun {
         let store = &mut instance.store;
         let last = u32::try_from(self.members.len() - 1).unwrap_or(u32::MAX);
         store.data_mut().act_for(last);
-        let slot = Resource::<ResponseRes>::new_borrow(store.data().response_rep);
-        swap_response(store, &slot, response).map_err(RunError::Call)?;
-        lend(store, exchange);
-        let params = (
-            Resource::new_borrow(store.data().request_rep),
-            Resource::new_borrow(slot.rep()),
-        );
-        let called = run_call!(store, immediate, call, params);
-        reclaim(store, exchange);
-        swap_response(store, &slot, response).map_err(RunError::Call)?;
-        match called {
-            Err(error) => Err(RunError::Call(error)),
-            Ok((Ok(()),)) => Ok(()),
-            Ok((Err(Failure { object, message }),)) => match self.member(object) {
+        let called = response_call!(store, immediate, call, exchange, response);
+        match called.map_err(RunError::Call)? {
+            (Ok(()),) => Ok(()),
+            (Err(Failure { object, message }),) => match self.member(object) {
                 Some(_) => Err(RunError::Member(object, CallError::Guest(message))),
                 None => Err(RunError::Call(no_member(object))),
             },
