@@ -4,6 +4,7 @@
 //! back to the client, and so that native and plugin handlers share one type.
 
 pub mod upgrade;
+pub mod uri;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};

@@ -100,6 +100,10 @@ impl messages::HostRequest for StoreState {
             Err(error) => Err(error.to_string()),
         })
     }
+    fn rebase(&mut self, _: Resource<RequestRes>, base: String) -> R<Result<(), String>> {
+        let request = &mut self.exchange_mut()?.request;
+        Ok(crate::http::uri::rebase(request.uri(), &base).map(|uri| *request.uri_mut() = uri))
+    }
     fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
         Ok(header_values(self.exchange_mut()?.request.headers(), &name))
     }
