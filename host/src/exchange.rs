@@ -17,7 +17,7 @@ use crate::expr::Value;
 use crate::heap::Properties;
 use crate::http::{Buffered, CollectError, Request, buffer_up_to, full_body};
 
-pub use scope::{ExchangeScope, ExchangeScopeMut};
+pub use scope::{ExchangeScope, ExchangeScopeMut, REQUEST_TIME_ROOTS};
 pub use transaction::TransactionId;
 
 /// How much of a request body the gateway buffers when a condition or filter reads

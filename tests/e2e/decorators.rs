@@ -144,6 +144,79 @@ fn base_uri_rebases_before_the_decorated_object() {
 }
 
 #[test]
+fn a_per_request_base_uri_rebases_each_request_and_a_bad_value_fails_that_request_only() {
+    let upstream = Upstream::echo();
+    let routes = [
+        (
+            "templated",
+            json!({
+                "condition": "${find(request.uri.path, '^/templated')}",
+                "handler": {"name": "app", "type": "ClientHandler",
+                            "baseURI": "${request.headers['X-Base'][0]}"}
+            }),
+        ),
+        // A property is a configuration-time value: evaluated once, at load.
+        (
+            "configured",
+            json!({
+                "condition": "${find(request.uri.path, '^/configured')}",
+                "properties": {"appUrl": upstream.base_uri()},
+                "handler": {"type": "ClientHandler", "baseURI": "${appUrl}/from-properties"}
+            }),
+        ),
+    ];
+    let (_config, gateway) = serve(&routes);
+    let good = format!("{}/tenant-a", upstream.base_uri());
+    let reply = send(
+        client()
+            .get(gateway.url("/templated/x?y=1"))
+            .header("X-Base", good.as_str()),
+    );
+    assert_eq!(reply.status, 200, "{}\n{:#?}", reply.body, gateway.logs());
+    let echo = reply.json();
+    assert!(
+        echo["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/tenant-a/templated/x?y=1"),
+        "{echo}"
+    );
+    let bad = send(
+        client()
+            .get(gateway.url("/templated/x"))
+            .header("X-Base", "tenant-b.internal"),
+    );
+    assert_eq!(bad.status, 500, "{}", bad.body);
+    assert!(
+        gateway
+            .wait_for_log(
+                &["tenant-b.internal", "not an absolute URI"],
+                Duration::from_secs(5)
+            )
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
+    // The route keeps serving.
+    let again = send(
+        client()
+            .get(gateway.url("/templated/z"))
+            .header("X-Base", good.as_str()),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    let configured = get(&gateway, "/configured/y");
+    assert_eq!(configured.status, 200, "{}", configured.body);
+    assert!(
+        configured.json()["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/from-properties/configured/y"),
+        "{}",
+        configured.body
+    );
+}
+
+#[test]
 fn bad_decorations_are_load_errors_naming_the_object() {
     let config = ConfigDir::new();
     config.write_route(
@@ -154,6 +227,12 @@ fn bad_decorations_are_load_errors_naming_the_object() {
         "relative.json",
         &json!({"handler": {"type": "ClientHandler", "baseURI": "app.internal"}}),
     );
+    // Neither a configuration-time value nor one the exchange has: a load error, not a 500
+    // on every request.
+    config.write_route(
+        "unknown.json",
+        &json!({"handler": {"type": "ClientHandler", "baseURI": "${nosuch['url']}"}}),
+    );
     let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
     assert!(!ok);
     assert!(
@@ -162,6 +241,10 @@ fn bad_decorations_are_load_errors_naming_the_object() {
     );
     assert!(
         stderr.contains("relative.json") && stderr.contains("not an absolute URI"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown.json") && stderr.contains("evaluated to null"),
         "{stderr}"
     );
 }

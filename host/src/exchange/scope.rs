@@ -92,6 +92,17 @@ fn key(path: &[Value], index: usize) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+/// The roots an expression reads the exchange (or the clock) through: an expression naming
+/// one can only be evaluated per request.
+pub const REQUEST_TIME_ROOTS: &[&str] = &[
+    "request",
+    "response",
+    "attributes",
+    "session",
+    "contexts",
+    "now",
+];
+
 fn lookup(
     exchange: &Exchange,
     response: Option<&Response>,

@@ -438,7 +438,7 @@ impl<'d> HeapBuilder<'d> {
                     object.kind().describe()
                 )));
             }
-            let evaluated = self.config_value(decoration)?;
+            let evaluated = self.decoration_value(decoration)?;
             object = decorator
                 .decorate(object, &evaluated, &context)
                 .map_err(|reason| decoration.error(format!("decorator \"{name}\": {reason}")))?;
@@ -552,6 +552,22 @@ impl<'d> HeapBuilder<'d> {
                         matches!(root.as_ref(), "env" | "system" | "openig")
                             || self.properties.get(root).is_some()
                     })
+            })
+        })
+    }
+
+    /// A decoration's value: evaluated now, as IG evaluates `"timer": "${env['TIMED']}"`,
+    /// except strings whose expressions read the exchange, which the decorator gets as written
+    /// to evaluate per request (IG's runtime expressions: a `baseURI` taken from a request
+    /// header). An expression that does not parse, or reads an unknown root, stays a load
+    /// error.
+    pub fn decoration_value(&self, at: &Located<'_>) -> Result<serde_json::Value, ConfigError> {
+        self.evaluate_tree(at, &|text| {
+            !Expression::parse(text).is_ok_and(|expression| {
+                expression
+                    .roots()
+                    .iter()
+                    .any(|root| crate::exchange::REQUEST_TIME_ROOTS.contains(&root.as_ref()))
             })
         })
     }
