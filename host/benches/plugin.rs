@@ -30,7 +30,7 @@ fn exchange() -> Exchange {
     };
     Exchange::new(
         request,
-        client,
+        client.into(),
         ferrogate::exchange::TransactionId::named("bench"),
     )
 }

@@ -81,7 +81,7 @@ fn exchange(path: &str) -> Exchange {
     };
     Exchange::new(
         request,
-        client,
+        client.into(),
         ferrogate::exchange::TransactionId::named("bench"),
     )
 }

@@ -75,7 +75,8 @@ pub struct ExchangeState {
     /// Contexts published by filters (`contexts.oauth2` ...), beside the built-in ones.
     pub contexts: IndexMap<String, Value>,
     pub session: Session,
-    pub client: ClientInfo,
+    /// Shared with the connection, which holds it for every request it carries.
+    pub client: Arc<ClientInfo>,
     pub routing: RoutingInfo,
     pub transaction_id: TransactionId,
     /// Properties of the route being executed, visible to request-time expressions by name.
@@ -101,7 +102,7 @@ impl std::ops::DerefMut for Exchange {
 }
 
 impl Exchange {
-    pub fn new(request: Request, client: ClientInfo, transaction_id: TransactionId) -> Self {
+    pub fn new(request: Request, client: Arc<ClientInfo>, transaction_id: TransactionId) -> Self {
         let original_uri = request.uri().clone();
         Exchange(Box::new(ExchangeState {
             request,
@@ -123,14 +124,17 @@ impl Exchange {
     /// An empty exchange that holds a place while the real one is lent elsewhere (a plugin
     /// store holds one between calls).
     pub fn stand_in() -> Exchange {
-        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-        Exchange::new(
-            http::Request::new(crate::http::empty_body()),
-            ClientInfo {
+        static NOWHERE: std::sync::LazyLock<Arc<ClientInfo>> = std::sync::LazyLock::new(|| {
+            let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+            Arc::new(ClientInfo {
                 remote: nowhere,
                 local: nowhere,
                 secure: false,
-            },
+            })
+        });
+        Exchange::new(
+            http::Request::new(crate::http::empty_body()),
+            NOWHERE.clone(),
             TransactionId::named(""),
         )
     }
@@ -196,6 +200,10 @@ pub(crate) mod test_support {
             local: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure: false,
         };
-        Exchange::new(request, client, TransactionId::named("test-transaction"))
+        Exchange::new(
+            request,
+            Arc::new(client),
+            TransactionId::named("test-transaction"),
+        )
     }
 }

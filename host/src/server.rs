@@ -206,11 +206,11 @@ fn serve_connection(
     let drain = connections.clone();
     tokio::spawn(async move {
         let Some(tls) = tls else {
-            let client = ClientInfo {
+            let client = Arc::new(ClientInfo {
                 remote,
                 local,
                 secure: false,
-            };
+            });
             serve_plain(shared, client, stream, drain).await;
             return;
         };
@@ -240,11 +240,11 @@ async fn serve_tls(
             return;
         }
     };
-    let client = ClientInfo {
+    let client = Arc::new(ClientInfo {
         remote,
         local,
         secure: true,
-    };
+    });
     // Only the protocol ALPN chose is served; without ALPN, HTTP/1.1.
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_h2(shared, client, stream, drain).await;
@@ -265,7 +265,12 @@ async fn serve_tls(
 
 /// A plain connection: HTTP/2 when it starts with the HTTP/2 preface (h2c with prior
 /// knowledge), HTTP/1.1 otherwise.
-async fn serve_plain(shared: Arc<Shared>, client: ClientInfo, stream: TcpStream, drain: Drain) {
+async fn serve_plain(
+    shared: Arc<Shared>,
+    client: Arc<ClientInfo>,
+    stream: TcpStream,
+    drain: Drain,
+) {
     let mut reader = Reader::new(stream);
     let first_bytes = async {
         // Wait for the first bytes before taking a buffer: connections opened ahead of use
@@ -314,7 +319,7 @@ async fn serve_plain(shared: Arc<Shared>, client: ClientInfo, stream: TcpStream,
 
 /// An HTTP/2 connection, served by hyper; at shutdown it stops taking new streams and ends
 /// once those in flight are answered.
-async fn serve_h2<I>(shared: Arc<Shared>, client: ClientInfo, io: I, drain: Drain)
+async fn serve_h2<I>(shared: Arc<Shared>, client: Arc<ClientInfo>, io: I, drain: Drain)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -353,10 +358,8 @@ where
 }
 
 impl Shared {
-    async fn handle(&self, request: http::Request<Body>, client: ClientInfo) -> Response {
-        let (mut parts, body) = request.into_parts();
-        absolutize(&mut parts, &client);
-        let request = http::Request::from_parts(parts, body);
+    async fn handle(&self, mut request: http::Request<Body>, client: Arc<ClientInfo>) -> Response {
+        absolutize(&mut request, &client);
         let transaction_id = crate::exchange::TransactionId::random();
         let span = tracing::debug_span!("request", transaction = %transaction_id, method = %request.method(), path = request.uri().path());
         let path = request.uri().path();
@@ -390,17 +393,17 @@ impl Shared {
 /// Gives the request IG's absolute URI: the scheme of the listener and the authority the
 /// client addressed (Host header or HTTP/2 `:authority`), so `request.uri.host` and baseURI
 /// rebasing work as in IG.
-fn absolutize(parts: &mut http::request::Parts, client: &ClientInfo) {
-    if parts.uri.scheme().is_some() && parts.uri.authority().is_some() {
+fn absolutize(request: &mut http::Request<Body>, client: &ClientInfo) {
+    if request.uri().scheme().is_some() && request.uri().authority().is_some() {
         return;
     }
-    let authority = parts
-        .headers
+    let authority = request
+        .headers()
         .get(http::header::HOST)
         .and_then(|host| host.to_str().ok())
         .and_then(|host| host.parse::<http::uri::Authority>().ok())
         .or_else(|| client.local.to_string().parse().ok());
-    let mut uri_parts = std::mem::take(&mut parts.uri).into_parts();
+    let mut uri_parts = std::mem::take(request.uri_mut()).into_parts();
     uri_parts.scheme = Some(if client.secure {
         http::uri::Scheme::HTTPS
     } else {
@@ -410,5 +413,5 @@ fn absolutize(parts: &mut http::request::Parts, client: &ClientInfo) {
     if uri_parts.path_and_query.is_none() {
         uri_parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
     }
-    parts.uri = http::Uri::from_parts(uri_parts).unwrap_or_default();
+    *request.uri_mut() = http::Uri::from_parts(uri_parts).unwrap_or_default();
 }

@@ -88,7 +88,7 @@ fn exchange() -> Exchange {
         local: "127.0.0.1:8080".parse().unwrap(),
         secure: false,
     };
-    Exchange::new(request, client, TransactionId::named("test"))
+    Exchange::new(request, client.into(), TransactionId::named("test"))
 }
 
 /// Runs `filter` in front of a handler that answers 200 with the request's `x-a` header.

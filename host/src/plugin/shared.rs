@@ -134,7 +134,10 @@ pub fn render_metrics(out: &mut String) {
 /// store by value: the future must be `Send`, and the store's WASI context is not `Sync`.
 pub async fn send(
     client: Option<std::sync::Arc<dyn crate::handler::Handler>>,
-    current: Option<(crate::exchange::ClientInfo, crate::exchange::TransactionId)>,
+    current: Option<(
+        std::sync::Arc<crate::exchange::ClientInfo>,
+        crate::exchange::TransactionId,
+    )>,
     request: super::bindings::imports::http::OutgoingRequest,
 ) -> Result<crate::http::Response, String> {
     let Some(client) = client else {

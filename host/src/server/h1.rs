@@ -5,7 +5,6 @@
 //! the connection: the body takes the read side and gives it back at its end, so the next
 //! request can be read. Between requests the connection holds no buffer.
 
-use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,53 +60,76 @@ enum NextHead {
 
 /// Waits for and parses the next request head. Only this wait is subject to the head timeout
 /// and to shutdown: a request being handled always gets its response.
-async fn next_head<R: Transport>(
-    reader: &mut Reader<R>,
+///
+/// A future of its own rather than an `async fn`: it is what the task of an idle connection
+/// holds, and as a struct it holds its two references and two flags, no more.
+struct NextHeadWait<'a, R> {
+    reader: &'a mut Reader<R>,
+    registration: &'a Registration,
     secure: bool,
-    registration: &Registration,
-) -> NextHead {
-    let mut waiting = false;
-    loop {
-        if !reader.buf.is_empty() {
-            let scheme = if secure {
-                http::uri::Scheme::HTTPS
-            } else {
-                http::uri::Scheme::HTTP
-            };
-            match h1::parse_request(&mut reader.buf, MAX_HEAD_BYTES, Some(&scheme)) {
-                Ok(Some(head)) => {
-                    registration.busy();
-                    return NextHead::Head(head);
+    /// Whether the head timeout already runs: from the first wait for this head, however the
+    /// head then arrives.
+    waiting: bool,
+}
+
+fn next_head<'a, R: Transport>(
+    reader: &'a mut Reader<R>,
+    secure: bool,
+    registration: &'a Registration,
+) -> NextHeadWait<'a, R> {
+    NextHeadWait {
+        reader,
+        registration,
+        secure,
+        waiting: false,
+    }
+}
+
+impl<R: Transport> std::future::Future for NextHeadWait<'_, R> {
+    type Output = NextHead;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<NextHead> {
+        let this = self.get_mut();
+        loop {
+            if !this.reader.buf.is_empty() {
+                let scheme = if this.secure {
+                    http::uri::Scheme::HTTPS
+                } else {
+                    http::uri::Scheme::HTTP
+                };
+                match h1::parse_request(&mut this.reader.buf, MAX_HEAD_BYTES, Some(&scheme)) {
+                    Ok(Some(head)) => {
+                        this.registration.busy();
+                        return Poll::Ready(NextHead::Head(head));
+                    }
+                    Ok(None) => {}
+                    Err(error) => return Poll::Ready(NextHead::Refused(error)),
                 }
-                Ok(None) => {}
-                Err(error) => return NextHead::Refused(error),
             }
-        }
-        // At shutdown an idle connection closes, and so does one still sending its head:
-        // neither has a request the gateway owes an answer to.
-        if registration.closing() {
-            return NextHead::Closed;
-        }
-        if !waiting {
-            // The timeout runs from the first wait for this head, however it arrives.
-            waiting = true;
-            registration.idle();
-        }
-        reader.release_if_empty();
-        let read = poll_fn(|cx| {
-            if registration.poll_stop(cx).is_ready() {
-                return Poll::Ready(Ok(0));
+            // At shutdown an idle connection closes, and so does one still sending its head:
+            // neither has a request the gateway owes an answer to.
+            if this.registration.closing() {
+                return Poll::Ready(NextHead::Closed);
+            }
+            if !this.waiting {
+                this.waiting = true;
+                this.registration.idle();
+            }
+            this.reader.release_if_empty();
+            if this.registration.poll_stop(cx).is_ready() {
+                return Poll::Ready(NextHead::Closed);
             }
             // Wait for bytes before taking a buffer: an idle connection holds none.
-            if reader.buf.is_empty() {
-                std::task::ready!(reader.io.poll_read_ready(cx))?;
+            if this.reader.buf.is_empty() {
+                match std::task::ready!(this.reader.io.poll_read_ready(cx)) {
+                    Ok(()) => {}
+                    Err(_) => return Poll::Ready(NextHead::Closed),
+                }
             }
-            reader.poll_fill(cx, HEAD_READ)
-        })
-        .await;
-        match read {
-            Ok(0) | Err(_) => return NextHead::Closed,
-            Ok(_) => {}
+            match std::task::ready!(this.reader.poll_fill(cx, HEAD_READ)) {
+                Ok(0) | Err(_) => return Poll::Ready(NextHead::Closed),
+                Ok(_) => {}
+            }
         }
     }
 }
@@ -148,7 +170,7 @@ async fn refuse<W: AsyncWrite + Unpin>(writer: &mut W, error: &HeadError) {
 )]
 pub fn serve<R, W>(
     shared: Arc<Shared>,
-    client: ClientInfo,
+    client: Arc<ClientInfo>,
     mut reader: Reader<R>,
     mut writer: W,
     registration: Registration,
@@ -159,8 +181,6 @@ where
     W: AsyncWrite + Unpin + Send + Sync + 'static,
 {
     async move {
-        // Captured, so dropped only when the connection ends.
-        let _open = open;
         loop {
             // Everything after the head is a boxed future built inside this block, so that the
             // task's own state, what an idle connection costs, is only the wait for a head.
@@ -177,23 +197,26 @@ where
             };
             match step.await {
                 Outcome::Next(next) => reader = next,
-                Outcome::Close => return,
+                Outcome::Close => break,
                 Outcome::Upgrade(next, pending) => {
                     pending.fulfil(upgrade::Upgraded::new(Joined {
                         reader: next,
                         writer,
                     }));
-                    return;
+                    break;
                 }
             }
         }
+        // Named here so that the block captures it and holds it, in place, as long as the
+        // connection lives; moved into a local it would be stored twice.
+        drop(open);
     }
 }
 
 /// Answers what the wait for a head brought.
 async fn respond<R, W>(
     shared: &Shared,
-    client: &ClientInfo,
+    client: &Arc<ClientInfo>,
     next: NextHead,
     reader: Reader<R>,
     writer: &mut W,
@@ -231,7 +254,7 @@ enum Outcome<R> {
 /// One request and its response.
 async fn exchange<R, W>(
     shared: &Shared,
-    client: &ClientInfo,
+    client: &Arc<ClientInfo>,
     head: RequestHead,
     reader: Reader<R>,
     writer: &mut W,
@@ -373,3 +396,6 @@ where
         _ => Outcome::Close,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,7 +85,7 @@ fn request(rng: &mut Rng) -> Exchange {
     };
     Exchange::new(
         request,
-        client,
+        client.into(),
         crate::exchange::TransactionId::named("test"),
     )
 }
@@ -267,7 +267,11 @@ fn routes_come_out_once_and_in_order() {
             local: "127.0.0.1:2".parse().expect("address"),
             secure: false,
         };
-        Exchange::new(request, client, crate::exchange::TransactionId::named("t"))
+        Exchange::new(
+            request,
+            client.into(),
+            crate::exchange::TransactionId::named("t"),
+        )
     };
     let candidates = |exchange: &Exchange| {
         let keys = RequestKeys::of(&exchange.request);
