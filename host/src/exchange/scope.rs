@@ -92,16 +92,10 @@ fn key(path: &[Value], index: usize) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
-/// The roots an expression reads the exchange (or the clock) through: an expression naming
-/// one can only be evaluated per request.
-pub const REQUEST_TIME_ROOTS: &[&str] = &[
-    "request",
-    "response",
-    "attributes",
-    "session",
-    "contexts",
-    "now",
-];
+/// The roots an expression reads the exchange through: an expression naming one can only be
+/// evaluated per request. (`now` can be read at either time, so it is not one of them.)
+pub const REQUEST_TIME_ROOTS: &[&str] =
+    &["request", "response", "attributes", "session", "contexts"];
 
 fn lookup(
     exchange: &Exchange,
