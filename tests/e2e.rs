@@ -273,7 +273,32 @@ pub fn locates(error: &str, file_name: &str) -> Option<(usize, usize)> {
     Some((line, column))
 }
 
-/// A TCP port on loopback that nothing listens on.
+/// A TCP port on loopback that refuses connections, the same one for the whole test run. It
+/// is bound, so neither a server of a test running alongside nor the source port of an
+/// outgoing connection can take it, but it does not listen. (A port merely released, as
+/// `closed_port` gives, can be taken meanwhile by a server that accepts and stays silent.)
+pub fn refused_port() -> u16 {
+    static REFUSING: std::sync::OnceLock<(socket2::Socket, u16)> = std::sync::OnceLock::new();
+    REFUSING
+        .get_or_init(|| {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("a TCP socket");
+            socket
+                .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+                .expect("bind a loopback port");
+            let port = socket
+                .local_addr()
+                .ok()
+                .and_then(|address| address.as_socket())
+                .map(|address| address.port())
+                .expect("the bound port");
+            (socket, port)
+        })
+        .1
+}
+
+/// A TCP port on loopback that nothing listens on right now, free for a test to listen on
+/// later.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -204,7 +204,7 @@ fn oauth2_introspection_results_are_cached_until_they_expire() {
 
 #[test]
 fn oauth2_endpoint_down_is_503_and_plain_http_can_be_refused() {
-    let closed = format!("http://127.0.0.1:{}/introspect", crate::closed_port());
+    let closed = format!("http://127.0.0.1:{}/introspect", crate::refused_port());
     let (_config, gateway) = serve(protected(&closed, json!({})));
     let down = with_token(&gateway, "reader");
     assert_eq!(down.status, 503, "{}", down.body);

@@ -6,7 +6,7 @@ use ferrogate_e2e::upstream::Upstream;
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::{Value, json};
 
-use crate::{client, closed_port, get, send};
+use crate::{client, get, refused_port, send};
 
 fn static_handler(status: u16, entity: &str) -> Value {
     json!({"type": "StaticResponseHandler", "config": {"status": status, "entity": entity}})
@@ -100,7 +100,7 @@ fn start(upstream: &Upstream) -> (ConfigDir, Gateway) {
             "down",
             json!({
                 "condition": "${request.uri.path == '/down'}",
-                "baseURI": format!("http://127.0.0.1:{}", closed_port()),
+                "baseURI": format!("http://127.0.0.1:{}", refused_port()),
                 "handler": "ReverseProxyHandler"
             }),
         ),

@@ -39,7 +39,7 @@ fn down_slow_reset_retried_and_limited() {
     let routes = [
         (
             "down",
-            format!("http://127.0.0.1:{}", closed_port()),
+            format!("http://127.0.0.1:{}", crate::refused_port()),
             json!({}),
         ),
         ("slow", upstream.url("http"), json!({"soTimeout": "300 ms"})),

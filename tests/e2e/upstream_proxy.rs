@@ -259,7 +259,7 @@ fn password_from_a_base64_secret_and_an_unreachable_proxy() {
             }}
         }})),
     );
-    let closed = crate::closed_port();
+    let closed = crate::refused_port();
     config.write_route(
         "unreachable.json",
         &route("/unreachable", &upstream.url("http"), json!({"type": "ReverseProxyHandler", "config": {
