@@ -17,7 +17,7 @@ use crate::http::{Response, text_response};
 
 pub use chain::{Chain, ChainOfFilters};
 pub use client::{ClientHandler, ClientHandlerConfig, ClientMode};
-pub use dispatch::{DispatchBinding, DispatchHandler, parse_base_uri, rebase_uri};
+pub use dispatch::{DispatchBinding, DispatchHandler};
 pub use sequence::{SequenceBinding, SequenceHandler};
 pub use static_response::StaticResponseHandler;
 

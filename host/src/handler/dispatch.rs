@@ -66,7 +66,7 @@ impl DispatchHandler {
             let handler = builder.resolve_handler(&handler_at)?;
             let base_uri = match binding_at.get("baseURI") {
                 Some(base_at) => Some(
-                    parse_base_uri(&builder.config_string(&base_at)?)
+                    crate::http::uri::parse_base(&builder.config_string(&base_at)?)
                         .map_err(|reason| base_at.error(reason))?,
                 ),
                 None => None,
@@ -79,19 +79,6 @@ impl DispatchHandler {
         }
         Ok(HeapObject::Handler(Arc::new(DispatchHandler { bindings })))
     }
-}
-
-/// A baseURI must be absolute (scheme and authority); its path, if any, is prepended.
-pub fn parse_base_uri(text: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = text
-        .parse()
-        .map_err(|error| format!("\"{text}\" is not a valid URI: {error}"))?;
-    if uri.scheme().is_none() || uri.authority().is_none() {
-        return Err(format!(
-            "baseURI \"{text}\" must be absolute, like \"http://app.example.com:8080\""
-        ));
-    }
-    Ok(uri)
 }
 
 impl Handler for DispatchHandler {
@@ -107,30 +94,13 @@ impl Handler for DispatchHandler {
                 return Ok(text_response(http::StatusCode::NOT_FOUND, "Not Found"));
             };
             if let Some(base) = &binding.base_uri {
-                let rebased = rebase_uri(exchange.request.uri(), base).map_err(|error| {
-                    HandlerError::Internal(format!("baseURI rebasing failed: {error}"))
-                })?;
+                let rebased =
+                    crate::http::uri::rebase(exchange.request.uri(), base).map_err(|error| {
+                        HandlerError::Internal(format!("baseURI rebasing failed: {error}"))
+                    })?;
                 *exchange.request.uri_mut() = rebased;
             }
             binding.handler.handle(exchange).await
         })
     }
-}
-
-/// `base`'s scheme and authority, `base`'s path followed by the request's path, and the
-/// request's query.
-pub fn rebase_uri(uri: &http::Uri, base: &http::Uri) -> Result<http::Uri, http::Error> {
-    let base_path = base.path().trim_end_matches('/');
-    let path_and_query = match uri.query() {
-        Some(query) => format!("{base_path}{}?{query}", uri.path()),
-        None => format!("{base_path}{}", uri.path()),
-    };
-    let mut builder = http::Uri::builder().path_and_query(path_and_query);
-    if let Some(scheme) = base.scheme() {
-        builder = builder.scheme(scheme.clone());
-    }
-    if let Some(authority) = base.authority() {
-        builder = builder.authority(authority.clone());
-    }
-    builder.build()
 }

@@ -4,16 +4,21 @@
 use http::Uri;
 use http::uri::{Parts, PathAndQuery};
 
+/// A `baseURI`: absolute (scheme and authority); its path, if any, goes before the request
+/// paths it rebases.
+pub fn parse_base(text: &str) -> Result<Uri, String> {
+    Uri::try_from(text)
+        .ok()
+        .filter(|base| base.scheme().is_some() && base.authority().is_some())
+        .ok_or_else(|| {
+            format!("{text:?} is not an absolute URI such as http://app.example.com:8080")
+        })
+}
+
 /// IG's `MutableUri.rebase` as its `baseURI` uses it: the base's scheme and authority, and
 /// the base's path (without a trailing `/`) before the URI's own path and query. A base
 /// without a path leaves the path and query as they are, sharing their bytes.
-pub fn rebase(uri: &Uri, base: &str) -> Result<Uri, String> {
-    let not_absolute =
-        || format!("{base:?} is not an absolute URI such as http://app.example.com:8080");
-    let base = Uri::try_from(base).map_err(|_| not_absolute())?;
-    let (Some(scheme), Some(authority)) = (base.scheme(), base.authority()) else {
-        return Err(not_absolute());
-    };
+pub fn rebase(uri: &Uri, base: &Uri) -> Result<Uri, String> {
     let prefix = base.path().trim_end_matches('/');
     let path_and_query = match uri.path_and_query() {
         Some(own) if prefix.is_empty() => own.clone(),
@@ -24,8 +29,8 @@ pub fn rebase(uri: &Uri, base: &str) -> Result<Uri, String> {
         }
     };
     let mut parts = Parts::default();
-    parts.scheme = Some(scheme.clone());
-    parts.authority = Some(authority.clone());
+    parts.scheme = base.scheme().cloned();
+    parts.authority = base.authority().cloned();
     parts.path_and_query = Some(path_and_query);
     Uri::from_parts(parts).map_err(|error| error.to_string())
 }

@@ -102,7 +102,9 @@ impl messages::HostRequest for StoreState {
     }
     fn rebase(&mut self, _: Resource<RequestRes>, base: String) -> R<Result<(), String>> {
         let request = &mut self.exchange_mut()?.request;
-        Ok(crate::http::uri::rebase(request.uri(), &base).map(|uri| *request.uri_mut() = uri))
+        Ok(crate::http::uri::parse_base(&base)
+            .and_then(|base| crate::http::uri::rebase(request.uri(), &base))
+            .map(|uri| *request.uri_mut() = uri))
     }
     fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
         Ok(header_values(self.exchange_mut()?.request.headers(), &name))
