@@ -248,6 +248,61 @@ fn the_embedded_header_filter_rewrites_requests_and_responses() {
     assert!(reply.header("x-upstream").is_none());
 }
 
+/// `config.rebase-requests`: the host rebases each request onto the declared base and does
+/// not call the object's `on-request` (FixedRebase fails the request if it is called); the
+/// response phase still runs; the declaration is refused during a call, and a base that is
+/// not absolute is a load error naming the route and the object.
+#[test]
+fn a_declared_rebase_is_done_by_the_host_without_calling_the_plugin() {
+    let upstream = Upstream::echo();
+    let routes = [
+        (
+            "declared",
+            json!({
+                "handler": {"type": "Chain", "config": {
+                    "filters": [{"type": "FixedRebase", "config": {"base": format!("{}/prefix/", upstream.base_uri())}}],
+                    "handler": "ReverseProxyHandler"
+                }}
+            }),
+        ),
+        (
+            "relative",
+            json!({
+                "condition": "${request.uri.path == '/relative'}",
+                "handler": {"type": "Chain", "config": {
+                    "filters": [{"name": "badbase", "type": "FixedRebase", "config": {"base": "/not/absolute"}}],
+                    "handler": "ReverseProxyHandler"
+                }}
+            }),
+        ),
+    ];
+    let config = configure(&["fixed-rebase"], json!({}), json!([]), &routes);
+    let gateway = ferrogate_e2e::Gateway::start(config.path());
+    for _ in 0..3 {
+        let reply = send(client().get(gateway.url("/item?id=3")));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let echo = reply.json();
+        assert!(
+            echo["uri"]
+                .as_str()
+                .is_some_and(|uri| uri.ends_with("/prefix/item?id=3")),
+            "{echo}"
+        );
+        let late = reply.header("x-late-declaration").unwrap_or_default();
+        assert!(late.contains("during init"), "{late}");
+    }
+    let refused = gateway.wait_for_log(
+        &[
+            "relative.json",
+            "badbase",
+            "/not/absolute",
+            "is not an absolute URI",
+        ],
+        Duration::from_secs(5),
+    );
+    assert!(refused.is_some(), "{:#?}", gateway.logs());
+}
+
 #[test]
 fn plugin_configuration_errors_name_the_route_file_and_the_object() {
     let routes = [

@@ -95,6 +95,7 @@ pub const ALL: &[&str] = &[
     "outbound-filter",
     "window-limit",
     "object-tag",
+    "fixed-rebase",
     "infinite-loop",
     "memory-bomb",
     "trap",

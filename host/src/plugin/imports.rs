@@ -296,6 +296,15 @@ impl config::Host for StoreState {
         Ok(())
     }
 
+    fn rebase_requests(&mut self, base: String) -> R<Result<(), String>> {
+        if self.in_call {
+            return Ok(Err(
+                "config.rebase-requests is a declaration: call it during init".to_owned(),
+            ));
+        }
+        Ok(crate::http::uri::parse_base(&base).map(|base| self.fixed_base = Some(base)))
+    }
+
     fn enter(&mut self, object: u32) -> R<()> {
         if self.act_for(object) {
             return Ok(());

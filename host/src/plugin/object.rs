@@ -146,6 +146,7 @@ pub struct PluginObject {
     pub(super) limits: Limits,
     pool: Pool<Instance>,
     phases: std::sync::OnceLock<Phases>,
+    fixed_base: std::sync::OnceLock<Option<http::Uri>>,
 }
 
 /// Why a call produced no answer.
@@ -164,6 +165,7 @@ impl PluginObject {
             limits,
             pool: Pool::new(),
             phases: std::sync::OnceLock::new(),
+            fixed_base: std::sync::OnceLock::new(),
         }
     }
 
@@ -211,6 +213,7 @@ impl PluginObject {
         initialised.map_err(CallError::Guest)?;
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
         let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
+        let _ = self.fixed_base.set(store.data_mut().fixed_base.take());
         Ok((
             Instance {
                 store,
@@ -277,6 +280,12 @@ impl PluginObject {
         self.phases.get().copied().unwrap_or(Phases::BOTH)
     }
 
+    /// The base its first `init` declared with `config.rebase-requests`: the host then does
+    /// the object's request phase itself.
+    pub(super) fn fixed_base(&self) -> Option<&http::Uri> {
+        self.fixed_base.get().and_then(Option::as_ref)
+    }
+
     /// Ends a call: the instance goes back to the pool unless it trapped (its state is then
     /// unknown), and a failure is logged and becomes the 500 the client gets.
     fn settle<T>(
@@ -301,7 +310,17 @@ impl PluginObject {
         // An instance that saw `on-request` also sees `on-response`: plugins may keep state
         // for the request in between.
         let mut held = None;
-        let next = if phases.request {
+        let next = if let Some(base) = self.fixed_base() {
+            let request = &mut exchange.request;
+            match crate::http::uri::rebase(request.uri(), base) {
+                Ok(uri) => *request.uri_mut() = uri,
+                Err(reason) => {
+                    let message = format!("rebasing the request onto {base}: {reason}");
+                    return Err(self.fail(exchange, "on-request", CallError::Guest(message)));
+                }
+            }
+            Continue::Next
+        } else if phases.request {
             let mut instance = self.checkout_for(exchange).await?;
             let result = on_request(&self.info, &mut instance, exchange).await;
             match result {

@@ -91,6 +91,8 @@ pub struct StoreState {
     pub ticks: u32,
     /// What `init` declared with `config.phases`; `None` means both.
     pub phases: Option<Phases>,
+    /// The base `init` declared with `config.rebase-requests`, parsed.
+    pub fixed_base: Option<http::Uri>,
 }
 
 /// The phases a filter object takes part in.
@@ -146,6 +148,7 @@ impl StoreState {
             filter_refs_asked: 0,
             ticks: 0,
             phases: None,
+            fixed_base: None,
         }
     }
 }

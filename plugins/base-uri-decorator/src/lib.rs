@@ -2,18 +2,11 @@
 //! gives the request the base's scheme, host and port, and prefixes its path with the base's
 //! path, before the decorated handler or filter sees it. The value may be a template
 //! (`"${env['APP_URL']}"` is evaluated when the route loads; per-request ones per request).
-//! The host rebases the request (`request.rebase`), so that a request costs one host call
-//! and no URI goes to text and back.
+//! A literal base is declared to the host (`config.rebase-requests`), which rebases each
+//! request itself: no component call per request. A per-request template is evaluated here
+//! and handed to the host's `request.rebase`, one host call, no URI to text and back.
 
 use ferrogate_sdk::{DecorationPoint, Expression, Filter, Outcome, Phases, Request};
-
-/// Whether `base` has a scheme and an authority, checked when the route loads so that a fixed
-/// base that could never work is a configuration error, not an error on every request (the
-/// host checks the rest when it rebases).
-fn is_absolute(base: &str) -> bool {
-    base.find("://")
-        .is_some_and(|end| !base[end + 3..].starts_with(['/', '?', '#']) && base.len() > end + 3)
-}
 
 enum Base {
     Fixed(String),
@@ -51,12 +44,12 @@ impl Filter for BaseUri {
         };
         let base = if text.contains("${") {
             Base::Template(ferrogate_sdk::compile(&text)?)
+        } else if point == Some(DecorationPoint::InsideFilter) {
+            Base::Fixed(text)
         } else {
-            if !is_absolute(&text) {
-                return Err(format!(
-                    "\"baseURI\": \"{text}\" is not an absolute URI such as http://app.example.com:8080"
-                ));
-            }
+            // The host checks the base, then rebases every request without calling us.
+            ferrogate_sdk::rebase_requests(&text)
+                .map_err(|error| format!("\"baseURI\": {error}"))?;
             Base::Fixed(text)
         };
         Ok(BaseUri { base, point })

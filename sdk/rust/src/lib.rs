@@ -212,6 +212,15 @@ pub fn decorated_at() -> Option<DecorationPoint> {
     imports::config::decorated_at()
 }
 
+/// Declares, in [`Filter::new`], that this object's request phase is only ever
+/// `req.rebase(base)` with this fixed `base` (IG's `baseURI` with a literal URI): the gateway
+/// parses the base once, rebases each request itself and no longer calls
+/// [`Filter::on_request`], a component call saved per request. [`Filter::on_response`] is
+/// still called as [`Filter::phases`] says. An error when `base` is not an absolute URI.
+pub fn rebase_requests(base: &str) -> Result<(), String> {
+    imports::config::rebase_requests(base)
+}
+
 /// A decorator's own settings: the `config` of its heap declaration, decoded into `T`
 /// (`{"name": "capture", "type": "CaptureDecorator", "config": {"captureEntity": true}}`).
 /// When the heap declares a decorator with a non-empty config, the gateway initialises one
