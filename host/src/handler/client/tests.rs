@@ -1,0 +1,57 @@
+use http::{HeaderMap, HeaderValue};
+
+use super::strip_hop_by_hop;
+
+fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in fields {
+        map.append(*name, HeaderValue::from_static(value));
+    }
+    map
+}
+
+fn names(map: &HeaderMap) -> Vec<&str> {
+    map.keys().map(http::HeaderName::as_str).collect()
+}
+
+#[test]
+fn keep_alive_responses_lose_connection_and_keep_alive_only() {
+    let mut map = headers(&[
+        ("content-type", "text/plain"),
+        ("connection", "keep-alive"),
+        ("keep-alive", "timeout=5"),
+        ("x-upstream", "app"),
+    ]);
+    strip_hop_by_hop(&mut map);
+    assert_eq!(names(&map), ["content-type", "x-upstream"]);
+}
+
+#[test]
+fn fields_named_by_connection_are_removed_in_any_case_and_list_form() {
+    let mut map = headers(&[
+        ("connection", "X-Hop, close"),
+        ("connection", " x-other ,Upgrade"),
+        ("x-hop", "secret"),
+        ("x-other", "secret"),
+        ("upgrade", "websocket"),
+        ("transfer-encoding", "chunked"),
+        ("te", "trailers"),
+        ("x-kept", "yes"),
+    ]);
+    strip_hop_by_hop(&mut map);
+    assert_eq!(names(&map), ["x-kept"]);
+}
+
+#[test]
+fn a_message_without_hop_by_hop_fields_is_left_as_it_is() {
+    let mut map = headers(&[
+        ("x-hop", "kept: no connection header names it"),
+        ("etag", "1"),
+    ]);
+    strip_hop_by_hop(&mut map);
+    assert_eq!(names(&map), ["x-hop", "etag"]);
+    // A hop-by-hop field goes even without a Connection header.
+    let mut map = headers(&[("proxy-authenticate", "Basic"), ("etag", "1")]);
+    strip_hop_by_hop(&mut map);
+    assert_eq!(names(&map), ["etag"]);
+}
