@@ -22,7 +22,7 @@ LOAD_METRICS = ["rps", "avg_ms", "p99_ms", "cpu_us_per_request", "core_us_per_re
 IDLE_METRICS = ["rss_bytes_per_connection", "rss_before_kb", "rss_after_kb", "opened",
                 "still_open", "open_seconds", "oldest_idle_seconds"]
 PROXY_NAMES = {"ferrogate": "Ferrogate", "nginx": "nginx", "haproxy": "HAProxy",
-               "upstream": "upstream"}
+               "upstream": "upstream", "floor": "floor"}
 
 
 def describe_scenario(name, s):
@@ -62,6 +62,8 @@ def label(target, settings):
     name = PROXY_NAMES[proxy]
     if proxy == "upstream":
         return "upstream direct (no proxy)"
+    if proxy == "floor":
+        return "floor: minimal tokio proxy (tests/perf/floor)"
     filters = {"ferrogate": "HeaderFilter", "nginx": "add_header", "haproxy": "add-header"}
     return {
         "proxy": name,
@@ -217,10 +219,12 @@ def targets(scenarios):
     cpu = "cpu_us_per_request"
     add("1a", "Plain proxy: CPU per request, Ferrogate / nginx", "ratio", 0.8,
         "plain", "ferrogate-proxy", "nginx-proxy", cpu,
-        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy")])
+        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy"),
+         ("floor / nginx", "plain", "floor-proxy", "nginx-proxy")])
     add("1b", "Plain proxy: p99 latency, Ferrogate / nginx", "ratio", 1.0,
         "plain", "ferrogate-proxy", "nginx-proxy", "p99_ms",
-        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy")])
+        [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy"),
+         ("floor / nginx", "plain", "floor-proxy", "nginx-proxy")])
     add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
         1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
     add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",
@@ -352,7 +356,12 @@ READING = """\
   pinned to one CPU (`taskset`, `PROXY_CPU`): Ferrogate (release build; its tokio runtime
   sizes itself from the CPUs it may run on, so 1 worker thread: see the thread list of the
   plain scenario), nginx (1 worker, `upstream { keepalive 32; }`), HAProxy (`nbthread 1`,
-  `http-reuse always`). The load generator and the upstream share the other CPU
+  `http-reuse always`). In the plain scenario, `floor` (tests/perf/floor, built like
+  Ferrogate) is the least a tokio proxy on the `http` types does per request: parse the head
+  into a header map, add the three X-Forwarded fields, forward it over a pooled connection,
+  relay a Content-Length response with one `writev`; no routing, timeouts, limits or
+  bodies. It shows what the kernel and the bare parsing cost any such proxy here. The load
+  generator and the upstream share the other CPU
   (`LOAD_CPU`). No proxy logs requests. Each proxy adds X-Forwarded-For, -Proto and -Host
   (what Ferrogate's ReverseProxyHandler does) and keeps its upstream connections alive;
   nothing closes a connection during a run (keep-alive request limits and timeouts are
@@ -390,8 +399,8 @@ READING = """\
 - **Targets** compare medians of one scenario: ratios (Ferrogate / reference) or differences
   (µs of CPU per request). The range next to each is what the spreads allow (the worst and
   best pairing of the repetitions): a verdict whose range straddles the limit is within the
-  noise; rerun with more repetitions. "beside" gives the same figure against HAProxy, or the
-  reference proxies' own cost of the same work.
+  noise; rerun with more repetitions. "beside" gives the same figure against HAProxy, the
+  floor's against nginx, or the reference proxies' own cost of the same work.
 - **Rerun one scenario**: `tests/perf/run routes`; the other scenarios of this file are kept
   with the date and commit that measured them.
 """

@@ -210,6 +210,18 @@ EOF
     register_instance "$id" "$STARTED_PID" "$h1" "$h2" "$tls" "$dir/stderr.log"
 }
 
+# ---- the reference floor ----
+
+# tests/perf/floor: the least a tokio proxy does per request (HTTP/1.1 only; its h2 and TLS
+# ports stay 0, and it runs only in the plain scenario).
+start_floor() {
+    local id=$1 dir=$2 h1=0
+    free_port h1
+    mkdir -p "$dir"
+    start_pinned "$PROXY_CPU" "$dir/stderr.log" "$FLOOR" "127.0.0.1:$h1" "127.0.0.1:$UPSTREAM_PORT"
+    register_instance "$id" "$STARTED_PID" "$h1" 0 0 "$dir/stderr.log"
+}
+
 # ---- Ferrogate ----
 
 start_ferrogate() {
@@ -284,6 +296,7 @@ start_instance() {
     case $proxy in
         upstream) return ;;
         ferrogate) start_ferrogate "$id" "$variant" "$dir" ;;
+        floor) start_floor "$id" "$dir" ;;
         nginx) start_nginx "$id" "$variant" "$dir" ;;
         haproxy) start_haproxy "$id" "$variant" "$dir" ;;
         *) die "unknown proxy $proxy" ;;
@@ -295,6 +308,7 @@ wait_instance() {
     [[ -z ${INST_PGID[$id]} ]] && return
     # Ten thousand route files take Ferrogate a while to load before it listens.
     for port in "${INST_H1[$id]}" "${INST_H2[$id]}" "${INST_TLS[$id]}"; do
+        [[ $port == 0 ]] && continue
         wait_listening "$port" "${INST_PGID[$id]}" "$id" "${INST_LOG[$id]}" 1500
     done
 }
