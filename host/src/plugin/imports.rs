@@ -292,7 +292,7 @@ impl log::Host for StoreState {
 
 impl config::Host for StoreState {
     fn phases(&mut self, request: bool, response: bool) -> R<()> {
-        self.phases = Some(Phases { request, response });
+        self.declared.phases = Some(Phases { request, response });
         Ok(())
     }
 
@@ -302,7 +302,7 @@ impl config::Host for StoreState {
                 "config.rebase-requests is a declaration: call it during init".to_owned(),
             ));
         }
-        Ok(crate::http::uri::parse_base(&base).map(|base| self.fixed_base = Some(base)))
+        Ok(crate::http::uri::parse_base(&base).map(|base| self.declared.fixed_base = Some(base)))
     }
 
     fn enter(&mut self, object: u32) -> R<()> {

@@ -10,7 +10,7 @@ use wasmtime::{Store, UpdateDeadline};
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::{Compiled, Exports, PluginFile};
 use super::pool::{Pool, Versioned};
-use super::state::{ObjectInfo, PendingRefs, Phases, StoreState};
+use super::state::{Declarations, ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
 use crate::handler::{Filter, Handler, HandlerError, HandlerFuture, Next};
@@ -145,8 +145,7 @@ pub struct PluginObject {
     pub(super) file: Arc<PluginFile>,
     pub(super) limits: Limits,
     pool: Pool<Instance>,
-    phases: std::sync::OnceLock<Phases>,
-    fixed_base: std::sync::OnceLock<Option<http::Uri>>,
+    declared: std::sync::OnceLock<Declarations>,
 }
 
 /// Why a call produced no answer.
@@ -164,8 +163,7 @@ impl PluginObject {
             file,
             limits,
             pool: Pool::new(),
-            phases: std::sync::OnceLock::new(),
-            fixed_base: std::sync::OnceLock::new(),
+            declared: std::sync::OnceLock::new(),
         }
     }
 
@@ -212,8 +210,9 @@ impl PluginObject {
         let (initialised,) = run_call!(&mut store, immediate, init, ())?;
         initialised.map_err(CallError::Guest)?;
         let refs = store.data_mut().pending_refs.take().unwrap_or_default();
-        let _ = self.phases.set(store.data().phases.unwrap_or(Phases::BOTH));
-        let _ = self.fixed_base.set(store.data_mut().fixed_base.take());
+        let _ = self
+            .declared
+            .set(std::mem::take(&mut store.data_mut().declared));
         Ok((
             Instance {
                 store,
@@ -277,13 +276,16 @@ impl PluginObject {
 
     /// The phases this object's filters take part in, as its first `init` declared them.
     pub(super) fn phases(&self) -> Phases {
-        self.phases.get().copied().unwrap_or(Phases::BOTH)
+        self.declared
+            .get()
+            .and_then(|declared| declared.phases)
+            .unwrap_or(Phases::BOTH)
     }
 
     /// The base its first `init` declared with `config.rebase-requests`: the host then does
     /// the object's request phase itself.
     pub(super) fn fixed_base(&self) -> Option<&http::Uri> {
-        self.fixed_base.get().and_then(Option::as_ref)
+        self.declared.get()?.fixed_base.as_ref()
     }
 
     /// Ends a call: the instance goes back to the pool unless it trapped (its state is then

@@ -89,9 +89,17 @@ pub struct StoreState {
     pub filter_refs_asked: usize,
     /// Epoch ticks the current call has run through (its deadline counts these).
     pub ticks: u32,
-    /// What `init` declared with `config.phases`; `None` means both.
+    /// What `init` declared about how the host runs the object.
+    pub declared: Declarations,
+}
+
+/// What an object's `init` tells the host about running it, so that the host can leave out
+/// calls: kept from the object's first `init`.
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    /// `config.phases`; `None` means both.
     pub phases: Option<Phases>,
-    /// The base `init` declared with `config.rebase-requests`, parsed.
+    /// `config.rebase-requests`, parsed: the host does the request phase itself.
     pub fixed_base: Option<http::Uri>,
 }
 
@@ -147,8 +155,7 @@ impl StoreState {
             refs_asked: 0,
             filter_refs_asked: 0,
             ticks: 0,
-            phases: None,
-            fixed_base: None,
+            declared: Declarations::default(),
         }
     }
 }
