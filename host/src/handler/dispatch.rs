@@ -94,11 +94,9 @@ impl Handler for DispatchHandler {
                 return Ok(text_response(http::StatusCode::NOT_FOUND, "Not Found"));
             };
             if let Some(base) = &binding.base_uri {
-                let rebased =
-                    crate::http::uri::rebase(exchange.request.uri(), base).map_err(|error| {
-                        HandlerError::Internal(format!("baseURI rebasing failed: {error}"))
-                    })?;
-                *exchange.request.uri_mut() = rebased;
+                crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base).map_err(
+                    |error| HandlerError::Internal(format!("baseURI rebasing failed: {error}")),
+                )?;
             }
             binding.handler.handle(exchange).await
         })

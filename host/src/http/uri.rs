@@ -35,5 +35,11 @@ pub fn rebase(uri: &Uri, base: &Uri) -> Result<Uri, String> {
     Uri::from_parts(parts).map_err(|error| error.to_string())
 }
 
+/// [`rebase`] of a request's URI, in place; the URI is left as it was on an error.
+pub fn rebase_in_place(uri: &mut Uri, base: &Uri) -> Result<(), String> {
+    *uri = rebase(uri, base)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -103,8 +103,7 @@ impl messages::HostRequest for StoreState {
     fn rebase(&mut self, _: Resource<RequestRes>, base: String) -> R<Result<(), String>> {
         let request = &mut self.exchange_mut()?.request;
         Ok(crate::http::uri::parse_base(&base)
-            .and_then(|base| crate::http::uri::rebase(request.uri(), &base))
-            .map(|uri| *request.uri_mut() = uri))
+            .and_then(|base| crate::http::uri::rebase_in_place(request.uri_mut(), &base)))
     }
     fn header(&mut self, _: Resource<RequestRes>, name: String) -> R<Vec<String>> {
         Ok(header_values(self.exchange_mut()?.request.headers(), &name))

@@ -313,13 +313,10 @@ impl PluginObject {
         // for the request in between.
         let mut held = None;
         let next = if let Some(base) = self.fixed_base() {
-            let request = &mut exchange.request;
-            match crate::http::uri::rebase(request.uri(), base) {
-                Ok(uri) => *request.uri_mut() = uri,
-                Err(reason) => {
-                    let message = format!("rebasing the request onto {base}: {reason}");
-                    return Err(self.fail(exchange, "on-request", CallError::Guest(message)));
-                }
+            if let Err(reason) = crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base)
+            {
+                let message = format!("rebasing the request onto {base}: {reason}");
+                return Err(self.fail(exchange, "on-request", CallError::Guest(message)));
             }
             Continue::Next
         } else if phases.request {
