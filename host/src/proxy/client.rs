@@ -11,16 +11,17 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::connector::{ConnectError, Connector};
-use super::h1::{H1Client, SendError};
+use super::h1::{H1Client, IdlePool, SendError};
 use super::outgoing::Outgoing;
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
 use crate::http::{Body, BoxError};
 
-/// Beyond this many upstreams, idle per-upstream limits are dropped (and recreated on use).
+/// Beyond this many upstreams, those with no request in flight and no fresh idle connection
+/// are forgotten (and tracked again on use).
 const MAX_TRACKED_UPSTREAMS: usize = 1024;
 
 /// How idle pooled connections wait for reuse before closing.
@@ -57,16 +58,70 @@ pub enum Failure {
     Failed(String),
 }
 
-/// An upstream, as the per-upstream connection limit counts them.
+/// An upstream, as the client tells them apart.
 #[derive(PartialEq, Eq, Hash)]
-struct LimitKey {
+struct UpstreamId {
     tls: bool,
     authority: Option<http::uri::Authority>,
 }
 
+/// What the client keeps of one upstream: its connection slots (the `connections` limit)
+/// and its idle HTTP/1.1 connections. One record, looked up once per request: the
+/// request's [`Slot`] holds it until the response body ends, and gives the connection back
+/// to it without a second lookup.
+pub struct Upstream {
+    authority: Option<http::uri::Authority>,
+    permits: Semaphore,
+    idle: IdlePool,
+}
+
+impl Upstream {
+    /// The upstream's `host:port`, as messages name it.
+    pub fn authority(&self) -> &str {
+        self.authority
+            .as_ref()
+            .map_or("", |authority| authority.as_str())
+    }
+
+    pub fn idle(&self) -> &IdlePool {
+        &self.idle
+    }
+}
+
+/// One of an upstream's connection slots, held by a request until its response body ends
+/// or the attempt fails.
+pub struct Slot(Arc<Upstream>);
+
+impl Slot {
+    fn try_take(upstream: &Arc<Upstream>) -> Option<Slot> {
+        upstream.permits.try_acquire().ok()?.forget();
+        Some(Slot(upstream.clone()))
+    }
+
+    async fn take(upstream: &Arc<Upstream>) -> Result<Slot, Failure> {
+        upstream
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Failure::Failed("the client is closing".to_owned()))?
+            .forget();
+        Ok(Slot(upstream.clone()))
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.0
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.permits.add_permits(1);
+    }
+}
+
 /// How requests travel: HTTP/1.1 unless the settings ask for HTTP/2.
 enum Transport {
-    Http1(Arc<H1Client>),
+    Http1(H1Client),
     Hyper(Box<Client<Connector, Body>>),
 }
 
@@ -75,7 +130,7 @@ pub struct UpstreamClient {
     proxy: Arc<ProxyOptions>,
     settings: Settings,
     /// foldhash: keys are looked up on every request, and the map is bounded.
-    limits: Mutex<HashMap<LimitKey, Arc<Semaphore>, foldhash::fast::RandomState>>,
+    upstreams: Mutex<HashMap<UpstreamId, Arc<Upstream>, foldhash::fast::RandomState>>,
 }
 
 impl UpstreamClient {
@@ -95,12 +150,12 @@ impl UpstreamClient {
             proxy.clone(),
         );
         let transport = if settings.http2 == Http2::Never {
-            Transport::Http1(Arc::new(H1Client::new(
+            Transport::Http1(H1Client::new(
                 connector,
                 settings.connections,
                 IDLE_TIMEOUT,
                 settings.so_timeout,
-            )))
+            ))
         } else {
             let mut builder = Client::builder(TokioExecutor::new());
             builder
@@ -120,28 +175,37 @@ impl UpstreamClient {
             transport,
             proxy,
             settings,
-            limits: Mutex::new(HashMap::default()),
+            upstreams: Mutex::new(HashMap::default()),
         })
     }
 
-    fn semaphore(&self, target: &http::Uri) -> Arc<Semaphore> {
-        let key = LimitKey {
+    fn upstream(&self, target: &http::Uri) -> Arc<Upstream> {
+        let id = UpstreamId {
             tls: matches!(target.scheme_str(), Some("https" | "wss")),
             authority: target.authority().cloned(),
         };
-        let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(semaphore) = limits.get(&key) {
-            return semaphore.clone();
+        let mut upstreams = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(upstream) = upstreams.get(&id) {
+            return upstream.clone();
         }
         // Upstreams named by clients (a ClientHandler without baseURI) must not grow the map
-        // without bound: forget the idle ones now and then.
-        if limits.len() >= MAX_TRACKED_UPSTREAMS {
+        // without bound: forget the unused ones now and then.
+        if upstreams.len() >= MAX_TRACKED_UPSTREAMS {
             let all = self.settings.connections.max(1);
-            limits.retain(|_, semaphore| semaphore.available_permits() < all);
+            let now = tokio::time::Instant::now();
+            upstreams.retain(|_, upstream| {
+                upstream.permits.available_permits() < all || upstream.idle.prune(now, IDLE_TIMEOUT)
+            });
         }
-        limits
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.connections.max(1))))
+        upstreams
+            .entry(id)
+            .or_insert_with_key(|id| {
+                Arc::new(Upstream {
+                    authority: id.authority.clone(),
+                    permits: Semaphore::new(self.settings.connections.max(1)),
+                    idle: IdlePool::default(),
+                })
+            })
             .clone()
     }
 
@@ -151,12 +215,12 @@ impl UpstreamClient {
     }
 
     /// Waits for a connection slot, within soTimeout.
-    async fn acquire(
-        semaphore: Arc<Semaphore>,
+    async fn wait_for_slot(
+        upstream: &Arc<Upstream>,
         key: &str,
         settings: &Settings,
-    ) -> Result<OwnedSemaphorePermit, Failure> {
-        let wait = semaphore.acquire_owned();
+    ) -> Result<Slot, Failure> {
+        let wait = Slot::take(upstream);
         match settings.so_timeout {
             Some(limit) => {
                 tokio::time::timeout(limit, wait)
@@ -171,7 +235,6 @@ impl UpstreamClient {
             }
             None => wait.await,
         }
-        .map_err(|_| Failure::Failed("the client is closing".to_owned()))
     }
 
     /// Sends the request. The response body holds this upstream's connection slot until it
@@ -195,13 +258,13 @@ impl UpstreamClient {
             );
         }
         let key = UpstreamKey(target);
-        let semaphore = self.semaphore(target);
+        let upstream = self.upstream(target);
         // A free connection slot is the usual case: no soTimeout timer to arm and cancel.
-        let permit = match semaphore.clone().try_acquire_owned() {
-            Ok(permit) => Ok(permit),
-            Err(_) => Self::acquire(semaphore, &key.to_string(), &self.settings).await,
-        }?;
-        let mut permit = Some(permit);
+        let slot = match Slot::try_take(&upstream) {
+            Some(slot) => slot,
+            None => Self::wait_for_slot(&upstream, &key.to_string(), &self.settings).await?,
+        };
+        let mut slot = Some(slot);
 
         // Only an idempotent request without a body can be sent again.
         let replayable = request.method.is_idempotent() && body.is_end_stream();
@@ -213,7 +276,7 @@ impl UpstreamClient {
             let sent = self.send_once(
                 &request,
                 body.take().unwrap_or_else(crate::http::empty_body),
-                &mut permit,
+                &mut slot,
             );
             // HTTP/1.1 keeps soTimeout on the connection's own timer.
             let result = match (self.settings.so_timeout, &self.transport) {
@@ -241,14 +304,9 @@ impl UpstreamClient {
                 }
                 Err(error) => error,
             };
-            if permit.is_none() {
+            if slot.is_none() {
                 // The attempt took the slot with it; a retry needs one again.
-                permit = Some(
-                    self.semaphore(target)
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| Failure::Failed("the client is closing".to_owned()))?,
-                );
+                slot = Some(Slot::take(&upstream).await?);
             }
             match error {
                 SendError::Stale(reason) if replayable && !stale_retried => {
@@ -283,15 +341,15 @@ impl UpstreamClient {
         }
     }
 
-    /// One attempt; takes the permit into the response body when it succeeds.
+    /// One attempt; takes the slot into the response body when it succeeds.
     async fn send_once(
         &self,
         request: &Outgoing<'_>,
         body: Body,
-        permit: &mut Option<OwnedSemaphorePermit>,
+        slot: &mut Option<Slot>,
     ) -> Result<http::Response<Body>, SendError> {
         match &self.transport {
-            Transport::Http1(client) => client.send(request, body, permit).await,
+            Transport::Http1(client) => client.send(request, body, slot).await,
             Transport::Hyper(client) => {
                 let mut owned = http::Request::new(body);
                 *owned.method_mut() = request.method.clone();
@@ -299,7 +357,7 @@ impl UpstreamClient {
                 *owned.headers_mut() = request.header_map();
                 match client.request(owned).await {
                     Ok(response) => {
-                        let held = permit.take();
+                        let held = slot.take();
                         Ok(response.map(move |body| {
                             body.map_err(move |error| -> BoxError {
                                 // The slot is freed when the body ends or is dropped.
@@ -361,3 +419,6 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     }
     reason
 }
+
+#[cfg(test)]
+mod tests;

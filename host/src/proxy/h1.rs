@@ -2,18 +2,17 @@
 //! response read by the task that sends it (no task or channel per connection), the response
 //! body streamed off the connection, which goes back to the pool when the body ends.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use http_body_util::BodyExt;
-use tokio::sync::OwnedSemaphorePermit;
 
+use super::client::Slot;
 use super::connector::{ConnectError, Connector, Io};
 use super::outgoing::Outgoing;
 use crate::h1::{self, BodyEnd, Ending, Framing, IncomingBody, Reader};
@@ -23,8 +22,6 @@ use crate::http::{Body, BoxError};
 /// The largest response head accepted from an upstream (applications send big cookies).
 const MAX_RESPONSE_HEAD: usize = 256 * 1024;
 const HEAD_READ: usize = 8 * 1024;
-/// Beyond this many upstreams, pools left empty are forgotten.
-const MAX_TRACKED_UPSTREAMS: usize = 1024;
 
 type Conn = Reader<Io>;
 
@@ -44,12 +41,6 @@ pub enum SendError {
     Failed(String),
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct PoolKey {
-    tls: bool,
-    authority: http::uri::Authority,
-}
-
 struct Idle {
     conn: Conn,
     timer: Timer,
@@ -59,47 +50,63 @@ struct Idle {
     since: Instant,
 }
 
+/// One upstream's idle connections, the most recently used last.
+#[derive(Default)]
+pub struct IdlePool(Mutex<Vec<Idle>>);
+
+impl IdlePool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes the connections idle for `limit` or longer; says whether any is left.
+    pub fn prune(&self, now: Instant, limit: Duration) -> bool {
+        let mut idle = self.lock();
+        idle.retain(|entry| now.saturating_duration_since(entry.since) < limit);
+        !idle.is_empty()
+    }
+}
+
 pub struct H1Client {
     connector: Connector,
-    /// foldhash: keys are looked up on every request, and the map is bounded.
-    idle: Mutex<HashMap<PoolKey, Vec<Idle>, foldhash::fast::RandomState>>,
     max_idle: usize,
     idle_timeout: Duration,
     so_timeout: Option<Duration>,
 }
 
-/// Takes a response body's connection back to the pool when the body has been read whole.
+/// Takes a response body's connection back to its upstream's pool when the body has been
+/// read whole, then gives the connection slot back.
 struct BackToPool {
-    client: Arc<H1Client>,
-    key: PoolKey,
+    /// The upstream's connection slot, held until the body ends.
+    slot: Slot,
+    max_idle: usize,
     proxied: bool,
     reusable: bool,
     timer: Timer,
     started: Instant,
-    /// The upstream's connection slot, held until the body ends.
-    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl BodyEnd<Io> for BackToPool {
-    fn end(self, conn: Conn, ending: Ending) {
+    fn end(self, mut conn: Conn, ending: Ending) {
         // Bytes after the body would be a response nobody asked for.
         if self.reusable && matches!(ending, Ending::Complete) && conn.buf.is_empty() {
-            self.client.checkin(
-                self.key,
-                Idle {
+            conn.release_if_empty();
+            let mut idle = self.slot.upstream().idle().lock();
+            if idle.len() < self.max_idle {
+                idle.push(Idle {
                     conn,
                     timer: self.timer,
                     proxied: self.proxied,
                     since: self.started,
-                },
-            );
+                });
+            }
         }
     }
 
     fn describe(&self, error: h1::BodyError) -> BoxError {
         format!(
             "upstream {} response body failed: {error}",
-            self.key.authority
+            self.slot.upstream().authority()
         )
         .into()
     }
@@ -114,17 +121,15 @@ impl H1Client {
     ) -> Self {
         H1Client {
             connector,
-            idle: Mutex::new(HashMap::default()),
             max_idle,
             idle_timeout,
             so_timeout,
         }
     }
 
-    fn checkout(&self, key: &PoolKey, now: Instant) -> Option<Idle> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(key)?;
-        while let Some(entry) = list.pop() {
+    fn checkout(&self, pool: &IdlePool, now: Instant) -> Option<Idle> {
+        let mut idle = pool.lock();
+        while let Some(entry) = idle.pop() {
             if now.saturating_duration_since(entry.since) < self.idle_timeout
                 && !entry.conn.io.readable_while_idle()
             {
@@ -134,37 +139,25 @@ impl H1Client {
         None
     }
 
-    fn checkin(&self, key: PoolKey, mut idle_conn: Idle) {
-        idle_conn.conn.release_if_empty();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() >= MAX_TRACKED_UPSTREAMS && !idle.contains_key(&key) {
-            idle.retain(|_, list| !list.is_empty());
-        }
-        let list = idle.entry(key).or_default();
-        if list.len() < self.max_idle {
-            list.push(idle_conn);
-        }
-    }
-
     /// Sends the request and reads the response head; the body follows as it is read.
-    /// `permit` is taken into the response body, which releases it when it ends.
+    /// The request's connection `slot` (which names its upstream) is taken into the response
+    /// body, which gives it back when it ends.
     pub async fn send(
-        self: &Arc<Self>,
+        &self,
         request: &Outgoing<'_>,
         body: Body,
-        permit: &mut Option<OwnedSemaphorePermit>,
+        slot: &mut Option<Slot>,
     ) -> Result<http::Response<Body>, SendError> {
         let uri = request.uri;
-        let key = PoolKey {
-            tls: matches!(uri.scheme_str(), Some("https" | "wss")),
-            authority: uri
-                .authority()
-                .cloned()
-                .ok_or_else(|| SendError::Failed(format!("{uri} names no server")))?,
-        };
+        if uri.authority().is_none() {
+            return Err(SendError::Failed(format!("{uri} names no server")));
+        }
         let started = Instant::now();
         let deadline = self.so_timeout.map(|limit| started + limit);
-        let (conn, timer, proxied, reused) = match self.checkout(&key, started) {
+        let pooled = slot
+            .as_ref()
+            .and_then(|slot| self.checkout(slot.upstream().idle(), started));
+        let (conn, timer, proxied, reused) = match pooled {
             Some(idle) => (idle.conn, idle.timer, idle.proxied, true),
             None => {
                 let (io, proxied) = self
@@ -180,14 +173,13 @@ impl H1Client {
             }
         };
         let attempt = Attempt {
-            client: self,
-            key,
+            max_idle: self.max_idle,
             proxied,
             reused,
             started,
             deadline,
         };
-        attempt.run(conn, timer, request, body, permit).await
+        attempt.run(conn, timer, request, body, slot).await
     }
 }
 
@@ -262,9 +254,8 @@ async fn within<F: Future>(
 }
 
 /// One request on one connection.
-struct Attempt<'c> {
-    client: &'c Arc<H1Client>,
-    key: PoolKey,
+struct Attempt {
+    max_idle: usize,
     proxied: bool,
     /// Whether the connection came from the pool (then a failure before any of the answer is
     /// a stale connection, not the upstream's fault).
@@ -273,7 +264,7 @@ struct Attempt<'c> {
     deadline: Option<Instant>,
 }
 
-impl Attempt<'_> {
+impl Attempt {
     fn stale(&self, reason: String) -> SendError {
         if self.reused {
             SendError::Stale(reason)
@@ -288,7 +279,7 @@ impl Attempt<'_> {
         mut timer: Timer,
         request: &Outgoing<'_>,
         mut body: Body,
-        permit: &mut Option<OwnedSemaphorePermit>,
+        slot: &mut Option<Slot>,
     ) -> Result<http::Response<Body>, SendError> {
         let framing = h1::framing_for(&body, true);
         let mut head = Vec::with_capacity(512);
@@ -356,17 +347,21 @@ impl Attempt<'_> {
             let (pending, on_upgrade) = upgrade::pending();
             pending.fulfil(upgrade::Upgraded::new(conn));
             response.extensions_mut().insert(on_upgrade);
-            drop(permit.take());
+            drop(slot.take());
             return Ok(response);
         }
+        let Some(slot) = slot.take() else {
+            return Err(SendError::Failed(
+                "a request was sent without a connection slot".to_owned(),
+            ));
+        };
         let end = BackToPool {
-            client: self.client.clone(),
-            key: self.key,
+            slot,
+            max_idle: self.max_idle,
             proxied: self.proxied,
             reusable,
             timer,
             started: self.started,
-            _permit: permit.take(),
         };
         if response_framing == Framing::Empty {
             end.end(conn, Ending::Complete);
