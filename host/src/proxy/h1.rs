@@ -59,11 +59,36 @@ impl IdlePool {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The most recently used connection still fit for a request: idle for less than
+    /// `limit`, and not closed (nor sent anything) by the upstream meanwhile.
+    fn take(&self, now: Instant, limit: Duration) -> Option<Idle> {
+        let mut idle = self.lock();
+        while let Some(entry) = idle.pop() {
+            if entry.fresh(now, limit) && !entry.conn.io.readable_while_idle() {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    fn put(&self, entry: Idle, max_idle: usize) {
+        let mut idle = self.lock();
+        if idle.len() < max_idle {
+            idle.push(entry);
+        }
+    }
+
     /// Closes the connections idle for `limit` or longer; says whether any is left.
     pub fn prune(&self, now: Instant, limit: Duration) -> bool {
         let mut idle = self.lock();
-        idle.retain(|entry| now.saturating_duration_since(entry.since) < limit);
+        idle.retain(|entry| entry.fresh(now, limit));
         !idle.is_empty()
+    }
+}
+
+impl Idle {
+    fn fresh(&self, now: Instant, limit: Duration) -> bool {
+        now.saturating_duration_since(self.since) < limit
     }
 }
 
@@ -91,15 +116,13 @@ impl BodyEnd<Io> for BackToPool {
         // Bytes after the body would be a response nobody asked for.
         if self.reusable && matches!(ending, Ending::Complete) && conn.buf.is_empty() {
             conn.release_if_empty();
-            let mut idle = self.slot.upstream().idle().lock();
-            if idle.len() < self.max_idle {
-                idle.push(Idle {
-                    conn,
-                    timer: self.timer,
-                    proxied: self.proxied,
-                    since: self.started,
-                });
-            }
+            let entry = Idle {
+                conn,
+                timer: self.timer,
+                proxied: self.proxied,
+                since: self.started,
+            };
+            self.slot.upstream().idle().put(entry, self.max_idle);
         }
     }
 
@@ -127,18 +150,6 @@ impl H1Client {
         }
     }
 
-    fn checkout(&self, pool: &IdlePool, now: Instant) -> Option<Idle> {
-        let mut idle = pool.lock();
-        while let Some(entry) = idle.pop() {
-            if now.saturating_duration_since(entry.since) < self.idle_timeout
-                && !entry.conn.io.readable_while_idle()
-            {
-                return Some(entry);
-            }
-        }
-        None
-    }
-
     /// Sends the request and reads the response head; the body follows as it is read.
     /// The request's connection `slot` (which names its upstream) is taken into the response
     /// body, which gives it back when it ends.
@@ -156,7 +167,7 @@ impl H1Client {
         let deadline = self.so_timeout.map(|limit| started + limit);
         let pooled = slot
             .as_ref()
-            .and_then(|slot| self.checkout(slot.upstream().idle(), started));
+            .and_then(|slot| slot.upstream().idle().take(started, self.idle_timeout));
         let (conn, timer, proxied, reused) = match pooled {
             Some(idle) => (idle.conn, idle.timer, idle.proxied, true),
             None => {
