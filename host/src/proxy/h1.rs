@@ -44,10 +44,33 @@ pub enum SendError {
 struct Idle {
     conn: Conn,
     timer: Timer,
+    /// Where the connection's next request head is encoded.
+    head: HeadBuffer,
     proxied: bool,
     /// When the request it last served started (close enough to when it became idle, for a
     /// 90 second idle limit, and it saves reading the clock).
     since: Instant,
+}
+
+/// A request head's encoding buffer, kept with its connection between requests so that
+/// sending one allocates nothing. One that grew for an unusually large head is not kept.
+struct HeadBuffer(Vec<u8>);
+
+impl HeadBuffer {
+    const INITIAL: usize = 512;
+    const KEPT: usize = 4 * 1024;
+
+    fn new() -> Self {
+        HeadBuffer(Vec::with_capacity(Self::INITIAL))
+    }
+
+    fn recycled(mut self) -> Self {
+        if self.0.capacity() > Self::KEPT {
+            return Self::new();
+        }
+        self.0.clear();
+        self
+    }
 }
 
 /// One upstream's idle connections, the most recently used last.
@@ -108,17 +131,22 @@ struct BackToPool {
     proxied: bool,
     reusable: bool,
     timer: Timer,
+    head: HeadBuffer,
     started: Instant,
 }
 
 impl BodyEnd<Io> for BackToPool {
-    fn end(self, mut conn: Conn, ending: Ending) {
+    fn end(self, conn: Conn, ending: Ending) {
         // Bytes after the body would be a response nobody asked for.
         if self.reusable && matches!(ending, Ending::Complete) && conn.buf.is_empty() {
-            conn.release_if_empty();
+            // The read buffer stays with the pooled connection, unlike a client connection's:
+            // an upstream keeps at most `max_idle` idle connections, and the next response
+            // read into it then costs neither a new buffer nor a new shared header for its
+            // split-off head and body (two allocations per proxied request).
             let entry = Idle {
                 conn,
                 timer: self.timer,
+                head: self.head.recycled(),
                 proxied: self.proxied,
                 since: self.started,
             };
@@ -168,8 +196,8 @@ impl H1Client {
         let pooled = slot
             .as_ref()
             .and_then(|slot| slot.upstream().idle().take(started, self.idle_timeout));
-        let (conn, timer, proxied, reused) = match pooled {
-            Some(idle) => (idle.conn, idle.timer, idle.proxied, true),
+        let (conn, timer, head, proxied, reused) = match pooled {
+            Some(idle) => (idle.conn, idle.timer, idle.head, idle.proxied, true),
             None => {
                 let (io, proxied) = self
                     .connector
@@ -180,7 +208,7 @@ impl H1Client {
                 let timer = Box::pin(tokio::time::sleep_until(
                     deadline.unwrap_or(started + self.idle_timeout),
                 ));
-                (Reader::new(io), timer, proxied, false)
+                (Reader::new(io), timer, HeadBuffer::new(), proxied, false)
             }
         };
         let attempt = Attempt {
@@ -190,7 +218,7 @@ impl H1Client {
             started,
             deadline,
         };
-        attempt.run(conn, timer, request, body, slot).await
+        attempt.run(conn, timer, head, request, body, slot).await
     }
 }
 
@@ -288,14 +316,14 @@ impl Attempt {
         self,
         mut conn: Conn,
         mut timer: Timer,
+        mut head: HeadBuffer,
         request: &Outgoing<'_>,
         mut body: Body,
         slot: &mut Option<Slot>,
     ) -> Result<http::Response<Body>, SendError> {
         let framing = h1::framing_for(&body, true);
-        let mut head = Vec::with_capacity(512);
         h1::encode_request_head(
-            &mut head,
+            &mut head.0,
             request.method,
             &target(request.uri, self.proxied),
             request.fields(),
@@ -304,7 +332,7 @@ impl Attempt {
         let sent = within(
             &mut timer,
             self.deadline,
-            h1::write_message(&mut conn, &head, &mut body, framing),
+            h1::write_message(&mut conn, &head.0, &mut body, framing),
         )
         .await?;
         match sent {
@@ -372,6 +400,7 @@ impl Attempt {
             proxied: self.proxied,
             reusable,
             timer,
+            head,
             started: self.started,
         };
         if response_framing == Framing::Empty {
