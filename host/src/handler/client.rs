@@ -366,16 +366,16 @@ fn http_scheme(uri: http::Uri) -> http::Uri {
 }
 
 fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {
-    let client_ip = exchange.client.remote.ip();
-    let forwarded_for = match outgoing
-        .received(&HeaderName::from_static("x-forwarded-for"))
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(previous) => HeaderValue::try_from(format!("{previous}, {client_ip}")),
-        None => HeaderValue::try_from(client_ip.to_string()),
-    };
+    let x_forwarded_for = HeaderName::from_static("x-forwarded-for");
+    let forwarded_for = forwarded_for(
+        outgoing
+            .received(&x_forwarded_for)
+            .and_then(|value| value.to_str().ok())
+            .map(str::as_bytes),
+        exchange.client.remote.ip(),
+    );
     if let Ok(value) = forwarded_for {
-        outgoing.set(HeaderName::from_static("x-forwarded-for"), value);
+        outgoing.set(x_forwarded_for, value);
     }
     let proto = if exchange.client.secure {
         "https"
@@ -386,10 +386,43 @@ fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(proto),
     );
-    if let Some(host) = exchange.routing.original_uri.authority()
-        && let Ok(value) = HeaderValue::try_from(host.as_str())
-    {
-        outgoing.set(HeaderName::from_static("x-forwarded-host"), value);
+    if let Some(host) = forwarded_host(exchange, outgoing) {
+        outgoing.set(HeaderName::from_static("x-forwarded-host"), host);
+    }
+}
+
+/// The client's address after what earlier proxies recorded, written on the stack: the
+/// header's one allocation is the value itself.
+fn forwarded_for(
+    previous: Option<&[u8]>,
+    client_ip: std::net::IpAddr,
+) -> Result<HeaderValue, header::InvalidHeaderValue> {
+    use std::io::Write as _;
+    // An IPv6 address is at most 45 characters (39, or 45 IPv4-mapped).
+    let mut buffer = [0u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let _ = write!(cursor, "{client_ip}");
+    let written = usize::try_from(cursor.position()).unwrap_or(0);
+    let ip = &buffer[..written];
+    match previous {
+        Some(previous) => {
+            let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
+            value.extend_from_slice(previous);
+            value.extend_from_slice(b", ");
+            value.extend_from_slice(ip);
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+        }
+        None => HeaderValue::from_bytes(ip),
+    }
+}
+
+/// The authority the client addressed. Most requests carry it as their `Host` field, whose
+/// value is then shared rather than copied; HTTP/2 requests carry it as `:authority`.
+fn forwarded_host(exchange: &Exchange, outgoing: &Outgoing<'_>) -> Option<HeaderValue> {
+    let host = exchange.routing.original_uri.authority()?;
+    match outgoing.received(&header::HOST) {
+        Some(received) if received.as_bytes() == host.as_str().as_bytes() => Some(received.clone()),
+        _ => HeaderValue::try_from(host.as_str()).ok(),
     }
 }
 

@@ -1,6 +1,6 @@
 use http::{HeaderMap, HeaderValue};
 
-use super::strip_hop_by_hop;
+use super::{forwarded_for, strip_hop_by_hop};
 
 fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -54,4 +54,30 @@ fn a_message_without_hop_by_hop_fields_is_left_as_it_is() {
     let mut map = headers(&[("proxy-authenticate", "Basic"), ("etag", "1")]);
     strip_hop_by_hop(&mut map);
     assert_eq!(names(&map), ["etag"]);
+}
+
+#[test]
+fn forwarded_for_is_the_client_address_alone_or_after_the_earlier_hops() {
+    let v4: std::net::IpAddr = "192.0.2.7".parse().expect("IPv4 literal");
+    assert_eq!(forwarded_for(None, v4).expect("valid"), "192.0.2.7");
+    assert_eq!(
+        forwarded_for(Some(b"203.0.113.9, 198.51.100.1"), v4).expect("valid"),
+        "203.0.113.9, 198.51.100.1, 192.0.2.7"
+    );
+}
+
+#[test]
+fn forwarded_for_fits_the_longest_ipv6_addresses() {
+    // The two longest textual forms: eight full groups, and an IPv4-mapped address.
+    for text in [
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "::ffff:255.255.255.255",
+        "1234:5678:9abc:def0:1234:5678:255.255.255.255",
+    ] {
+        let ip: std::net::IpAddr = text.parse().expect("IPv6 literal");
+        assert_eq!(
+            forwarded_for(None, ip).expect("valid"),
+            ip.to_string().as_str()
+        );
+    }
 }
