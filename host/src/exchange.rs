@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use indexmap::IndexMap;
+use smallvec::SmallVec;
 
 use crate::expr::Value;
 use crate::heap::Properties;
@@ -40,8 +41,9 @@ pub struct RoutingInfo {
     /// The URI as the client sent it, before any baseURI rebasing or filter rewrote it. Kept
     /// as a URI (its clone shares the request's bytes) and rendered only when asked for.
     pub original_uri: http::Uri,
-    /// Names of the routes this request passed through, outermost first.
-    pub route_names: Vec<Arc<str>>,
+    /// Names of the routes this request passed through, outermost first. Inline for the
+    /// usual one or two routers deep: every routed request records its route.
+    pub route_names: SmallVec<[Arc<str>; 2]>,
 }
 
 impl RoutingInfo {
@@ -113,7 +115,7 @@ impl Exchange {
             client,
             routing: RoutingInfo {
                 original_uri,
-                route_names: Vec::new(),
+                route_names: SmallVec::new(),
             },
             transaction_id,
             properties: None,

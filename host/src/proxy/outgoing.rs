@@ -9,6 +9,7 @@ mod tests;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
+use smallvec::SmallVec;
 
 /// Fields that describe one connection, not the message: never forwarded as received.
 pub const HOP_BY_HOP: [HeaderName; 8] = [
@@ -27,8 +28,9 @@ pub struct Outgoing<'a> {
     /// Absolute: the server to send to, and the target.
     pub uri: &'a Uri,
     headers: &'a HeaderMap,
-    /// Fields written instead of the client's of the same name (and after them).
-    set: Vec<(HeaderName, HeaderValue)>,
+    /// Fields written instead of the client's of the same name (and after them). Inline: a
+    /// reverse proxy sets four (Host and three X-Forwarded-*), and this is built per request.
+    set: SmallVec<[(HeaderName, HeaderValue); 6]>,
     /// Further fields the client's `Connection` header names as hop-by-hop.
     named_by_connection: Vec<HeaderName>,
 }
@@ -46,7 +48,7 @@ impl<'a> Outgoing<'a> {
             method,
             uri,
             headers,
-            set: Vec::with_capacity(6),
+            set: SmallVec::new(),
             named_by_connection,
         }
     }

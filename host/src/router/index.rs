@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use percent_encoding::percent_decode_str;
+use smallvec::SmallVec;
 
 use super::condition::{self, Constraint, Field, Guard, Key};
 use crate::expr::Expression;
@@ -114,7 +115,9 @@ impl RouteIndex {
 
     /// The routes to try for this request, in dispatch order.
     pub fn candidates<'a>(&'a self, keys: &'a RequestKeys<'a>) -> Candidates<'a> {
-        let mut buckets: Vec<&'a [usize]> = Vec::with_capacity(8);
+        // Inline: a request meets a handful of buckets (the unguarded routes, a few path
+        // prefixes, a host, a method), and this runs for every routed request.
+        let mut buckets: SmallVec<[&'a [usize]; 8]> = SmallVec::new();
         if !self.always.is_empty() {
             buckets.push(&self.always);
         }
@@ -194,7 +197,7 @@ pub(crate) struct Candidates<'a> {
     keys: &'a RequestKeys<'a>,
     /// Few: the always-tried routes, one per path prefix present in the path, the exact path,
     /// host and method.
-    buckets: Vec<&'a [usize]>,
+    buckets: SmallVec<[&'a [usize]; 8]>,
     last: Option<usize>,
 }
 
