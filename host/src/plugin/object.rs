@@ -301,6 +301,14 @@ impl PluginObject {
             .map_err(|error| self.fail(exchange, phase, error))
     }
 
+    /// The request phase of an object that declared a fixed base, done by the host.
+    fn rebase(&self, exchange: &mut Exchange, base: &http::Uri) -> Result<(), HandlerError> {
+        crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base).map_err(|reason| {
+            let message = format!("rebasing the request onto {base}: {reason}");
+            self.fail(exchange, "on-request", CallError::Guest(message))
+        })
+    }
+
     /// Runs `on-request`, the rest of the chain, then `on-response`, skipping the phases the
     /// object declared it does not use.
     async fn run_filter<'a>(
@@ -313,11 +321,7 @@ impl PluginObject {
         // for the request in between.
         let mut held = None;
         let next = if let Some(base) = self.fixed_base() {
-            if let Err(reason) = crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base)
-            {
-                let message = format!("rebasing the request onto {base}: {reason}");
-                return Err(self.fail(exchange, "on-request", CallError::Guest(message)));
-            }
+            self.rebase(exchange, base)?;
             Continue::Next
         } else if phases.request {
             let mut instance = self.checkout_for(exchange).await?;
@@ -649,6 +653,17 @@ struct DecoratedHandler {
 
 impl Handler for DecoratedHandler {
     fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
+        // A decoration that only rebases (a route's or handler's `baseURI`) is over before the
+        // handler starts: the handler's own future is then the whole work, without a future
+        // of this decorator boxed around it on every request.
+        if let Some(base) = self.plugin.fixed_base()
+            && !self.plugin.phases().response
+        {
+            return match self.plugin.rebase(exchange, base) {
+                Ok(()) => self.inner.handle(exchange),
+                Err(error) => Box::pin(std::future::ready(Err(error))),
+            };
+        }
         Box::pin(
             self.plugin
                 .run_filter(exchange, Inner::Handler(&*self.inner)),
