@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+/// Held by value, not behind an `Arc` of its own: every request makes one and few are ever
+/// cloned, and a clone formats its text again at most once.
 #[derive(Clone)]
-pub struct TransactionId(Arc<Inner>);
-
-struct Inner {
+pub struct TransactionId {
     uuid: uuid::Uuid,
     text: OnceLock<Arc<str>>,
 }
@@ -17,27 +17,27 @@ impl TransactionId {
     }
 
     fn from_uuid(uuid: uuid::Uuid) -> Self {
-        TransactionId(Arc::new(Inner {
+        TransactionId {
             uuid,
             text: OnceLock::new(),
-        }))
+        }
     }
 
     /// A fixed id (tests, stand-ins); an id that is not a UUID is kept as written.
     pub fn named(text: &str) -> Self {
         match uuid::Uuid::parse_str(text) {
             Ok(uuid) => Self::from_uuid(uuid),
-            Err(_) => TransactionId(Arc::new(Inner {
+            Err(_) => TransactionId {
                 uuid: uuid::Uuid::nil(),
                 text: OnceLock::from(Arc::from(text)),
-            })),
+            },
         }
     }
 
     fn text(&self) -> &Arc<str> {
-        self.0.text.get_or_init(|| {
+        self.text.get_or_init(|| {
             let mut buffer = uuid::Uuid::encode_buffer();
-            Arc::from(&*self.0.uuid.hyphenated().encode_lower(&mut buffer))
+            Arc::from(&*self.uuid.hyphenated().encode_lower(&mut buffer))
         })
     }
 
