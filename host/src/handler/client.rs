@@ -391,29 +391,21 @@ fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {
     }
 }
 
-/// The client's address after what earlier proxies recorded, written on the stack: the
-/// header's one allocation is the value itself.
+/// The client's address after what earlier proxies recorded. Written in place, with room
+/// for a short chain and an IPv6 address: the header value is the one allocation.
 fn forwarded_for(
     previous: Option<&[u8]>,
     client_ip: std::net::IpAddr,
 ) -> Result<HeaderValue, header::InvalidHeaderValue> {
     use std::io::Write as _;
-    // An IPv6 address is at most 45 characters (39, or 45 IPv4-mapped).
-    let mut buffer = [0u8; 48];
-    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-    let _ = write!(cursor, "{client_ip}");
-    let written = usize::try_from(cursor.position()).unwrap_or(0);
-    let ip = &buffer[..written];
-    match previous {
-        Some(previous) => {
-            let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
-            value.extend_from_slice(previous);
-            value.extend_from_slice(b", ");
-            value.extend_from_slice(ip);
-            HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
-        }
-        None => HeaderValue::from_bytes(ip),
+    let mut value = smallvec::SmallVec::<[u8; 128]>::new();
+    if let Some(previous) = previous {
+        value.extend_from_slice(previous);
+        value.extend_from_slice(b", ");
     }
+    // Writing to a SmallVec cannot fail: it grows onto the heap when it must.
+    let _ = write!(value, "{client_ip}");
+    HeaderValue::from_bytes(&value)
 }
 
 /// The authority the client addressed. Most requests carry it as their `Host` field, whose

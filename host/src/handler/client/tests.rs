@@ -67,8 +67,9 @@ fn forwarded_for_is_the_client_address_alone_or_after_the_earlier_hops() {
 }
 
 #[test]
-fn forwarded_for_fits_the_longest_ipv6_addresses() {
-    // The two longest textual forms: eight full groups, and an IPv4-mapped address.
+fn forwarded_for_writes_ipv6_addresses_whole() {
+    // Eight full groups (the longest form Rust writes), an IPv4-mapped address, and one
+    // written in dotted form but printed as groups.
     for text in [
         "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
         "::ffff:255.255.255.255",
@@ -80,4 +81,12 @@ fn forwarded_for_fits_the_longest_ipv6_addresses() {
             ip.to_string().as_str()
         );
     }
+}
+
+#[test]
+fn forwarded_for_keeps_a_chain_longer_than_its_inline_room() {
+    let previous = vec!["198.51.100.1"; 40].join(", ");
+    let ip: std::net::IpAddr = "2001:db8::1".parse().expect("IPv6 literal");
+    let value = forwarded_for(Some(previous.as_bytes()), ip).expect("valid");
+    assert_eq!(value, format!("{previous}, 2001:db8::1").as_str());
 }
