@@ -309,6 +309,26 @@ impl PluginObject {
         })
     }
 
+    /// Runs the object as a filter around `inner`. An object that only rebases (it declared
+    /// a fixed base and no response phase, as a `baseURI` does) is done before `inner`
+    /// starts: `inner`'s own future is then the whole work, with no future of the object's
+    /// boxed around it on every request.
+    fn filter_around<'a>(
+        &'a self,
+        exchange: &'a mut Exchange,
+        inner: Inner<'a>,
+    ) -> HandlerFuture<'a> {
+        if let Some(base) = self.fixed_base()
+            && !self.phases().response
+        {
+            return match self.rebase(exchange, base) {
+                Ok(()) => inner.handle(exchange),
+                Err(error) => Box::pin(std::future::ready(Err(error))),
+            };
+        }
+        Box::pin(self.run_filter(exchange, inner))
+    }
+
     /// Runs `on-request`, the rest of the chain, then `on-response`, skipping the phases the
     /// object declared it does not use.
     async fn run_filter<'a>(
@@ -611,7 +631,7 @@ pub struct PluginFilter(pub Arc<PluginObject>);
 
 impl Filter for PluginFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
-        Box::pin(self.0.run_filter(exchange, Inner::Next(next)))
+        self.0.filter_around(exchange, Inner::Next(next))
     }
 
     fn plugin_object(&self) -> Option<&Arc<PluginObject>> {
@@ -639,6 +659,8 @@ impl Filter for DecoratedFilter {
     fn filter<'a>(&'a self, exchange: &'a mut Exchange, next: Next<'a>) -> HandlerFuture<'a> {
         Box::pin(async move {
             let through_inside = next.prepend(std::slice::from_ref(&self.inside));
+            // `run_filter` itself, not `filter_around`: this future is boxed already, and
+            // its `next` must live in it; a rebase-only decorator still costs no call there.
             self.around
                 .run_filter(exchange, Inner::Filter(&self.inner, through_inside))
                 .await
@@ -653,21 +675,8 @@ struct DecoratedHandler {
 
 impl Handler for DecoratedHandler {
     fn handle<'a>(&'a self, exchange: &'a mut Exchange) -> HandlerFuture<'a> {
-        // A decoration that only rebases (a route's or handler's `baseURI`) is over before the
-        // handler starts: the handler's own future is then the whole work, without a future
-        // of this decorator boxed around it on every request.
-        if let Some(base) = self.plugin.fixed_base()
-            && !self.plugin.phases().response
-        {
-            return match self.plugin.rebase(exchange, base) {
-                Ok(()) => self.inner.handle(exchange),
-                Err(error) => Box::pin(std::future::ready(Err(error))),
-            };
-        }
-        Box::pin(
-            self.plugin
-                .run_filter(exchange, Inner::Handler(&*self.inner)),
-        )
+        self.plugin
+            .filter_around(exchange, Inner::Handler(&*self.inner))
     }
 }
 
