@@ -17,6 +17,7 @@ import sys
 FORMAT = "ferrogate-perf/1"
 SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
 LOAD_METRICS = ["rps", "avg_ms", "p99_ms", "cpu_us_per_request", "core_us_per_request",
+                "user_us_per_request", "system_us_per_request",
                 "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
                 "foreign_proxy_core_pct", "foreign_load_core_pct"]
 IDLE_METRICS = ["rss_bytes_per_connection", "rss_before_kb", "rss_after_kb", "opened",
@@ -242,6 +243,16 @@ def targets(scenarios):
     add("5", "Idle keep-alive connections: RSS per connection, Ferrogate / nginx", "ratio", 2.0,
         "idle", "ferrogate-proxy", "nginx-proxy", "rss_bytes_per_connection",
         [("Ferrogate / HAProxy", "idle", "ferrogate-proxy", "haproxy-proxy")])
+    # What the kernel alone costs the least proxy, against nginx's whole cost: when it is
+    # near 1a's limit, no user-space work fits in what the limit leaves.
+    floor_system = metric(scenarios, "plain", "floor-proxy", "system_us_per_request")
+    nginx_cpu = metric(scenarios, "plain", "nginx-proxy", cpu)
+    if floor_system and nginx_cpu and nginx_cpu["median"]:
+        for entry in out:
+            if entry["id"] == "1a":
+                entry["beside"].append({
+                    "what": "floor's system time alone / nginx",
+                    "value": round(floor_system["median"] / nginx_cpu["median"], 3)})
     # The references' own filter costs, against their plain route of the filters scenario
     # when it has one, else of the plain scenario (another moment of the run: indicative).
     for entry in out:
@@ -296,14 +307,18 @@ def scenario_markdown(name, sc):
                          f"{s['closed_while_idle']} | {s['open_failures']} |")
     else:
         lines += ["| target | requests/s | avg latency (ms) | p99 latency (ms) | "
-                  "proxy CPU (µs/request) | proxy core (µs/request) | proxy busy (%) | "
-                  "errors | redone |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "proxy CPU (µs/request) | of which user / system | proxy core (µs/request) "
+                  "| proxy busy (%) | errors | redone |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for t in sc["targets"].values():
             s = t["summary"]
+            split = "-"
+            if s.get("user_us_per_request") and s.get("system_us_per_request"):
+                split = (f"{s['user_us_per_request']['median']:.2f} / "
+                         f"{s['system_us_per_request']['median']:.2f}")
             lines.append(f"| {t['label']} | {cell(s.get('rps'), '{:.0f}')} | "
                          f"{cell(s.get('avg_ms'), '{:.3f}')} | {cell(s.get('p99_ms'), '{:.3f}')} | "
-                         f"{cell(s.get('cpu_us_per_request'), '{:.2f}')} | "
+                         f"{cell(s.get('cpu_us_per_request'), '{:.2f}')} | {split} | "
                          f"{cell(s.get('core_us_per_request'), '{:.2f}')} | "
                          f"{cell(s.get('proxy_busy_pct'), '{:.0f}')} | {s['errors']} | "
                          f"{s['redone']} |")
@@ -377,6 +392,10 @@ READING = """\
   those that ended included; nginx master + worker) after the run minus before, divided by
   the requests the load generator completed. Clock-tick resolution (usually 10 ms) over the
   whole run.
+- **of which user / system**: the medians of the same figure from utime and stime alone:
+  the proxy's own code, and the kernel's work on its behalf (system calls, and the TCP
+  processing that loopback does in the sending process). The floor's system time is about
+  what the kernel costs any proxy per request here; 1a's "beside" sets it against nginx.
 - **proxy core (µs/request)**: everything the proxy's CPU did during the run (`/proc/stat`:
   user, system, irq and softirq) per request; it adds the kernel's interrupt work for the
   proxy's sockets, which the process times may leave out, and any other process on that CPU.

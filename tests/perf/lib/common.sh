@@ -24,6 +24,7 @@ ensure_tools() {
         [taskset]=util-linux [setsid]=util-linux [lscpu]=util-linux [pgrep]=procps
         [curl]=curl [openssl]=openssl [python3]=python3
     )
+    [[ -n ${PROFILE:-} ]] && package_of[perf]=linux-perf
     local tool packages=()
     for tool in "${!package_of[@]}"; do
         tool_path "$tool" >/dev/null && continue

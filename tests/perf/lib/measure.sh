@@ -7,7 +7,7 @@
 # unit. Globals used: TMP, PROXY_CPU, LOAD_CPU, CLK_TCK, CONNECTIONS, H2_CONNECTIONS,
 # H2_STREAMS, DURATION, WARMUP, MAX_REDO, FOREIGN_MAX, UPSTREAM_PGID, RUNS, PERF_DIR.
 
-# utime+stime of one process (0 when it is gone).
+# utime+stime of one process (0 when it is gone); with "system", stime alone.
 pid_ticks() {
     local line fields
     read -r line <"/proc/$1/stat" 2>/dev/null || {
@@ -17,14 +17,18 @@ pid_ticks() {
     # The command name may hold spaces: fields are counted after its closing ')', where
     # field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
     read -r -a fields <<<"${line##*) }"
-    echo $((fields[11] + fields[12]))
+    if [[ ${2:-} == system ]]; then
+        echo "${fields[12]}"
+    else
+        echo $((fields[11] + fields[12]))
+    fi
 }
 
-# utime+stime of every process of a group (nginx: master and worker).
+# utime+stime of every process of a group (nginx: master and worker); with "system", stime.
 group_ticks() {
     local total=0 pid
     for pid in $(group_pids "$1"); do
-        total=$((total + $(pid_ticks "$pid")))
+        total=$((total + $(pid_ticks "$pid" "${2:-}")))
     done
     echo "$total"
 }
@@ -59,17 +63,21 @@ find_ksoftirqd() {
 }
 
 # snapshot PROXY_PGID before|after prints "proxy upstream children" ticks, the two CPUs'
-# "busy irq steal total" (proxy's CPU first), then the ticks of each CPU's ksoftirqd. The
-# children are read next to the load generator's run (last before it, first after it), so
-# the snapshot's own short commands hardly count.
+# "busy irq steal total" (proxy's CPU first), the ticks of each CPU's ksoftirqd, then the
+# proxy's system ticks (the kernel's share of its time). The children are read next to the
+# load generator's run (last before it, first after it), so the snapshot's own short
+# commands hardly count.
 snapshot() {
-    local pgid=$1 when=$2 proxy=0 upstream children
+    local pgid=$1 when=$2 proxy=0 proxy_system=0 upstream children
     [[ $when == after ]] && children=$(children_ticks)
-    [[ -n $pgid ]] && proxy=$(group_ticks "$pgid")
+    if [[ -n $pgid ]]; then
+        proxy=$(group_ticks "$pgid")
+        proxy_system=$(group_ticks "$pgid" system)
+    fi
     upstream=$(group_ticks "$UPSTREAM_PGID")
     [[ $when == before ]] && children=$(children_ticks)
     echo "$proxy $upstream $children $(cpu_line "$PROXY_CPU") $(cpu_line "$LOAD_CPU")" \
-        "$(pid_ticks "$KSOFTIRQD_PROXY") $(pid_ticks "$KSOFTIRQD_LOAD")"
+        "$(pid_ticks "$KSOFTIRQD_PROXY") $(pid_ticks "$KSOFTIRQD_LOAD") $proxy_system"
 }
 
 # The raw tick counts of a run, kept in the records so that every derived figure can be
@@ -77,7 +85,7 @@ snapshot() {
 raw_ticks() {
     local names=(proxy upstream load_generator proxy_cpu_busy proxy_cpu_irq proxy_cpu_steal
         proxy_cpu_total load_cpu_busy load_cpu_irq load_cpu_steal load_cpu_total
-        proxy_cpu_ksoftirqd load_cpu_ksoftirqd)
+        proxy_cpu_ksoftirqd load_cpu_ksoftirqd proxy_system)
     local values=("$@") i out=""
     for i in "${!names[@]}"; do
         out+="${out:+, }\"${names[i]}\": ${values[i]}"
@@ -150,7 +158,7 @@ measure() {
     local pgid=${INST_PGID[$id]:-} out="$TMP/$scenario/$id.$rep.out" log="$TMP/$scenario/$id.h2.log"
     local redone=0 status foreign_p foreign_l steal noisy before after i
     # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
-    # the load generator's, then the two ksoftirqd.
+    # the load generator's, then the two ksoftirqd, then the proxy's system ticks.
     local -a delta
     while true; do
         load_command "$kind" "$url" "$WARMUP"
@@ -190,7 +198,8 @@ measure() {
     local record
     record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" \
         -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" -v p99="$RUN_P99" \
-        -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
+        -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v psys="${delta[13]}" \
+        -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
         -v lbusy=$((delta[7] + delta[8])) -v ltotal="${delta[10]}" \
         -v fp="$foreign_p" -v fl="$foreign_l" -v steal="$steal" -v redone="$redone" -v noisy="$noisy" \
@@ -198,9 +207,12 @@ measure() {
         'BEGIN {
             cpu = has_proxy ? sprintf("%.3f", pticks / hz * 1e6 / req) : "null"
             core = has_proxy ? sprintf("%.3f", pbusy / hz * 1e6 / req) : "null"
+            user_us = has_proxy ? sprintf("%.3f", (pticks - psys) / hz * 1e6 / req) : "null"
+            sys_us = has_proxy ? sprintf("%.3f", psys / hz * 1e6 / req) : "null"
             printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"rep\": %d, \"tool\": \"%s\", ", s, id, rep, kind
             printf "\"requests\": %d, \"rps\": %.2f, \"avg_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, ", req, rps, avg, p99, err
             printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
+            printf "\"user_us_per_request\": %s, \"system_us_per_request\": %s, ", user_us, sys_us
             printf "\"proxy_busy_pct\": %s, ", has_proxy ? sprintf("%.1f", 100 * pticks / ptotal) : "null"
             printf "\"proxy_core_busy_pct\": %.1f, \"load_core_busy_pct\": %.1f, ", 100 * pbusy / ptotal, 100 * lbusy / ltotal
             printf "\"foreign_proxy_core_pct\": %s, \"foreign_load_core_pct\": %s, \"steal_pct\": %s, ", fp, fl, steal
@@ -273,4 +285,37 @@ EOF
 )
     echo "$record" >>"$RUNS"
     log "  $id rep $rep: RSS ${before} -> ${after} KiB; $ready; after the hold: $result"
+}
+
+# profile SCENARIO ID KIND URL: with PROFILE set (a directory), one more run of the target
+# under `perf stat` (system calls and context switches of the proxy's processes)
+# and one under `perf record -g`, after the measured runs; the counts per request go to
+# PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt. The
+# profiled runs are not measured: perf's own cost would count against the proxy.
+profile() {
+    local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base requests
+    [[ -n ${PROFILE:-} && -n $pgid && $kind == wrk ]] || return 0
+    mkdir -p "$PROFILE"
+    pids=$(group_pids "$pgid" | paste -sd, -)
+    base="$PROFILE/$scenario.$id"
+    load_command "$kind" "$url" "$DURATION"
+    # No CPU time here: counting every system call slows the proxy down.
+    perf stat -x, -o "$base.stat" -e raw_syscalls:sys_enter,context-switches \
+        -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.stat.out" 2>&1 ||
+        die "$id: perf stat failed: $(tail -3 "$base.stat.out" "$base.stat")"
+    requests=$(awk '/requests in/ {print $1; exit}' "$base.stat.out")
+    awk -F, -v s="$scenario" -v id="$id" -v r="$requests" '
+        $3 == "raw_syscalls:sys_enter" { sc = $1 }
+        $3 == "context-switches" { cs = $1 }
+        END { printf "%s\t%s\tsyscalls/request %.2f\tcontext switches/request %.3f\n", \
+            s, id, sc / r, cs / r }' \
+        "$base.stat" | tee -a "$PROFILE/summary.tsv" >&2
+    perf record -q -g -F 1999 -o "$base.data" -p "$pids" -- \
+        taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.record.out" 2>&1 ||
+        die "$id: perf record failed: $(tail -3 "$base.record.out")"
+    perf report -q -i "$base.data" --stdio --no-children -g none --sort sym \
+        --percent-limit 0.5 >"$base.symbols.txt" 2>/dev/null || true
+    perf report -q -i "$base.data" --stdio --no-children -g none --sort dso \
+        >"$base.dso.txt" 2>/dev/null || true
+    log "  $id: profile in $base.{symbols,dso}.txt ($base.data for perf report)"
 }
