@@ -17,7 +17,7 @@ import sys
 FORMAT = "ferrogate-perf/1"
 SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
 LOAD_METRICS = ["rps", "avg_ms", "p99_ms", "cpu_us_per_request", "core_us_per_request",
-                "user_us_per_request", "system_us_per_request",
+                "user_us_per_request", "system_us_per_request", "minor_faults_per_request",
                 "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
                 "foreign_proxy_core_pct", "foreign_load_core_pct"]
 IDLE_METRICS = ["rss_bytes_per_connection", "rss_before_kb", "rss_after_kb", "opened",
@@ -408,8 +408,9 @@ READING = """\
   that CPU's ksoftirqd) on one, the upstream, the load generator (and ksoftirqd) on the
   other. When the rest exceeds `FOREIGN_MAX` % of either CPU, or the hypervisor stole as
   much, the run is redone, up to `MAX_REDO` times; "redone" counts those, and a run still
-  noisy after that is kept and listed in the caveats. Each run's raw tick counts are in
-  performance.json.
+  noisy after that is kept and listed in the caveats. Each run's raw tick counts, and the
+  proxy's minor page faults per request (memory its allocator gave back and took again),
+  are in performance.json.
 - **Idle connections**: RSS per connection is the growth of the proxy's VmRSS divided by the
   connections opened. "oldest idle at reading" is how long the first connection had been
   idle when the RSS was read; a proxy that closes idle connections sooner shows them in

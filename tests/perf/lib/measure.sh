@@ -17,14 +17,15 @@ pid_ticks() {
     # The command name may hold spaces: fields are counted after its closing ')', where
     # field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
     read -r -a fields <<<"${line##*) }"
-    if [[ ${2:-} == system ]]; then
-        echo "${fields[12]}"
-    else
-        echo $((fields[11] + fields[12]))
-    fi
+    case ${2:-} in
+        system) echo "${fields[12]}" ;;
+        faults) echo "${fields[7]}" ;;
+        *) echo $((fields[11] + fields[12])) ;;
+    esac
 }
 
-# utime+stime of every process of a group (nginx: master and worker); with "system", stime.
+# utime+stime of every process of a group (nginx: master and worker); with "system", stime;
+# with "faults", the minor page faults instead (field 10, minflt).
 group_ticks() {
     local total=0 pid
     for pid in $(group_pids "$1"); do
@@ -64,20 +65,22 @@ find_ksoftirqd() {
 
 # snapshot PROXY_PGID before|after prints "proxy upstream children" ticks, the two CPUs'
 # "busy irq steal total" (proxy's CPU first), the ticks of each CPU's ksoftirqd, then the
-# proxy's system ticks (the kernel's share of its time). The children are read next to the
-# load generator's run (last before it, first after it), so the snapshot's own short
-# commands hardly count.
+# proxy's system ticks (the kernel's share of its time) and its minor page faults (memory
+# the allocator gives back and takes again costs a fault per page). The children are read
+# next to the load generator's run (last before it, first after it), so the snapshot's own
+# short commands hardly count.
 snapshot() {
-    local pgid=$1 when=$2 proxy=0 proxy_system=0 upstream children
+    local pgid=$1 when=$2 proxy=0 proxy_system=0 proxy_faults=0 upstream children
     [[ $when == after ]] && children=$(children_ticks)
     if [[ -n $pgid ]]; then
         proxy=$(group_ticks "$pgid")
         proxy_system=$(group_ticks "$pgid" system)
+        proxy_faults=$(group_ticks "$pgid" faults)
     fi
     upstream=$(group_ticks "$UPSTREAM_PGID")
     [[ $when == before ]] && children=$(children_ticks)
     echo "$proxy $upstream $children $(cpu_line "$PROXY_CPU") $(cpu_line "$LOAD_CPU")" \
-        "$(pid_ticks "$KSOFTIRQD_PROXY") $(pid_ticks "$KSOFTIRQD_LOAD") $proxy_system"
+        "$(pid_ticks "$KSOFTIRQD_PROXY") $(pid_ticks "$KSOFTIRQD_LOAD") $proxy_system $proxy_faults"
 }
 
 # The raw tick counts of a run, kept in the records so that every derived figure can be
@@ -85,7 +88,7 @@ snapshot() {
 raw_ticks() {
     local names=(proxy upstream load_generator proxy_cpu_busy proxy_cpu_irq proxy_cpu_steal
         proxy_cpu_total load_cpu_busy load_cpu_irq load_cpu_steal load_cpu_total
-        proxy_cpu_ksoftirqd load_cpu_ksoftirqd proxy_system)
+        proxy_cpu_ksoftirqd load_cpu_ksoftirqd proxy_system proxy_minor_faults)
     local values=("$@") i out=""
     for i in "${!names[@]}"; do
         out+="${out:+, }\"${names[i]}\": ${values[i]}"
@@ -158,7 +161,8 @@ measure() {
     local pgid=${INST_PGID[$id]:-} out="$TMP/$scenario/$id.$rep.out" log="$TMP/$scenario/$id.h2.log"
     local redone=0 status foreign_p foreign_l steal noisy before after i
     # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
-    # the load generator's, then the two ksoftirqd, then the proxy's system ticks.
+    # the load generator's, then the two ksoftirqd, then the proxy's system ticks and minor
+    # page faults.
     local -a delta
     while true; do
         load_command "$kind" "$url" "$WARMUP"
@@ -198,7 +202,7 @@ measure() {
     local record
     record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" \
         -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" -v p99="$RUN_P99" \
-        -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v psys="${delta[13]}" \
+        -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v psys="${delta[13]}" -v pflt="${delta[14]}" \
         -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
         -v lbusy=$((delta[7] + delta[8])) -v ltotal="${delta[10]}" \
@@ -213,6 +217,7 @@ measure() {
             printf "\"requests\": %d, \"rps\": %.2f, \"avg_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, ", req, rps, avg, p99, err
             printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
             printf "\"user_us_per_request\": %s, \"system_us_per_request\": %s, ", user_us, sys_us
+            printf "\"minor_faults_per_request\": %s, ", has_proxy ? sprintf("%.4f", pflt / req) : "null"
             printf "\"proxy_busy_pct\": %s, ", has_proxy ? sprintf("%.1f", 100 * pticks / ptotal) : "null"
             printf "\"proxy_core_busy_pct\": %.1f, \"load_core_busy_pct\": %.1f, ", 100 * pbusy / ptotal, 100 * lbusy / ltotal
             printf "\"foreign_proxy_core_pct\": %s, \"foreign_load_core_pct\": %s, \"steal_pct\": %s, ", fp, fl, steal
