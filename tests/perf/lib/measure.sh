@@ -7,31 +7,40 @@
 # unit. Globals used: TMP, PROXY_CPU, LOAD_CPU, CLK_TCK, CONNECTIONS, H2_CONNECTIONS,
 # H2_STREAMS, DURATION, WARMUP, MAX_REDO, FOREIGN_MAX, UPSTREAM_PGID, RUNS, PERF_DIR.
 
-# utime+stime of one process (0 when it is gone); with "system", stime alone.
-pid_ticks() {
+# PID_TIMES=(utime+stime stime minflt) of one process (zeros when it is gone): its CPU time,
+# the kernel's share of it and its minor page faults, from one read of /proc/PID/stat. Set
+# in place rather than printed, so that a snapshot forks no subshell per process.
+pid_times() {
     local line fields
-    read -r line <"/proc/$1/stat" 2>/dev/null || {
-        echo 0
-        return
-    }
+    PID_TIMES=(0 0 0)
+    read -r line <"/proc/$1/stat" 2>/dev/null || return 0
     # The command name may hold spaces: fields are counted after its closing ')', where
-    # field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    # field 3 (state) is index 0, so minflt (10), utime (14) and stime (15) are 7, 11, 12.
     read -r -a fields <<<"${line##*) }"
-    case ${2:-} in
-        system) echo "${fields[12]}" ;;
-        faults) echo "${fields[7]}" ;;
-        *) echo $((fields[11] + fields[12])) ;;
-    esac
+    PID_TIMES=($((fields[11] + fields[12])) "${fields[12]}" "${fields[7]}")
 }
 
-# utime+stime of every process of a group (nginx: master and worker); with "system", stime;
-# with "faults", the minor page faults instead (field 10, minflt).
-group_ticks() {
-    local total=0 pid
+# utime+stime of one process (0 when it is gone).
+pid_ticks() {
+    pid_times "$1"
+    echo "${PID_TIMES[0]}"
+}
+
+# GROUP_TIMES: PID_TIMES summed over every process of a group (nginx: master and worker).
+group_times() {
+    local pid
+    GROUP_TIMES=(0 0 0)
     for pid in $(group_pids "$1"); do
-        total=$((total + $(pid_ticks "$pid" "${2:-}")))
+        pid_times "$pid"
+        GROUP_TIMES=($((GROUP_TIMES[0] + PID_TIMES[0])) $((GROUP_TIMES[1] + PID_TIMES[1]))
+            $((GROUP_TIMES[2] + PID_TIMES[2])))
     done
-    echo "$total"
+}
+
+# utime+stime of every process of a group.
+group_ticks() {
+    group_times "$1"
+    echo "${GROUP_TIMES[0]}"
 }
 
 # The CPU time of the harness's finished children (wrk, h2load): cutime+cstime of the main
@@ -73,9 +82,8 @@ snapshot() {
     local pgid=$1 when=$2 proxy=0 proxy_system=0 proxy_faults=0 upstream children
     [[ $when == after ]] && children=$(children_ticks)
     if [[ -n $pgid ]]; then
-        proxy=$(group_ticks "$pgid")
-        proxy_system=$(group_ticks "$pgid" system)
-        proxy_faults=$(group_ticks "$pgid" faults)
+        group_times "$pgid"
+        read -r proxy proxy_system proxy_faults <<<"${GROUP_TIMES[*]}"
     fi
     upstream=$(group_ticks "$UPSTREAM_PGID")
     [[ $when == before ]] && children=$(children_ticks)
@@ -298,9 +306,8 @@ EOF
 # PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt. The
 # profiled runs are not measured: perf's own cost would count against the proxy.
 profile() {
-    local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base requests
+    local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base
     [[ -n ${PROFILE:-} && -n $pgid && $kind == wrk ]] || return 0
-    mkdir -p "$PROFILE"
     pids=$(group_pids "$pgid" | paste -sd, -)
     base="$PROFILE/$scenario.$id"
     load_command "$kind" "$url" "$DURATION"
@@ -308,8 +315,8 @@ profile() {
     perf stat -x, -o "$base.stat" -e raw_syscalls:sys_enter,context-switches \
         -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.stat.out" 2>&1 ||
         die "$id: perf stat failed: $(tail -3 "$base.stat.out" "$base.stat")"
-    requests=$(awk '/requests in/ {print $1; exit}' "$base.stat.out")
-    awk -F, -v s="$scenario" -v id="$id" -v r="$requests" '
+    parse_load "$kind" "$base.stat.out"
+    awk -F, -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" '
         $3 == "raw_syscalls:sys_enter" { sc = $1 }
         $3 == "context-switches" { cs = $1 }
         END { printf "%s\t%s\tsyscalls/request %.2f\tcontext switches/request %.3f\n", \
