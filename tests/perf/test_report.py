@@ -1,0 +1,58 @@
+"""Unit tests of report.py's summaries and targets (python3 -m unittest, from tests/perf)."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+
+def run(target, rep, cpu, user=None, system=None, p99=1.0):
+    return {"scenario": "plain", "target": target, "rep": rep, "requests": 1000,
+            "rps": 1000.0, "avg_ms": 0.5, "p99_ms": p99, "errors": 0, "redone": 0,
+            "noisy": False, "cpu_us_per_request": cpu, "core_us_per_request": cpu,
+            "user_us_per_request": user, "system_us_per_request": system,
+            "proxy_busy_pct": 98.0}
+
+
+def plain(runs):
+    return {"plain": report.build_scenario("plain", runs, {"setting.REPS": "2"})}
+
+
+class TargetsTest(unittest.TestCase):
+    def test_ratio_uses_medians_and_names_the_spread(self):
+        runs = [run("ferrogate-proxy", 1, 20.0), run("ferrogate-proxy", 2, 22.0),
+                run("nginx-proxy", 1, 20.0), run("nginx-proxy", 2, 20.0),
+                run("floor-proxy", 1, 16.0, 3.0, 13.0), run("floor-proxy", 2, 16.0, 3.0, 13.0)]
+        one_a = next(t for t in report.targets(plain(runs)) if t["id"] == "1a")
+        self.assertEqual(one_a["value"], 1.05)
+        self.assertEqual(one_a["verdict"], "FAIL")
+        self.assertEqual(one_a["range"], [1.0, 1.1])
+
+    def test_floor_system_time_is_set_against_nginx_total(self):
+        runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 20.0),
+                run("floor-proxy", 1, 16.0, 3.0, 13.0)]
+        one_a = next(t for t in report.targets(plain(runs)) if t["id"] == "1a")
+        beside = {b["what"]: b["value"] for b in one_a["beside"]}
+        self.assertEqual(beside["floor / nginx"], 0.8)
+        self.assertEqual(beside["floor's system time alone / nginx"], 0.65)
+
+    def test_runs_without_the_split_render_a_dash(self):
+        scenarios = plain([run("nginx-proxy", 1, 20.0)])
+        lines = report.scenario_markdown("plain", scenarios["plain"])
+        row = next(line for line in lines if line.startswith("| nginx |"))
+        self.assertEqual(row.split(" | ")[5], "-")
+        scenarios = plain([run("nginx-proxy", 1, 20.0, 4.5, 15.5)])
+        row = next(line for line in report.scenario_markdown("plain", scenarios["plain"])
+                   if line.startswith("| nginx |"))
+        self.assertEqual(row.split(" | ")[5], "4.50 / 15.50")
+
+    def test_unmeasured_target_is_not_a_pass(self):
+        one_a = next(t for t in report.targets(plain([run("nginx-proxy", 1, 20.0)]))
+                     if t["id"] == "1a")
+        self.assertEqual(one_a["verdict"], "NOT MEASURED")
+
+
+if __name__ == "__main__":
+    unittest.main()
