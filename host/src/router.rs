@@ -28,7 +28,7 @@ use crate::heap::{
     BuildMode, Declaration, Environment, Heap, HeapBuilder, HeapObject, ObjectKind, TypeRegistry,
 };
 use crate::http::{CollectError, Response, text_response};
-use index::{RequestKeys, RouteIndex};
+use index::RouteIndex;
 
 pub use directory::{FileFingerprint, ScannedFile};
 pub use route::{ROUTE_FILE_LIMIT, ROUTE_KEYS, Route};
@@ -77,7 +77,7 @@ impl Snapshot {
     /// The route that takes the request: the first, in dispatch order, whose condition is
     /// true. Only the routes the index leaves as candidates are evaluated.
     pub fn select(&self, exchange: &Exchange) -> Option<&Arc<Route>> {
-        let keys = RequestKeys::of(&exchange.request);
+        let keys = self.index.keys(&exchange.request);
         self.index
             .candidates(&keys)
             .filter_map(|position| self.routes.get(position))

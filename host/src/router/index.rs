@@ -25,7 +25,8 @@ use crate::expr::Expression;
 use trie::PathTrie;
 
 /// What the index looks up in a request, computed once per request rather than once per
-/// route.
+/// route, and only the fields some guard tests: decoding the path costs as much as the rest
+/// of routing when no condition looks at it.
 pub(crate) struct RequestKeys<'r> {
     /// `request.uri.path`: the path with percent-encodings decoded (invalid UTF-8 replaced),
     /// exactly as the binding computes it.
@@ -36,10 +37,24 @@ pub(crate) struct RequestKeys<'r> {
 }
 
 impl<'r> RequestKeys<'r> {
+    /// Every field, whatever the index needs.
+    #[cfg(test)]
     pub fn of(request: &'r crate::http::Request) -> Self {
+        Self::fields(request, Fields::ALL)
+    }
+
+    fn fields(request: &'r crate::http::Request, fields: Fields) -> Self {
         RequestKeys {
-            path: percent_decode_str(request.uri().path()).decode_utf8_lossy(),
-            host: request.uri().host().unwrap_or(""),
+            path: if fields.has(Field::Path) {
+                percent_decode_str(request.uri().path()).decode_utf8_lossy()
+            } else {
+                Cow::Borrowed("")
+            },
+            host: if fields.has(Field::Host) {
+                request.uri().host().unwrap_or("")
+            } else {
+                ""
+            },
             method: request.method().as_str(),
         }
     }
@@ -56,6 +71,31 @@ impl<'r> RequestKeys<'r> {
 /// Route positions, in dispatch order.
 type Bucket = Box<[usize]>;
 
+/// The request fields some guard constrains.
+#[derive(Clone, Copy, Default)]
+struct Fields(u8);
+
+impl Fields {
+    #[cfg(test)]
+    const ALL: Fields = Fields(0b111);
+
+    fn bit(field: Field) -> u8 {
+        match field {
+            Field::Path => 1,
+            Field::Host => 2,
+            Field::Method => 4,
+        }
+    }
+
+    fn add(&mut self, field: Field) {
+        self.0 |= Self::bit(field);
+    }
+
+    fn has(self, field: Field) -> bool {
+        self.0 & Self::bit(field) != 0
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct RouteIndex {
     /// Per route, in dispatch order: the guards one of which holds when its condition is true.
@@ -66,6 +106,9 @@ pub(crate) struct RouteIndex {
     paths: PathTrie,
     hosts: HashMap<Box<str>, Bucket>,
     methods: HashMap<Box<str>, Bucket>,
+    /// What [`RouteIndex::keys`] must compute: every field a filed guard reads (the buckets
+    /// are keyed by fields of those same guards).
+    fields: Fields,
 }
 
 impl RouteIndex {
@@ -76,6 +119,7 @@ impl RouteIndex {
         let mut paths = trie::Builder::default();
         let mut hosts: HashMap<Box<str>, Vec<usize>> = HashMap::new();
         let mut methods: HashMap<Box<str>, Vec<usize>> = HashMap::new();
+        let mut fields = Fields::default();
         for (route, condition) in conditions.into_iter().enumerate() {
             let route_guards = condition.and_then(condition::guards).unwrap_or_default();
             let mut filed = !route_guards.is_empty();
@@ -93,6 +137,9 @@ impl RouteIndex {
                 }
             }
             if filed {
+                for constraint in route_guards.iter().flatten() {
+                    fields.add(constraint.field);
+                }
                 guards.push(route_guards.into_boxed_slice());
             } else {
                 always.push(route);
@@ -110,7 +157,13 @@ impl RouteIndex {
             paths: paths.build(),
             hosts: freeze(hosts),
             methods: freeze(methods),
+            fields,
         }
+    }
+
+    /// The request's keys this index reads.
+    pub fn keys<'r>(&self, request: &'r crate::http::Request) -> RequestKeys<'r> {
+        RequestKeys::fields(request, self.fields)
     }
 
     /// The routes to try for this request, in dispatch order.

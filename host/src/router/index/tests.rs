@@ -193,7 +193,7 @@ fn indexed_dispatch_picks_the_route_linear_evaluation_picks() {
                 linear_evaluations += 1;
                 accepts(route)
             });
-            let keys = RequestKeys::of(&exchange.request);
+            let keys = index.keys(&exchange.request);
             let mut previous = None;
             let indexed = index.candidates(&keys).find(|&route| {
                 assert!(
@@ -274,11 +274,42 @@ fn routes_come_out_once_and_in_order() {
         )
     };
     let candidates = |exchange: &Exchange| {
-        let keys = RequestKeys::of(&exchange.request);
+        let keys = index.keys(&exchange.request);
         index.candidates(&keys).collect::<Vec<_>>()
     };
     assert_eq!(candidates(&exchange("GET", "http://h/a")), vec![0, 1, 2, 3]);
     assert_eq!(candidates(&exchange("POST", "http://h/a")), vec![0, 1, 3]);
     assert_eq!(candidates(&exchange("POST", "http://g/c")), vec![1]);
     assert_eq!(candidates(&exchange("GET", "/b")), vec![1, 4]);
+}
+
+#[test]
+fn keys_hold_every_field_a_guard_reads_even_when_filed_under_another() {
+    // Filed under the exact path; the host constraint of the same guard must still see the
+    // request's host. The second index has no path guard at all, so it never decodes one.
+    let one = [
+        Expression::parse("${request.uri.host == 'a.example' && request.uri.path == '/x'}")
+            .expect("parses"),
+    ];
+    let index = RouteIndex::build(one.iter().map(Some));
+    let request = |uri: &str| {
+        http::Request::builder()
+            .uri(uri)
+            .body(crate::http::empty_body())
+            .expect("request")
+    };
+    let matching = request("http://a.example/x");
+    let keys = index.keys(&matching);
+    assert_eq!(index.candidates(&keys).collect::<Vec<_>>(), vec![0]);
+    let other_host = request("http://b.example/x");
+    let keys = index.keys(&other_host);
+    assert!(index.candidates(&keys).next().is_none());
+
+    let methods = [Expression::parse("${request.method == 'GET'}").expect("parses")];
+    let index = RouteIndex::build(methods.iter().map(Some));
+    let request = request("http://a.example/%7Ex");
+    let keys = index.keys(&request);
+    assert_eq!(keys.get(Field::Path), "");
+    assert_eq!(keys.get(Field::Host), "");
+    assert_eq!(index.candidates(&keys).collect::<Vec<_>>(), vec![0]);
 }
