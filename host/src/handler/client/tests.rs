@@ -67,6 +67,28 @@ fn forwarded_for_is_the_client_address_alone_or_after_the_earlier_hops() {
 }
 
 #[test]
+fn forwarded_for_writes_ipv4_addresses_as_display_does() {
+    for text in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "10.9.99.100",
+        "255.255.255.255",
+        "1.20.199.250",
+    ] {
+        let ip: std::net::IpAddr = text.parse().expect("IPv4 literal");
+        assert_eq!(forwarded_for(None, ip).expect("valid"), text);
+    }
+    // Every octet value, in each position.
+    for octet in 0..=255u8 {
+        let ip = std::net::IpAddr::from([octet, 255 - octet, octet / 2, octet]);
+        assert_eq!(
+            forwarded_for(None, ip).expect("valid"),
+            ip.to_string().as_str()
+        );
+    }
+}
+
+#[test]
 fn forwarded_for_writes_ipv6_addresses_whole() {
     // Eight full groups (the longest form Rust writes), an IPv4-mapped address, and one
     // written in dotted form but printed as groups.
