@@ -83,8 +83,12 @@ fn parse_error(error: httparse::Error) -> HeadError {
     }
 }
 
-fn header_map(head: &Bytes, fields: &[Field]) -> Result<HeaderMap, HeadError> {
-    let mut headers = HeaderMap::with_capacity(fields.len());
+/// Room a response's header map leaves for the fields filters add (CORS, security headers,
+/// a HeaderFilter or two) before it must grow, which rehashes and moves every entry.
+const RESPONSE_ROOM: usize = 4;
+
+fn header_map(head: &Bytes, fields: &[Field], room: usize) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(fields.len() + room);
     for field in fields {
         let name = &head[field.name.0 as usize..field.name.1 as usize];
         let name = HeaderName::from_bytes(name)
@@ -149,7 +153,7 @@ pub fn parse_request(
         method,
         uri,
         version,
-        headers: header_map(&head, &fields[..count])?,
+        headers: header_map(&head, &fields[..count], 0)?,
     }))
 }
 
@@ -202,7 +206,7 @@ pub fn parse_response(
     Ok(Some(ResponseHead {
         status,
         version,
-        headers: header_map(&head, &fields[..count])?,
+        headers: header_map(&head, &fields[..count], RESPONSE_ROOM)?,
     }))
 }
 

@@ -134,6 +134,24 @@ fn response(text: &str) -> ResponseHead {
 }
 
 #[test]
+fn a_response_header_map_has_room_for_the_fields_filters_add() {
+    let mut head = response(
+        "HTTP/1.1 200 OK\r\nServer: t\r\nDate: d\r\nContent-Type: text/plain\r\n\
+         Content-Length: 7\r\nConnection: keep-alive\r\n\r\n",
+    );
+    assert_eq!(head.headers.len(), 5);
+    let room = head.headers.capacity() - head.headers.len();
+    assert!(room >= 4, "room for {room} fields");
+    // Adding that many moves nothing: the map does not grow.
+    let capacity = head.headers.capacity();
+    for name in ["x-a", "x-b", "x-c", "x-d"] {
+        head.headers
+            .append(name, http::HeaderValue::from_static("1"));
+    }
+    assert_eq!(head.headers.capacity(), capacity);
+}
+
+#[test]
 fn response_framing_depends_on_the_request_and_the_status() {
     let with_length = response("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n");
     assert_eq!(
