@@ -148,6 +148,27 @@ def metric(scenarios, scenario, target, name):
         return None
 
 
+def by_repetition(scenarios, scenario, target, name):
+    """A target's metric per repetition (a redone run replaced the noisy one)."""
+    try:
+        runs = scenarios[scenario]["targets"][target]["runs"]
+    except (KeyError, TypeError):
+        return {}
+    return {r["rep"]: r[name] for r in runs if r.get(name) is not None and "rep" in r}
+
+
+def paired(kind, a, b):
+    """Ratio or difference within each repetition both targets ran."""
+    values = []
+    for rep in sorted(set(a) & set(b)):
+        if kind == "ratio":
+            if b[rep]:
+                values.append(a[rep] / b[rep])
+        else:
+            values.append(a[rep] - b[rep])
+    return values
+
+
 def caveats(scenarios, scenario, targets):
     notes = []
     for target in targets:
@@ -176,22 +197,44 @@ def caveats(scenarios, scenario, targets):
     return notes
 
 
-def compare(kind, a, b, limit):
-    """Ratio (a/b) or difference (a-b) of medians, the range the spreads allow, a verdict."""
+def compare(kind, a, b, limit, pairs=()):
+    """Ratio (a/b) or difference (a-b) and a verdict. With pairs (the same figure within each
+    repetition, whose two runs followed each other): their median and min-max, which a drift
+    of the machine from one repetition to the next does not move; the figure of the two
+    medians is kept beside. Without: the medians', and the range the spreads allow."""
     if a is None or b is None:
         return None
     if kind == "ratio":
         if b["median"] == 0 or b["min"] == 0:
             return None
-        value = a["median"] / b["median"]
+        of_medians = a["median"] / b["median"]
         low, high = a["min"] / b["max"], a["max"] / b["min"]
     else:
-        value = a["median"] - b["median"]
+        of_medians = a["median"] - b["median"]
         low, high = a["min"] - b["max"], a["max"] - b["min"]
+    value = of_medians
+    if pairs:
+        value = statistics.median(pairs)
+        low, high = min(pairs), max(pairs)
     verdict = "PASS" if value <= limit else "FAIL"
     clear = high <= limit or low > limit
     return {"value": round(value, 3), "range": [round(low, 3), round(high, 3)],
+            "paired": len(pairs), "of_medians": round(of_medians, 3),
             "verdict": verdict, "clear_of_spread": clear}
+
+
+def compare_targets(kind, scenarios, scenario, mine, ref, name, limit, ref_name=None,
+                    ref_scenario=None):
+    """compare() of two targets' metric, paired by repetition when both are of one scenario
+    (`name` for the first, `ref_name`, default the same, for the second)."""
+    ref_name = ref_name or name
+    ref_scenario = ref_scenario or scenario
+    pairs = ()
+    if ref_scenario == scenario:
+        pairs = paired(kind, by_repetition(scenarios, scenario, mine, name),
+                       by_repetition(scenarios, scenario, ref, ref_name))
+    return compare(kind, metric(scenarios, scenario, mine, name),
+                   metric(scenarios, ref_scenario, ref, ref_name), limit, pairs)
 
 
 def targets(scenarios):
@@ -200,7 +243,7 @@ def targets(scenarios):
     def add(ident, title, kind, limit, scenario, mine, ref, name, beside=(), involved=None):
         a = metric(scenarios, scenario, mine, name)
         b = metric(scenarios, scenario, ref, name)
-        result = compare(kind, a, b, limit)
+        result = compare_targets(kind, scenarios, scenario, mine, ref, name, limit)
         entry = {"id": ident, "title": title, "scenario": scenario, "metric": name,
                  "kind": kind, "limit": limit, "target": mine, "reference": ref,
                  "target_median": a and a["median"], "reference_median": b and b["median"]}
@@ -212,8 +255,8 @@ def targets(scenarios):
         # A beside entry compares the same metric unless it names its own for the first
         # target (the kernel's share of the floor against nginx's whole cost).
         for text, bs, bt, br, *own in beside:
-            r = compare(kind, metric(scenarios, bs, bt, own[0] if own else name),
-                        metric(scenarios, bs, br, name), limit)
+            r = compare_targets(kind, scenarios, bs, bt, br, own[0] if own else name, limit,
+                                ref_name=name)
             if r is not None:
                 entry["beside"].append({"what": text, "value": r["value"]})
         entry["caveats"] = caveats(scenarios, scenario, involved or [mine, ref])
@@ -254,16 +297,16 @@ def targets(scenarios):
             n = "1" if entry["id"] == "2a" else "10"
             entry["beside"] = []
             for proxy in ("nginx", "haproxy"):
-                a = metric(scenarios, "filters", f"{proxy}-filter{n}", cpu)
-                b = metric(scenarios, "filters", f"{proxy}-proxy", cpu)
-                where = "filters scenario"
-                if b is None:
-                    b = metric(scenarios, "plain", f"{proxy}-proxy", cpu)
-                    where = "plain scenario"
-                if a is not None and b is not None:
+                where, ref_scenario = "filters scenario", "filters"
+                if metric(scenarios, "filters", f"{proxy}-proxy", cpu) is None:
+                    where, ref_scenario = "plain scenario", "plain"
+                r = compare_targets("difference", scenarios, "filters", f"{proxy}-filter{n}",
+                                    f"{proxy}-proxy", cpu, entry["limit"],
+                                    ref_scenario=ref_scenario)
+                if r is not None:
                     entry["beside"].append({
                         "what": f"{PROXY_NAMES[proxy]}: {n} header(s) - plain ({where})",
-                        "value": round(a["median"] - b["median"], 3)})
+                        "value": r["value"]})
     return out
 
 
@@ -339,12 +382,13 @@ def format_value(t, v):
 
 
 def targets_markdown(tlist):
-    lines = ["| # | target | measured | limit | verdict | range from the spreads | beside | "
-             "caveats |", "| --- | --- | ---: | ---: | --- | --- | --- | --- |"]
+    lines = ["| # | target | measured | limit | verdict | range of the repetitions | "
+             "of medians | beside | caveats |",
+             "| --- | --- | ---: | ---: | --- | --- | ---: | --- | --- |"]
     for t in tlist:
         limit = f"≤ {t['limit']:.2f}x" if t["kind"] == "ratio" else f"≤ {t['limit']:+.0f} µs"
         if t["verdict"] == "NOT MEASURED":
-            lines.append(f"| {t['id']} | {t['title']} | - | {limit} | not measured | | | |")
+            lines.append(f"| {t['id']} | {t['title']} | - | {limit} | not measured | | | | |")
             continue
         if t["range"][0] == t["range"][1]:
             rng = "single repetition"
@@ -352,8 +396,10 @@ def targets_markdown(tlist):
             rng = (f"{format_value(t, t['range'][0])} – {format_value(t, t['range'][1])}"
                    + ("" if t["clear_of_spread"] else " (straddles the limit)"))
         beside = "; ".join(f"{b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
+        of_medians = format_value(t, t.get("of_medians"))
         lines.append(f"| {t['id']} | {t['title']} | {format_value(t, t['value'])} | {limit} | "
-                     f"**{t['verdict']}** | {rng} | {beside} | {'; '.join(t['caveats'])} |")
+                     f"**{t['verdict']}** | {rng} | {of_medians} | {beside} | "
+                     f"{'; '.join(t['caveats'])} |")
     return lines
 
 
@@ -410,11 +456,15 @@ READING = """\
   idle when the RSS was read; a proxy that closes idle connections sooner shows them in
   "closed while idle" (the second request on each fails), and its RSS figure is then
   invalid.
-- **Targets** compare medians of one scenario: ratios (Ferrogate / reference) or differences
-  (µs of CPU per request). The range next to each is what the spreads allow (the worst and
-  best pairing of the repetitions): a verdict whose range straddles the limit is within the
-  noise; rerun with more repetitions. "beside" gives the same figure against HAProxy, the
-  floor's against nginx, or the reference proxies' own cost of the same work.
+- **Targets** compare two targets of one scenario: ratios (Ferrogate / reference) or
+  differences (µs of CPU per request). Each repetition ran the two one after the other, so
+  the figure is taken within each repetition and the target's value is the median of those,
+  the range their min–max: this machine's speed drifts from one repetition to the next (by
+  a third within a minute, with no steal time showing), and a drift then moves both runs of
+  a repetition alike rather than one median. "of medians" is the same figure from the two
+  medians, for comparison. A verdict whose range straddles the limit is within the noise;
+  rerun with more repetitions. "beside" gives the same figure against HAProxy, the floor's
+  against nginx, or the reference proxies' own cost of the same work.
 - **Rerun one scenario**: `tests/perf/run routes`; the other scenarios of this file are kept
   with the date and commit that measured them.
 """

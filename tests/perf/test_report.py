@@ -8,8 +8,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
 
-def run(target, rep, cpu, user=None, system=None, p99=1.0):
-    return {"scenario": "plain", "target": target, "rep": rep, "requests": 1000,
+def run(target, rep, cpu, user=None, system=None, p99=1.0, scenario="plain"):
+    return {"scenario": scenario, "target": target, "rep": rep, "requests": 1000,
             "rps": 1000.0, "avg_ms": 0.5, "p99_ms": p99, "errors": 0, "redone": 0,
             "noisy": False, "cpu_us_per_request": cpu, "core_us_per_request": cpu,
             "user_us_per_request": user, "system_us_per_request": system,
@@ -20,8 +20,12 @@ def plain(runs):
     return {"plain": report.build_scenario("plain", runs, {"setting.REPS": "2"})}
 
 
+def filters(runs):
+    return {"filters": report.build_scenario("filters", runs, {"setting.REPS": "3"})}
+
+
 class TargetsTest(unittest.TestCase):
-    def test_ratio_uses_medians_and_names_the_spread(self):
+    def test_ratio_is_the_median_of_the_repetitions_ratios(self):
         runs = [run("ferrogate-proxy", 1, 20.0), run("ferrogate-proxy", 2, 22.0),
                 run("nginx-proxy", 1, 20.0), run("nginx-proxy", 2, 20.0),
                 run("floor-proxy", 1, 16.0, 3.0, 13.0), run("floor-proxy", 2, 16.0, 3.0, 13.0)]
@@ -29,6 +33,30 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(one_a["value"], 1.05)
         self.assertEqual(one_a["verdict"], "FAIL")
         self.assertEqual(one_a["range"], [1.0, 1.1])
+        self.assertEqual(one_a["paired"], 2)
+
+    def test_difference_pairs_runs_of_one_repetition_against_drift(self):
+        # The machine ran slow in the first repetition and fast in the second: the plain
+        # route's median falls between two filter runs that each cost 0.5 µs more than
+        # the plain run beside them.
+        cpu = [("ferrogate-proxy", [30.0, 20.0, 24.0]),
+               ("ferrogate-filter1", [30.5, 20.5, 26.0])]
+        runs = [run(target, rep, value, scenario="filters")
+                for target, values in cpu for rep, value in enumerate(values, 1)]
+        two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
+        self.assertEqual(two_a["value"], 0.5)
+        self.assertEqual(two_a["verdict"], "PASS")
+        self.assertEqual(two_a["of_medians"], 2.0)
+        self.assertEqual(two_a["range"], [0.5, 2.0])
+        self.assertFalse(two_a["clear_of_spread"])
+
+    def test_a_repetition_only_one_target_ran_is_not_paired(self):
+        runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 25.0),
+                run("ferrogate-proxy", 2, 40.0)]
+        one_a = next(t for t in report.targets(plain(runs)) if t["id"] == "1a")
+        self.assertEqual(one_a["paired"], 1)
+        self.assertEqual(one_a["value"], 0.8)
+        self.assertEqual(one_a["of_medians"], 1.2)
 
     def test_floor_system_time_is_set_against_nginx_total(self):
         runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 20.0),
