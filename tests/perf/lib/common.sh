@@ -111,6 +111,27 @@ stop_all() {
     done
 }
 
+# with_temporary_dir NAME: sets TMP to a new private directory and, on any exit, stops every
+# process started and removes TMP (kept with KEEP_TMP=1).
+with_temporary_dir() {
+    TMP=$(mktemp -d -t "$1.XXXXXX")
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_all
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$status"
+}
+
 # Pids of a group: nginx's master and workers, or the one process of the others.
 group_pids() { pgrep -g "$1" || true; }
 
