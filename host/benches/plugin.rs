@@ -23,11 +23,11 @@ fn exchange() -> Exchange {
         .uri("http://gateway.example.com/api")
         .body(ferrogate::http::empty_body())
         .expect("request");
-    let client = ClientInfo {
-        remote: "127.0.0.1:40000".parse().expect("address"),
-        local: "127.0.0.1:8080".parse().expect("address"),
-        secure: false,
-    };
+    let client = ClientInfo::new(
+        "127.0.0.1:40000".parse().expect("address"),
+        "127.0.0.1:8080".parse().expect("address"),
+        false,
+    );
     Exchange::new(
         request,
         client.into(),

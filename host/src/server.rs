@@ -206,11 +206,7 @@ fn serve_connection(
     let drain = connections.clone();
     tokio::spawn(async move {
         let Some(tls) = tls else {
-            let client = Arc::new(ClientInfo {
-                remote,
-                local,
-                secure: false,
-            });
+            let client = Arc::new(ClientInfo::new(remote, local, false));
             serve_plain(shared, client, stream, drain).await;
             return;
         };
@@ -240,11 +236,7 @@ async fn serve_tls(
             return;
         }
     };
-    let client = Arc::new(ClientInfo {
-        remote,
-        local,
-        secure: true,
-    });
+    let client = Arc::new(ClientInfo::new(remote, local, true));
     // Only the protocol ALPN chose is served; without ALPN, HTTP/1.1.
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_h2(shared, client, stream, drain).await;
@@ -323,7 +315,7 @@ async fn serve_h2<I>(shared: Arc<Shared>, client: Arc<ClientInfo>, io: I, drain:
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let remote = client.remote;
+    let remote = client.remote();
     let service = service_fn(move |request: http::Request<Incoming>| {
         let shared = shared.clone();
         let client = client.clone();
@@ -402,7 +394,7 @@ fn absolutize(request: &mut http::Request<Body>, client: &ClientInfo) {
         .get(http::header::HOST)
         .and_then(|host| host.to_str().ok())
         .and_then(|host| host.parse::<http::uri::Authority>().ok())
-        .or_else(|| client.local.to_string().parse().ok());
+        .or_else(|| client.local().to_string().parse().ok());
     let mut uri_parts = std::mem::take(request.uri_mut()).into_parts();
     uri_parts.scheme = Some(if client.secure {
         http::uri::Scheme::HTTPS

@@ -83,11 +83,11 @@ fn exchange() -> Exchange {
         .uri("http://gateway.example.com/api")
         .body(ferrogate::http::empty_body())
         .unwrap();
-    let client = ClientInfo {
-        remote: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
-        secure: false,
-    };
+    let client = ClientInfo::new(
+        "127.0.0.1:40000".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
+        false,
+    );
     Exchange::new(request, client.into(), TransactionId::named("test"))
 }
 

@@ -66,3 +66,25 @@ fn all_contexts_form_one_map_with_those_filters_published() {
     assert_eq!(all["oauth2"]["accessToken"]["token"], "t");
     assert!(all["router"].is_object(), "{all}");
 }
+
+#[test]
+fn client_info_keeps_what_ig_exposes_of_an_ipv6_connection() {
+    let remote: std::net::SocketAddr = "[fe80::1%3]:40000".parse().expect("address");
+    let local: std::net::SocketAddr = "[2001:db8::8]:8443".parse().expect("address");
+    let client = super::ClientInfo::new(remote, local, true);
+    assert_eq!(client.remote().ip(), remote.ip());
+    assert_eq!(client.remote().port(), 40000);
+    assert_eq!(client.local().to_string(), "[2001:db8::8]:8443");
+    assert!(client.secure);
+}
+
+/// Each open connection holds its `ClientInfo` in an `Arc`, idle or not: 40 bytes of it make a
+/// 56-byte allocation, where two `SocketAddr`s made 96 (docs/PERFORMANCE.md, target 5).
+#[test]
+fn client_info_fits_a_56_byte_allocation() {
+    let size = std::mem::size_of::<super::ClientInfo>();
+    assert!(
+        size <= 40,
+        "ClientInfo is {size} bytes: every open connection's Arc grows"
+    );
+}

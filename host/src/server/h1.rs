@@ -230,7 +230,7 @@ where
         NextHead::Head(head) => head,
         NextHead::Closed => return Outcome::Close,
         NextHead::Refused(error) => {
-            tracing::debug!(remote = %client.remote, %error, "refused a request head");
+            tracing::debug!(remote = %client.remote(), %error, "refused a request head");
             refuse(writer, &error).await;
             return Outcome::Close;
         }
@@ -367,12 +367,12 @@ where
         match error {
             // The client went away: nothing to tell anyone.
             h1::WriteError::Io(error) => {
-                tracing::debug!(remote = %client.remote, %error, "the response could not be sent whole; closing the connection");
+                tracing::debug!(remote = %client.remote(), %error, "the response could not be sent whole; closing the connection");
             }
             // The body itself broke (an upstream that stopped midway): the client gets a
             // truncated response, which the closed connection makes detectable.
             error => {
-                tracing::warn!(remote = %client.remote, %error, "the response body failed midway; aborting the response to the client");
+                tracing::warn!(remote = %client.remote(), %error, "the response body failed midway; aborting the response to the client");
             }
         }
         return Outcome::Close;

@@ -78,11 +78,11 @@ fn request(rng: &mut Rng) -> Exchange {
     let request = builder
         .body(crate::http::empty_body())
         .unwrap_or_else(|error| panic!("test request {uri}: {error}"));
-    let client = ClientInfo {
-        remote: "127.0.0.1:40000".parse().expect("address"),
-        local: "127.0.0.1:8080".parse().expect("address"),
-        secure: false,
-    };
+    let client = ClientInfo::new(
+        "127.0.0.1:40000".parse().expect("address"),
+        "127.0.0.1:8080".parse().expect("address"),
+        false,
+    );
     Exchange::new(
         request,
         client.into(),
@@ -262,11 +262,11 @@ fn routes_come_out_once_and_in_order() {
             .uri(uri)
             .body(crate::http::empty_body())
             .expect("request");
-        let client = ClientInfo {
-            remote: "127.0.0.1:1".parse().expect("address"),
-            local: "127.0.0.1:2".parse().expect("address"),
-            secure: false,
-        };
+        let client = ClientInfo::new(
+            "127.0.0.1:1".parse().expect("address"),
+            "127.0.0.1:2".parse().expect("address"),
+            false,
+        );
         Exchange::new(
             request,
             client.into(),
