@@ -42,6 +42,8 @@ mod listeners_cli;
 mod listeners_client;
 #[path = "e2e/listeners_https.rs"]
 mod listeners_https;
+#[path = "e2e/memory.rs"]
+mod memory;
 #[path = "e2e/plugins_filters.rs"]
 mod plugins_filters;
 #[path = "e2e/plugins_hostile.rs"]
