@@ -21,8 +21,8 @@ impl Admin {
     }
 
     pub async fn handle(&self, exchange: &mut Exchange, prefix: &str) -> Response {
-        if !exchange.client.remote().ip().is_loopback()
-            && !exchange.client.remote().ip().to_canonical().is_loopback()
+        if !exchange.client.remote_ip().is_loopback()
+            && !exchange.client.remote_ip().to_canonical().is_loopback()
         {
             return text_response(
                 http::StatusCode::FORBIDDEN,

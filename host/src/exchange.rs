@@ -53,6 +53,22 @@ impl ClientInfo {
         }
     }
 
+    pub fn remote_ip(&self) -> IpAddr {
+        self.remote_ip
+    }
+
+    pub fn remote_port(&self) -> u16 {
+        self.remote_port
+    }
+
+    pub fn local_ip(&self) -> IpAddr {
+        self.local_ip
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+
     /// The client's end of the connection.
     pub fn remote(&self) -> SocketAddr {
         SocketAddr::new(self.remote_ip, self.remote_port)

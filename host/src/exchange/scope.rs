@@ -479,10 +479,10 @@ fn built_in_field(exchange: &Exchange, context: &str, field: &str) -> Value {
     let client = &exchange.client;
     let routing = &exchange.routing;
     match (context, field) {
-        ("client", "remoteAddress") => Value::from(client.remote().ip().to_string()),
-        ("client", "remotePort") => Value::Int(i64::from(client.remote().port())),
-        ("client", "localAddress") => Value::from(client.local().ip().to_string()),
-        ("client", "localPort") => Value::Int(i64::from(client.local().port())),
+        ("client", "remoteAddress") => Value::from(client.remote_ip().to_string()),
+        ("client", "remotePort") => Value::Int(i64::from(client.remote_port())),
+        ("client", "localAddress") => Value::from(client.local_ip().to_string()),
+        ("client", "localPort") => Value::Int(i64::from(client.local_port())),
         ("client", "isSecure") => Value::Bool(client.secure),
         ("client", "userAgent") => exchange
             .request

@@ -372,7 +372,7 @@ fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {
             .received(&x_forwarded_for)
             .and_then(|value| value.to_str().ok())
             .map(str::as_bytes),
-        exchange.client.remote().ip(),
+        exchange.client.remote_ip(),
     );
     if let Ok(value) = forwarded_for {
         outgoing.set(x_forwarded_for, value);

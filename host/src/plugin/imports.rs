@@ -398,7 +398,7 @@ impl exchange::Host for StoreState {
         }))
     }
     fn client_address(&mut self) -> R<String> {
-        Ok(self.exchange_mut()?.client.remote().ip().to_string())
+        Ok(self.exchange_mut()?.client.remote_ip().to_string())
     }
     fn transaction_id(&mut self) -> R<String> {
         Ok(self.exchange_mut()?.transaction_id.as_str().to_owned())
