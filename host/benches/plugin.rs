@@ -1,8 +1,10 @@
-//! One header-adding filter call, three ways in one run: the embedded HeaderFilter plugin
-//! with a reused instance, the same plugin with a fresh instance per request, and the same
-//! logic as a native Rust filter. The numbers chose the default instance strategy
-//! (docs/plugin-runtime.md). A second group does the same in the response phase, where the
-//! chain's response crosses into the store and back (the load test's filter chain).
+//! One header-adding filter call, in one run: the embedded HeaderFilter plugin with a reused
+//! instance, the same plugin with a fresh instance per request, and the same logic as a
+//! native Rust filter. The numbers chose the default instance strategy
+//! (docs/plugin-runtime.md). The plugin's value is an expression (`${'v1'}`), so that it is
+//! called; beside it, the same filter with the literal value, whose edit the plugin declares
+//! at init and the host makes with no call. A second group does the same in the response
+//! phase, where the chain's response crosses into the store and back.
 
 #[path = "support/allocator.rs"]
 mod allocator;
@@ -39,13 +41,15 @@ fn header_filter_plugin(
     file: &Arc<loader::PluginFile>,
     instances: InstanceMode,
     message_type: &str,
+    value: &str,
 ) -> Arc<dyn Filter> {
     let info = Arc::new(ObjectInfo {
         type_name: "HeaderFilter".into(),
         object_name: "bench".into(),
         route: None,
         file: file.origin.clone(),
-        config: format!(r#"{{"messageType":"{message_type}","add":{{"X-Plugin":["v1"]}}}}"#),
+        config: serde_json::json!({"messageType": message_type, "add": {"X-Plugin": [value]}})
+            .to_string(),
         declaration: "{}".into(),
         secrets: Vec::new(),
         client: None,
@@ -106,15 +110,20 @@ fn bench(c: &mut Criterion) {
         assert!(exchange.request.headers().contains_key("x-plugin"));
         Ok(http::Response::new(ferrogate::http::empty_body()))
     }));
-    let filters: [(&str, Arc<dyn Filter>); 3] = [
+    let called = "${'v1'}";
+    let filters: [(&str, Arc<dyn Filter>); 4] = [
         ("native_filter", Arc::new(NativeHeaderFilter)),
         (
             "plugin_reused_instance",
-            header_filter_plugin(&file, InstanceMode::Reuse, "REQUEST"),
+            header_filter_plugin(&file, InstanceMode::Reuse, "REQUEST", called),
         ),
         (
             "plugin_fresh_instance",
-            header_filter_plugin(&file, InstanceMode::Fresh, "REQUEST"),
+            header_filter_plugin(&file, InstanceMode::Fresh, "REQUEST", called),
+        ),
+        (
+            "plugin_declared_edit",
+            header_filter_plugin(&file, InstanceMode::Reuse, "REQUEST", "v1"),
         ),
     ];
     let mut group = c.benchmark_group("header_filter");
@@ -133,11 +142,15 @@ fn bench(c: &mut Criterion) {
     let answering: Arc<dyn Handler> = Arc::new(FnHandler(|_: &mut Exchange| {
         Ok(http::Response::new(ferrogate::http::empty_body()))
     }));
-    let filters: [(&str, Arc<dyn Filter>); 2] = [
+    let filters: [(&str, Arc<dyn Filter>); 3] = [
         ("native_filter", Arc::new(NativeResponseHeaderFilter)),
         (
             "plugin_reused_instance",
-            header_filter_plugin(&file, InstanceMode::Reuse, "RESPONSE"),
+            header_filter_plugin(&file, InstanceMode::Reuse, "RESPONSE", called),
+        ),
+        (
+            "plugin_declared_edit",
+            header_filter_plugin(&file, InstanceMode::Reuse, "RESPONSE", "v1"),
         ),
     ];
     let mut group = c.benchmark_group("response_header_filter");

@@ -1,7 +1,9 @@
 //! What the standard plugin filters cost a request, through the whole gateway in one run: a
 //! route with HeaderFilter + CorsFilter + ThrottlingFilter (instances reused, the default),
 //! and the load test's chain of ten response HeaderFilters (target 2b of docs/PERFORMANCE.md,
-//! without the network), against the same route with no filters.
+//! without the network; literal values, which the gateway applies with no plugin call), the
+//! same chain with expression values (ten plugin objects in one run), against the same route
+//! with no filters.
 
 #[path = "support/allocator.rs"]
 mod allocator;
@@ -39,18 +41,29 @@ fn configuration() -> tempfile::TempDir {
             "handler": answer
         }}
     });
-    let headers: Vec<_> = (1..=10)
-        .map(|i| {
-            json!({"type": "HeaderFilter", "config": {
-                "messageType": "RESPONSE", "add": {format!("X-Perf-{i}"): [i.to_string()]}
-            }})
+    // Literal values, which the gateway applies itself; and the same chain with each value an
+    // expression, which makes the plugin calls (one run of ten objects).
+    let chain_of = |path: &str, value: &dyn Fn(usize) -> String| {
+        let headers: Vec<_> = (1..=10)
+            .map(|i| {
+                json!({"type": "HeaderFilter", "config": {
+                    "messageType": "RESPONSE", "add": {format!("X-Perf-{i}"): [value(i)]}
+                }})
+            })
+            .collect();
+        json!({
+            "condition": format!("${{request.uri.path == '{path}'}}"),
+            "handler": {"type": "Chain", "config": {"filters": headers, "handler": answer}}
         })
-        .collect();
-    let chain = json!({
-        "condition": "${request.uri.path == '/chain'}",
-        "handler": {"type": "Chain", "config": {"filters": headers, "handler": answer}}
-    });
-    for (name, route) in [("plain", plain), ("filtered", filtered), ("chain", chain)] {
+    };
+    let chain = chain_of("/chain", &|i| i.to_string());
+    let templated = chain_of("/templated", &|i| format!("${{'{i}'}}"));
+    for (name, route) in [
+        ("plain", plain),
+        ("filtered", filtered),
+        ("chain", chain),
+        ("templated", templated),
+    ] {
         std::fs::write(routes.join(format!("{name}.json")), route.to_string()).expect("route");
     }
     dir
@@ -92,6 +105,7 @@ fn bench(c: &mut Criterion) {
         ("no_filters", "/plain"),
         ("header_cors_throttling", "/filtered"),
         ("ten_response_header_filters", "/chain"),
+        ("ten_response_header_filters_with_templates", "/templated"),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {

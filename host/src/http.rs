@@ -3,6 +3,7 @@
 //! Bodies are boxed so that a handler can hand a response streamed from an upstream straight
 //! back to the client, and so that native and plugin handlers share one type.
 
+pub mod header_edits;
 pub mod upgrade;
 pub mod uri;
 

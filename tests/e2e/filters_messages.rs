@@ -1,6 +1,6 @@
 //! Message-rewriting standard filters (embedded plugins) through the real binary:
 //! LocationHeaderFilter, StaticRequestFilter, EntityExtractFilter, and HeaderFilter's
-//! `replace`.
+//! `replace` and its literal values.
 
 use ferrogate_e2e::upstream::Upstream;
 use ferrogate_e2e::{ConfigDir, Gateway};
@@ -283,6 +283,31 @@ fn static_request_filter_puts_a_form_in_the_query_and_an_entity_in_the_body_but_
 }
 
 #[test]
+fn a_header_filter_literal_that_http_forbids_is_a_load_error_naming_the_header() {
+    let config = ConfigDir::new();
+    config.write_route(
+        "crlf.json",
+        &chain(
+            "/crlf",
+            json!([{"name": "injector", "type": "HeaderFilter", "config": {
+                "messageType": "RESPONSE", "add": {"X-Bad": ["a\r\nSet-Cookie: admin=1"]}
+            }}]),
+            json!({"type": "StaticResponseHandler", "config": {"status": 200}}),
+        ),
+    );
+    let (ok, _stdout, stderr) = ferrogate_e2e::check(config.path());
+    assert!(!ok, "{stderr}");
+    for needle in [
+        "crlf.json",
+        "injector",
+        "header \"X-Bad\"",
+        "HTTP does not allow",
+    ] {
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    }
+}
+
+#[test]
 fn header_filter_replaces_headers_and_reads_its_message_type_ignoring_case() {
     let upstream = Upstream::echo();
     let routes = [
@@ -312,6 +337,22 @@ fn header_filter_replaces_headers_and_reads_its_message_type_ignoring_case() {
                 }}}),
             ),
         ),
+        (
+            // All values literal: the plugin declares the edit, and the host makes it.
+            "literal",
+            chain(
+                "/literal",
+                json!([{"type": "HeaderFilter", "config": {
+                    "messageType": "RESPONSE",
+                    "remove": ["Server"],
+                    "replace": {"X-Env": ["prod", "live"]},
+                    "add": {"X-Env": ["extra"]}
+                }}]),
+                json!({"type": "StaticResponseHandler", "config": {"status": 200, "headers": {
+                    "X-Env": ["dev", "test"], "Server": ["app/1.0"]
+                }}}),
+            ),
+        ),
     ];
     let (_config, gateway) = serve(&routes);
 
@@ -334,6 +375,16 @@ fn header_filter_replaces_headers_and_reads_its_message_type_ignoring_case() {
         .map(|value| value.to_str().unwrap())
         .collect();
     assert_eq!(env, ["prod", "GET", "extra"]);
+    assert!(reply.header("server").is_none());
+
+    let reply = get(&gateway, "/literal");
+    let env: Vec<&str> = reply
+        .headers
+        .get_all("x-env")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(env, ["prod", "live", "extra"]);
     assert!(reply.header("server").is_none());
 }
 

@@ -304,6 +304,106 @@ fn a_declared_rebase_is_done_by_the_host_without_calling_the_plugin() {
 }
 
 #[test]
+fn declared_header_edits_are_made_by_the_host_without_calling_the_plugin() {
+    let upstream = Upstream::echo();
+    let fixed = |config: Value| json!({"type": "FixedHeaders", "config": config});
+    let routes = [
+        (
+            "request",
+            proxied(
+                "/request",
+                json!([fixed(json!({
+                    "messageType": "REQUEST",
+                    "remove": ["Cookie", "X-Fixed"],
+                    "append": [["X-Fixed", "one"]],
+                    "otherPhase": true
+                }))]),
+                &upstream,
+            ),
+        ),
+        (
+            // Three adjacent objects of one component, each using only its response phase:
+            // they would form a run, whose call would fail, if the host did not exclude them.
+            "response",
+            proxied(
+                "/response",
+                json!([
+                    fixed(
+                        json!({"messageType": "RESPONSE", "append": [["X-Order", "outer"]], "otherPhase": true})
+                    ),
+                    fixed(json!({"messageType": "RESPONSE", "append": [["X-Order", "middle"]]})),
+                    fixed(
+                        json!({"messageType": "RESPONSE", "remove": ["Content-Type"], "append": [["X-Order", "inner"]]})
+                    )
+                ]),
+                &upstream,
+            ),
+        ),
+        (
+            "badvalue",
+            proxied(
+                "/badvalue",
+                json!([{"name": "splitter", "type": "FixedHeaders", "config": {
+                    "messageType": "RESPONSE", "append": [["X-Split", "a\r\nInjected: 1"]]
+                }}]),
+                &upstream,
+            ),
+        ),
+        (
+            "conflict",
+            proxied(
+                "/conflict",
+                json!([{"name": "both", "type": "FixedHeaders", "config": {
+                    "messageType": "REQUEST", "rebase": upstream.base_uri()
+                }}]),
+                &upstream,
+            ),
+        ),
+    ];
+    let config = configure(&["fixed-headers"], json!({}), json!([]), &routes);
+    let gateway = ferrogate_e2e::Gateway::start(config.path());
+    for _ in 0..3 {
+        let reply = send(
+            client()
+                .get(gateway.url("/request"))
+                .header("cookie", "session=secret")
+                .header("x-fixed", "forged"),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let echo = reply.json();
+        assert!(echo["headers"].get("cookie").is_none(), "{echo}");
+        assert_eq!(echo["headers"]["x-fixed"], "one", "{echo}");
+        let late = reply.header("x-late-declaration").unwrap_or_default();
+        assert!(late.contains("during init"), "{late}");
+
+        let reply = get(&gateway, "/response");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let order: Vec<&str> = reply
+            .headers
+            .get_all("x-order")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        // The response flows back from the handler: the innermost filter's edit comes first.
+        assert_eq!(order, ["inner", "middle", "outer"]);
+        assert!(reply.header("content-type").is_none());
+        let late = reply.json()["headers"]["x-late-declaration"].clone();
+        assert!(
+            late.as_str()
+                .is_some_and(|late| late.contains("during init")),
+            "{late}"
+        );
+    }
+    for (file, object, reason) in [
+        ("badvalue.json", "splitter", "X-Split"),
+        ("conflict.json", "both", "only one of the two"),
+    ] {
+        let refused = gateway.wait_for_log(&[file, object, reason], Duration::from_secs(5));
+        assert!(refused.is_some(), "{:#?}", gateway.logs());
+    }
+}
+
+#[test]
 fn plugin_configuration_errors_name_the_route_file_and_the_object() {
     let routes = [
         (

@@ -96,6 +96,7 @@ pub const ALL: &[&str] = &[
     "window-limit",
     "object-tag",
     "fixed-rebase",
+    "fixed-headers",
     "infinite-loop",
     "memory-bomb",
     "trap",

@@ -7,9 +7,9 @@ use super::bindings::imports::{
     client, config, counters, exchange, expressions, heap, http as messages, log, metrics,
 };
 use super::bindings::{ExpressionRes, HandlerRefRes, RequestRes, ResponseRes};
-use super::state::Phases;
-use super::state::StoreState;
+use super::state::{HostRequest, Phases, StoreState};
 use crate::expr::{Expression, Value};
+use crate::http::header_edits::HeaderEdits;
 use crate::http::{Buffered, buffer_up_to, full_body};
 
 type R<T> = wasmtime::Result<T>;
@@ -301,7 +301,44 @@ impl config::Host for StoreState {
                 "config.rebase-requests is a declaration: call it during init".to_owned(),
             ));
         }
-        Ok(crate::http::uri::parse_base(&base).map(|base| self.declared.fixed_base = Some(base)))
+        if let Some(HostRequest::EditHeaders(_)) = self.declared.request {
+            return Ok(Err(
+                "config.rebase-requests: the request phase is already declared \
+                 a header edit (config.edit-headers), and it can be only one of the two"
+                    .to_owned(),
+            ));
+        }
+        Ok(crate::http::uri::parse_base(&base)
+            .map(|base| self.declared.request = Some(HostRequest::Rebase(base))))
+    }
+
+    fn edit_headers(
+        &mut self,
+        message: config::MessageType,
+        edits: config::HeaderEdits,
+    ) -> R<Result<(), String>> {
+        if self.in_call {
+            return Ok(Err(
+                "config.edit-headers is a declaration: call it during init".to_owned(),
+            ));
+        }
+        let edits = match HeaderEdits::parse(edits.remove, edits.append) {
+            Ok(edits) => edits,
+            Err(error) => return Ok(Err(format!("config.edit-headers: {error}"))),
+        };
+        match message {
+            config::MessageType::Request => {
+                if let Some(HostRequest::Rebase(_)) = self.declared.request {
+                    return Ok(Err("config.edit-headers: the request phase is already \
+                         declared a rebase (config.rebase-requests), and it can be only one \
+                         of the two"
+                        .to_owned()));
+                }
+                self.declared.request = Some(HostRequest::EditHeaders(edits));
+            }
+            config::MessageType::Response => self.declared.response = Some(edits),
+        }
+        Ok(Ok(()))
     }
 
     fn enter(&mut self, object: u32) -> R<()> {

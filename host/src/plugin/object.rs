@@ -10,12 +10,13 @@ use wasmtime::{Store, UpdateDeadline};
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::{Compiled, Exports, PluginFile};
 use super::pool::{Pool, Versioned};
-use super::state::{Declarations, ObjectInfo, PendingRefs, Phases, StoreState};
+use super::state::{Declarations, HostRequest, ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
 use crate::handler::{Filter, Handler, HandlerError, HandlerFuture, Next};
 use crate::heap::{DecorationContext, Decorator, HeapObject, ObjectKind};
 use crate::http::Response;
+use crate::http::header_edits::HeaderEdits;
 
 /// Plugin calls that trapped, ran out of time or memory: every one answered 500.
 pub static FAILURES: AtomicU64 = AtomicU64::new(0);
@@ -282,10 +283,23 @@ impl PluginObject {
             .unwrap_or(Phases::BOTH)
     }
 
-    /// The base its first `init` declared with `config.rebase-requests`: the host then does
-    /// the object's request phase itself.
-    pub(super) fn fixed_base(&self) -> Option<&http::Uri> {
-        self.declared.get()?.fixed_base.as_ref()
+    /// The request phase its first `init` declared the host does (`config.rebase-requests`
+    /// or `config.edit-headers`).
+    pub(super) fn host_request(&self) -> Option<&HostRequest> {
+        self.declared.get()?.request.as_ref()
+    }
+
+    /// The response header edit its first `init` declared (`config.edit-headers`): the host
+    /// then does the object's response phase.
+    pub(super) fn host_response(&self) -> Option<&HeaderEdits> {
+        self.declared.get()?.response.as_ref()
+    }
+
+    /// Whether the host does at least one phase of the object in place of a call.
+    pub(super) fn host_does_a_phase(&self) -> bool {
+        self.declared
+            .get()
+            .is_some_and(|declared| declared.request.is_some() || declared.response.is_some())
     }
 
     /// Ends a call: the instance goes back to the pool unless it trapped (its state is then
@@ -301,32 +315,59 @@ impl PluginObject {
             .map_err(|error| self.fail(exchange, phase, error))
     }
 
-    /// The request phase of an object that declared a fixed base, done by the host.
-    fn rebase(&self, exchange: &mut Exchange, base: &http::Uri) -> Result<(), HandlerError> {
-        crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base).map_err(|reason| {
-            let message = format!("rebasing the request onto {base}: {reason}");
-            self.fail(exchange, "on-request", CallError::Guest(message))
-        })
+    /// The request phase of an object that declared it one the host does.
+    fn host_request_phase(
+        &self,
+        exchange: &mut Exchange,
+        work: &HostRequest,
+    ) -> Result<(), HandlerError> {
+        match work {
+            HostRequest::Rebase(base) => {
+                crate::http::uri::rebase_in_place(exchange.request.uri_mut(), base).map_err(
+                    |reason| {
+                        let message = format!("rebasing the request onto {base}: {reason}");
+                        self.fail(exchange, "on-request", CallError::Guest(message))
+                    },
+                )
+            }
+            HostRequest::EditHeaders(edits) => {
+                edits.apply(exchange.request.headers_mut());
+                Ok(())
+            }
+        }
     }
 
-    /// Runs the object as a filter around `inner`. An object that only rebases (it declared
-    /// a fixed base and no response phase, as a `baseURI` does) is done before `inner`
-    /// starts: `inner`'s own future is then the whole work, with no future of the object's
-    /// boxed around it on every request.
+    /// Runs the object as a filter around `inner`. When the host does every phase the object
+    /// uses (a `baseURI`'s rebase, a HeaderFilter's fixed headers), no call is made: the
+    /// request phase is done before `inner` starts, and a response edit waits on `inner` in a
+    /// future far smaller than `run_filter`'s, which has room for an instance.
     fn filter_around<'a>(
         &'a self,
         exchange: &'a mut Exchange,
         inner: Inner<'a>,
     ) -> HandlerFuture<'a> {
-        if let Some(base) = self.fixed_base()
-            && !self.phases().response
-        {
-            return match self.rebase(exchange, base) {
-                Ok(()) => inner.handle(exchange),
-                Err(error) => Box::pin(std::future::ready(Err(error))),
-            };
+        let phases = self.phases();
+        let host_request = self.host_request();
+        if host_request.is_none() && phases.request {
+            return Box::pin(self.run_filter(exchange, inner));
         }
-        Box::pin(self.run_filter(exchange, inner))
+        let host_response = self.host_response();
+        if host_response.is_none() && phases.response {
+            return Box::pin(self.run_filter(exchange, inner));
+        }
+        if let Some(work) = host_request
+            && let Err(error) = self.host_request_phase(exchange, work)
+        {
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        match host_response {
+            None => inner.handle(exchange),
+            Some(edits) => Box::pin(async move {
+                let mut response = inner.handle(exchange).await?;
+                edits.apply(response.headers_mut());
+                Ok(response)
+            }),
+        }
     }
 
     /// Runs `on-request`, the rest of the chain, then `on-response`, skipping the phases the
@@ -337,11 +378,13 @@ impl PluginObject {
         inner: Inner<'a>,
     ) -> Result<Response, HandlerError> {
         let phases = self.phases();
+        let host_response = self.host_response();
+        let calls_response = phases.response && host_response.is_none();
         // An instance that saw `on-request` also sees `on-response`: plugins may keep state
         // for the request in between.
         let mut held = None;
-        let next = if let Some(base) = self.fixed_base() {
-            self.rebase(exchange, base)?;
+        let next = if let Some(work) = self.host_request() {
+            self.host_request_phase(exchange, work)?;
             Continue::Next
         } else if phases.request {
             let mut instance = self.checkout_for(exchange).await?;
@@ -351,7 +394,7 @@ impl PluginObject {
                     self.checkin(instance);
                     return Ok(response);
                 }
-                Ok(next) if phases.response => {
+                Ok(next) if calls_response => {
                     held = Some(instance);
                     next
                 }
@@ -364,7 +407,7 @@ impl PluginObject {
             Continue::Through(delegate) => inner.through(&*delegate, exchange).await,
             _ => inner.handle(exchange).await,
         };
-        let response = match rest {
+        let mut response = match rest {
             Ok(response) => response,
             Err(error) => {
                 if let Some(instance) = held {
@@ -373,6 +416,10 @@ impl PluginObject {
                 return Err(error);
             }
         };
+        if let Some(edits) = host_response {
+            edits.apply(response.headers_mut());
+            return Ok(response);
+        }
         if !phases.response {
             return Ok(response);
         }
@@ -660,7 +707,8 @@ impl Filter for DecoratedFilter {
         Box::pin(async move {
             let through_inside = next.prepend(std::slice::from_ref(&self.inside));
             // `run_filter` itself, not `filter_around`: this future is boxed already, and
-            // its `next` must live in it; a rebase-only decorator still costs no call there.
+            // its `next` must live in it; a decorator whose phases the host does still costs
+            // no call there.
             self.around
                 .run_filter(exchange, Inner::Filter(&self.inner, through_inside))
                 .await

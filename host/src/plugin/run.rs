@@ -125,11 +125,12 @@ pub fn fuse(filters: Vec<Arc<dyn Filter>>) -> Vec<Arc<dyn Filter>> {
 }
 
 /// The phase an object would run in within a run, if it can take part in one: a filter of a
-/// component exporting `objects`, with reused instances, using exactly one phase.
+/// component exporting `objects`, with reused instances, using exactly one phase, and none
+/// that the host does in place of a call.
 fn runnable_phase(object: &PluginObject) -> Option<RunPhase> {
     if object.limits.instances != InstanceMode::Reuse
         || object.info.decoration_point.is_some()
-        || object.fixed_base().is_some()
+        || object.host_does_a_phase()
     {
         return None;
     }

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::exchange::Exchange;
 use crate::handler::Handler;
+use crate::http::header_edits::HeaderEdits;
 
 /// A plugin heap object as the imports see it.
 pub struct ObjectInfo {
@@ -99,8 +100,19 @@ pub struct StoreState {
 pub struct Declarations {
     /// `config.phases`; `None` means both.
     pub phases: Option<Phases>,
-    /// `config.rebase-requests`, parsed: the host does the request phase itself.
-    pub fixed_base: Option<http::Uri>,
+    /// The request phase, when `init` declared it one the host does itself.
+    pub request: Option<HostRequest>,
+    /// `config.edit-headers` for the response, parsed: the host does the response phase.
+    pub response: Option<HeaderEdits>,
+}
+
+/// A request phase the host does in place of calling `on-request`.
+#[derive(Debug, Clone)]
+pub enum HostRequest {
+    /// `config.rebase-requests`, parsed.
+    Rebase(http::Uri),
+    /// `config.edit-headers` for the request, parsed.
+    EditHeaders(HeaderEdits),
 }
 
 /// The phases a filter object takes part in.

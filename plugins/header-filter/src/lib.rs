@@ -12,7 +12,8 @@
 //!
 //! Values of `add` and `replace` are templates evaluated per request; a value that evaluates
 //! to null is skipped, as IG does. Literal values (no `${`) never cross into the host to be
-//! evaluated.
+//! evaluated, and a filter whose values are all literal declares its whole edit at init
+//! (`edit_headers`): the gateway then makes it with no call into the plugin.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -75,7 +76,37 @@ fn append_all(message: &impl Message, templates: &Templates) -> Result<(), Strin
     Ok(())
 }
 
+/// What `edit_headers` declares: the headers removed, then the ones appended.
+#[derive(Debug, PartialEq)]
+struct FixedEdit<'a> {
+    remove: Vec<&'a str>,
+    append: Vec<(&'a str, &'a str)>,
+}
+
 impl HeaderFilter {
+    /// The whole edit as fixed headers, when no value is a template: IG's remove, replace,
+    /// add order becomes every removal (`remove`, then the names `replace` sets) followed by
+    /// every append (`replace`'s values, then `add`'s), which is the same edit.
+    fn fixed_edit(&self) -> Option<FixedEdit<'_>> {
+        let removed = self
+            .remove
+            .iter()
+            .chain(self.replace.iter().map(|(name, _)| name));
+        let mut appended = Vec::new();
+        for (name, values) in self.replace.iter().chain(&self.add) {
+            for value in values {
+                let HeaderValue::Literal(value) = value else {
+                    return None;
+                };
+                appended.push((name.as_str(), value.as_str()));
+            }
+        }
+        Some(FixedEdit {
+            remove: removed.map(String::as_str).collect(),
+            append: appended,
+        })
+    }
+
     fn apply(&self, message: &impl Message) -> Result<(), String> {
         for name in &self.remove {
             message.remove_header(name);
@@ -120,12 +151,16 @@ impl Filter for HeaderFilter {
                 return Err(format!("\"{name}\" is not a valid header name"));
             }
         }
-        Ok(HeaderFilter {
+        let filter = HeaderFilter {
             message_type: config.message_type,
             remove: config.remove,
             replace: compile_all("replace", config.replace)?,
             add: compile_all("add", config.add)?,
-        })
+        };
+        if let Some(edit) = filter.fixed_edit() {
+            ferrogate_sdk::edit_headers(filter.message_type, &edit.remove, &edit.append)?;
+        }
+        Ok(filter)
     }
 
     fn phases(&self) -> Phases {
@@ -148,3 +183,44 @@ impl Filter for HeaderFilter {
 }
 
 ferrogate_sdk::export_filter!(HeaderFilter, "HeaderFilter");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literals(entries: &[(&str, &[&str])]) -> Templates {
+        entries
+            .iter()
+            .map(|(name, values)| {
+                let values = values
+                    .iter()
+                    .map(|value| HeaderValue::Literal(value.to_string()))
+                    .collect();
+                (name.to_string(), values)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn literal_values_become_one_edit_in_igs_remove_replace_add_order() {
+        let filter = HeaderFilter {
+            message_type: MessageType::Response,
+            remove: vec!["Server".into()],
+            replace: literals(&[("X-Env", &["prod", "live"])]),
+            add: literals(&[("X-Env", &["extra"]), ("X-Frame-Options", &["DENY"])]),
+        };
+        let edit = filter.fixed_edit();
+        assert_eq!(
+            edit,
+            Some(FixedEdit {
+                remove: vec!["Server", "X-Env"],
+                append: vec![
+                    ("X-Env", "prod"),
+                    ("X-Env", "live"),
+                    ("X-Env", "extra"),
+                    ("X-Frame-Options", "DENY"),
+                ],
+            })
+        );
+    }
+}

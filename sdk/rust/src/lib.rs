@@ -221,6 +221,41 @@ pub fn rebase_requests(base: &str) -> Result<(), String> {
     imports::config::rebase_requests(base)
 }
 
+/// Declares, in [`Filter::new`], that this object's phase for `message` only ever makes this
+/// fixed edit: every header named in `remove` goes, then each `(name, value)` of `append` is
+/// added, as IG's HeaderFilter does with literal values. The gateway checks the names and
+/// values once, makes the edit itself on each message and no longer calls that phase
+/// ([`Filter::on_request`] or [`Filter::on_response`]), a component call saved per request;
+/// the other phase is still called as [`Filter::phases`] says.
+///
+/// An error when a name or a value is not valid in HTTP, when called outside
+/// [`Filter::new`], and for the request of a filter that declared [`rebase_requests`].
+///
+/// ```no_run
+/// # use ferrogate_sdk::MessageType;
+/// // In `Filter::new`: the response always gets `X-Gateway: ferrogate`, and no `Server`.
+/// ferrogate_sdk::edit_headers(MessageType::Response, &["Server"], &[("X-Gateway", "ferrogate")])?;
+/// # Ok::<(), String>(())
+/// ```
+pub fn edit_headers(
+    message: MessageType,
+    remove: &[impl AsRef<str>],
+    append: &[(impl AsRef<str>, impl AsRef<str>)],
+) -> Result<(), String> {
+    let message = match message {
+        MessageType::Request => imports::config::MessageType::Request,
+        MessageType::Response => imports::config::MessageType::Response,
+    };
+    let edits = imports::config::HeaderEdits {
+        remove: remove.iter().map(|name| name.as_ref().to_owned()).collect(),
+        append: append
+            .iter()
+            .map(|(name, value)| (name.as_ref().to_owned(), value.as_ref().to_owned()))
+            .collect(),
+    };
+    imports::config::edit_headers(message, &edits)
+}
+
 /// A decorator's own settings: the `config` of its heap declaration, decoded into `T`
 /// (`{"name": "capture", "type": "CaptureDecorator", "config": {"captureEntity": true}}`).
 /// When the heap declares a decorator with a non-empty config, the gateway initialises one

@@ -20,14 +20,40 @@ fn header_filter_file() -> Arc<PluginFile> {
 }
 
 /// A HeaderFilter object adding `X-Order: <name>` to `message_type`, initialised as the heap
-/// initialises objects (which is when it declares its phases).
+/// initialises objects (which is when it declares its phases). The value is an expression:
+/// with a literal one, the object declares a fixed edit and makes no call (see
+/// [`literal_header_filter`]).
 fn header_filter(
     file: &Arc<PluginFile>,
     name: &str,
     message_type: &str,
     instances: InstanceMode,
 ) -> Arc<dyn Filter> {
-    let config = serde_json::json!({"messageType": message_type, "add": {"X-Order": [name]}});
+    header_filter_adding(
+        file,
+        name,
+        &format!("${{'{name}'}}"),
+        message_type,
+        instances,
+    )
+}
+
+fn literal_header_filter(
+    file: &Arc<PluginFile>,
+    name: &str,
+    message_type: &str,
+) -> Arc<dyn Filter> {
+    header_filter_adding(file, name, name, message_type, InstanceMode::Reuse)
+}
+
+fn header_filter_adding(
+    file: &Arc<PluginFile>,
+    name: &str,
+    value: &str,
+    message_type: &str,
+    instances: InstanceMode,
+) -> Arc<dyn Filter> {
+    let config = serde_json::json!({"messageType": message_type, "add": {"X-Order": [value]}});
     let mut info = ObjectInfo::probe(&file.origin);
     info.type_name = "HeaderFilter".into();
     info.object_name = name.into();
@@ -120,6 +146,16 @@ fn adjacent_single_phase_filters_of_one_component_form_runs() {
     // A fresh instance per request is per object by definition.
     let fresh = header_filter(&file, "f", "RESPONSE", InstanceMode::Fresh);
     assert_eq!(shape(&[fresh, response("g")]), [1, 1]);
+    // Objects whose phase the host does (literal values) make no call, so they join no run.
+    let literal = |name: &str| literal_header_filter(&file, name, "RESPONSE");
+    assert_eq!(
+        shape(&[literal("h"), literal("i"), literal("j")]),
+        [1, 1, 1]
+    );
+    assert_eq!(
+        shape(&[response("k"), literal("l"), response("m")]),
+        [1, 1, 1]
+    );
 }
 
 #[test]
