@@ -248,35 +248,52 @@ group_rss_kb() {
     echo "$total"
 }
 
+# open_idle_connections LABEL PORT N CONCURRENCY FILES: starts the idle client on the load
+# CPU, which opens N keep-alive connections to PORT (one request each, CONCURRENCY at a
+# time) and holds them, and waits until they are open. IDLE_READY is then its report (JSON);
+# FILES is the path prefix of its two FIFOs and its error log; LABEL names the target in the
+# error, should the client fail. check_idle_connections ends what this started.
+open_idle_connections() {
+    local label=$1 port=$2 connections=$3 concurrency=$4 files=$5
+    mkfifo "$files.in" "$files.out"
+    taskset -c "$LOAD_CPU" python3 "$PERF_DIR/idle_client.py" --port "$port" \
+        --connections "$connections" --concurrency "$concurrency" \
+        <"$files.in" >"$files.out" 2>"$files.err" &
+    IDLE_CLIENT=$!
+    exec {IDLE_TO_CLIENT}>"$files.in" {IDLE_FROM_CLIENT}<"$files.out"
+    if ! read -r -t 600 IDLE_READY <&"$IDLE_FROM_CLIENT"; then
+        exec {IDLE_TO_CLIENT}>&- {IDLE_FROM_CLIENT}<&-
+        wait "$IDLE_CLIENT" || true
+        die "$label: the idle client failed: $(tail -3 "$files.err")"
+    fi
+}
+
+# check_idle_connections: asks the idle client how many of its connections are still open
+# (IDLE_RESULT, JSON; {} when it does not answer), then lets it close them and exit.
+check_idle_connections() {
+    echo check >&"$IDLE_TO_CLIENT"
+    read -r -t 600 IDLE_RESULT <&"$IDLE_FROM_CLIENT" || IDLE_RESULT='{}'
+    exec {IDLE_TO_CLIENT}>&- {IDLE_FROM_CLIENT}<&-
+    wait "$IDLE_CLIENT" || true
+}
+
 # measure_idle ID REP: opens IDLE_CONNECTIONS keep-alive connections to the instance (one
 # request each), reads its RSS before and after, then checks every connection still works.
 measure_idle() {
     local scenario=$1 id=$2 rep=$3 pgid=${INST_PGID[$2]}
-    local port=${INST_H1[$id]} before after ready result fifo_in="$TMP/idle/$id.$rep.in"
-    local fifo_out="$TMP/idle/$id.$rep.out"
+    local port=${INST_H1[$id]} before after ready result
     # A short load first, so that what every proxy allocates once (pools, buffers, caches)
     # is in place before the baseline.
     load_command wrk "http://127.0.0.1:$port/" 1s
     taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >/dev/null 2>&1 || die "$id: warm-up failed"
     sleep 1
     before=$(group_rss_kb "$pgid")
-    mkfifo "$fifo_in" "$fifo_out"
-    taskset -c "$LOAD_CPU" python3 "$PERF_DIR/idle_client.py" --port "$port" \
-        --connections "$IDLE_CONNECTIONS" --concurrency "$CONNECTIONS" \
-        <"$fifo_in" >"$fifo_out" 2>"$TMP/idle/$id.$rep.err" &
-    local client=$!
-    exec {to_client}>"$fifo_in" {from_client}<"$fifo_out"
-    if ! read -r -t 600 ready <&"$from_client"; then
-        exec {to_client}>&- {from_client}<&-
-        wait "$client" || true
-        die "$id: the idle client failed: $(tail -3 "$TMP/idle/$id.$rep.err")"
-    fi
+    open_idle_connections "$id" "$port" "$IDLE_CONNECTIONS" "$CONNECTIONS" "$TMP/idle/$id.$rep"
+    ready=$IDLE_READY
     sleep "$IDLE_HOLD"
     after=$(group_rss_kb "$pgid")
-    echo check >&"$to_client"
-    read -r -t 600 result <&"$from_client" || result='{}'
-    exec {to_client}>&- {from_client}<&-
-    wait "$client" || true
+    check_idle_connections
+    result=$IDLE_RESULT
     local record
     record=$(python3 - "$scenario" "$id" "$rep" "$before" "$after" "$IDLE_HOLD" "$ready" "$result" <<'EOF'
 import json, sys
