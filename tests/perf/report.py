@@ -40,7 +40,10 @@ def describe_scenario(name, s):
                 f"three, HTTP/1.1 keep-alive (handshakes only at connection start), {wrk}."),
         "filters": ("The plain route with response-header filters: Ferrogate's HeaderFilter "
                     "plugin (WebAssembly) once and ten times in a Chain; nginx add_header and "
-                    "HAProxy http-response add-header, as a reference. wrk as in plain."),
+                    "HAProxy http-response add-header, as a reference. wrk as in plain. "
+                    "A HeaderFilter with literal values declares its edit when it loads and "
+                    "the gateway makes it with no plugin call; the one with an expression "
+                    "value (${'1'}) is called on every request."),
         "routes": (f"{s.get('ROUTES_FEW')} vs {s.get('ROUTES_MANY')} routes, each testing the "
                    "path for equality, the request taking the last one. Ferrogate: one route "
                    "file each, condition ${request.uri.path == '/pNNNNN'}, tried in name "
@@ -70,6 +73,7 @@ def label(target, settings):
         "proxy": name,
         "filter1": f"{name}, 1 {filters[proxy]}",
         "filter10": f"{name}, 10 {filters[proxy]}{'s' if proxy == 'ferrogate' else ''}",
+        "called1": f"{name}, 1 {filters[proxy]} with an expression value (called)",
         "routes-few": f"{name}, {settings.get('ROUTES_FEW')} routes",
         "routes-many": f"{name}, {settings.get('ROUTES_MANY')} routes",
     }[variant]
@@ -307,6 +311,14 @@ def targets(scenarios):
                     entry["beside"].append({
                         "what": f"{PROXY_NAMES[proxy]}: {n} header(s) - plain ({where})",
                         "value": r["value"]})
+        if entry["id"] == "2a":
+            # The same filter made to call its plugin: what a template value costs.
+            r = compare_targets("difference", scenarios, "filters", "ferrogate-called1",
+                                "ferrogate-proxy", cpu, entry["limit"])
+            if r is not None:
+                entry["beside"].append({
+                    "what": "Ferrogate, the HeaderFilter called (an expression value) - plain",
+                    "value": r["value"]})
     return out
 
 

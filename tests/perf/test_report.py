@@ -50,6 +50,19 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(two_a["range"], [0.5, 2.0])
         self.assertFalse(two_a["clear_of_spread"])
 
+    def test_the_called_header_filter_is_set_beside_2a(self):
+        cpu = [("ferrogate-proxy", [20.0, 22.0]), ("ferrogate-filter1", [20.1, 22.1]),
+               ("ferrogate-called1", [21.0, 23.4])]
+        runs = [run(target, rep, value, scenario="filters")
+                for target, values in cpu for rep, value in enumerate(values, 1)]
+        two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
+        beside = {b["what"]: b["value"] for b in two_a["beside"]}
+        called = "Ferrogate, the HeaderFilter called (an expression value) - plain"
+        self.assertEqual(beside[called], 1.2)
+        self.assertEqual(two_a["value"], 0.1)
+        self.assertEqual(report.label("ferrogate-called1", {}),
+                         "Ferrogate, 1 HeaderFilter with an expression value (called)")
+
     def test_a_repetition_only_one_target_ran_is_not_paired(self):
         runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 25.0),
                 run("ferrogate-proxy", 2, 40.0)]

@@ -8,6 +8,9 @@
 #   filter1    proxy, plus one response header added (HeaderFilter / add_header /
 #              http-response add-header)
 #   filter10   proxy, plus ten response headers added by ten filters
+#   called1    Ferrogate only: filter1 with the header's value an expression (${'1'}), so
+#              that the HeaderFilter plugin is called on every request; with a literal
+#              value it declares its edit at load and the gateway makes it with no call
 #   routes-few routes-many
 #              ROUTES_FEW or ROUTES_MANY routes each testing the path for equality, the
 #              request matching the last one
@@ -33,7 +36,7 @@ request_path() {
 }
 filter_count() {
     case $1 in
-        filter1) echo 1 ;;
+        filter1 | called1) echo 1 ;;
         filter10) echo 10 ;;
         *) echo 0 ;;
     esac
@@ -225,7 +228,7 @@ start_floor() {
 # ---- Ferrogate ----
 
 start_ferrogate() {
-    local id=$1 variant=$2 dir=$3 h1=0 h2=0 tls=0 i filters="" routes handler name
+    local id=$1 variant=$2 dir=$3 h1=0 h2=0 tls=0 i filters="" value routes handler name
     free_port h1
     free_port h2
     free_port tls
@@ -257,8 +260,10 @@ EOF
 EOF
     for ((i = 1; i <= $(filter_count "$variant"); i++)); do
         [[ -n $filters ]] && filters+=","
+        value=$i
+        [[ $variant == called* ]] && value="\${'$i'}"
         filters+="
-        {\"type\": \"HeaderFilter\", \"config\": {\"messageType\": \"RESPONSE\", \"add\": {\"X-Perf-$i\": [\"$i\"]}}}"
+        {\"type\": \"HeaderFilter\", \"config\": {\"messageType\": \"RESPONSE\", \"add\": {\"X-Perf-$i\": [\"$value\"]}}}"
     done
     routes=$(route_count "$variant")
     if [[ $routes -gt 0 ]]; then
