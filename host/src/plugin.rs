@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod embedded;
 pub mod engine;
+pub mod epoch;
 mod imports;
 pub mod loader;
 pub mod object;

@@ -147,3 +147,75 @@ fn hostile_plugins_fail_closed_and_the_gateway_serves_on() {
     assert!(failures("trap") >= 5_000, "{metrics}");
     assert!(failures("bomb") >= 2_500, "{metrics}");
 }
+
+/// The context switches the gateway's epoch ticker thread has made: it makes one per tick
+/// while it runs, none while it is parked.
+fn epoch_ticker_switches(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    for task in tasks {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.trim() != "ferrogate-epoch" {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        return status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap();
+    }
+    panic!("the gateway {pid} has no ferrogate-epoch thread");
+}
+
+/// Switches of the ticker over `spell`.
+fn ticker_switches_over(pid: u32, spell: Duration) -> u64 {
+    let before = epoch_ticker_switches(pid);
+    std::thread::sleep(spell);
+    epoch_ticker_switches(pid) - before
+}
+
+#[test]
+fn the_epoch_ticker_sleeps_while_no_plugin_runs_and_deadlines_hold_after_it_woke() {
+    let routes = [
+        ("loop", route("/loop", json!({"type": "InfiniteLoop"}))),
+        (
+            "ok",
+            route(
+                "/ok",
+                json!({"type": "AddRequestHeader", "config": {"name": "X-A", "value": "1"}}),
+            ),
+        ),
+    ];
+    let (_config, gateway) = start(
+        &routes,
+        json!([]),
+        json!({"deadline": "200 ms", "memory": "16 MiB"}),
+    );
+    let pid = gateway.pid();
+    // The ticker parks a second after the last plugin code ran (loading ran some); a 5 ms
+    // tick would make about 100 switches in half a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let idle = ticker_switches_over(pid, Duration::from_millis(500));
+    assert!(idle <= 2, "the idle ticker switched {idle} times in 500 ms");
+
+    // A call wakes it, and it ticks on for a while after.
+    assert_eq!(get(&gateway, "/ok").status, 200);
+    let woken = ticker_switches_over(pid, Duration::from_millis(500));
+    assert!(
+        woken >= 20,
+        "after a call the ticker switched {woken} times in 500 ms"
+    );
+
+    // Parked again, a runaway plugin's first call still meets its deadline.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(ticker_switches_over(pid, Duration::from_millis(300)) <= 2);
+    let started = Instant::now();
+    let reply = get(&gateway, "/loop");
+    let took = started.elapsed();
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        took >= Duration::from_millis(195) && took < Duration::from_secs(2),
+        "the loop was stopped after {took:?}"
+    );
+}

@@ -8,10 +8,15 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::epoch::TICKER;
 use super::state::StoreState;
 
 /// How often the epoch advances: the granularity of the CPU deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// How long the epoch ticker runs on with no plugin code armed or running before it parks
+/// (`epoch.rs`).
+const TICKER_IDLE: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub engine: Engine,
@@ -78,11 +83,18 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())
         .spawn(move || {
-            while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
+            let idle_ticks = TICKER_IDLE.as_nanos() / EPOCH_TICK.as_nanos();
+            TICKER.run(
+                EPOCH_TICK,
+                u32::try_from(idle_ticks).unwrap_or(u32::MAX),
+                || {
+                    let Some(engine) = ticker.upgrade() else {
+                        return false;
+                    };
+                    engine.increment_epoch();
+                    true
+                },
+            );
         })?;
     let linker = imports(&engine)?;
     let mut immediate_linker = imports(&engine)?;

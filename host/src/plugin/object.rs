@@ -172,6 +172,7 @@ impl PluginObject {
     /// callback below), so waits on the host, which run no wasm, cost at most one tick, and
     /// no clock is read per call.
     pub(super) fn arm(store: &mut Store<StoreState>) {
+        super::epoch::TICKER.keep_ticking();
         store.data_mut().ticks = 0;
         store.set_epoch_deadline(1);
     }
@@ -468,6 +469,7 @@ pub(super) fn new_store(
     let immediate = compiled.immediate;
     let mut store = Store::new(compiled.pre_engine(), state);
     store.epoch_deadline_callback(move |mut context| {
+        super::epoch::TICKER.keep_ticking();
         let state = context.data_mut();
         state.ticks += 1;
         if state.ticks >= allowed {
