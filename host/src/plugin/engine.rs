@@ -83,18 +83,13 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())
         .spawn(move || {
-            let idle_ticks = TICKER_IDLE.as_nanos() / EPOCH_TICK.as_nanos();
-            TICKER.run(
-                EPOCH_TICK,
-                u32::try_from(idle_ticks).unwrap_or(u32::MAX),
-                || {
-                    let Some(engine) = ticker.upgrade() else {
-                        return false;
-                    };
-                    engine.increment_epoch();
-                    true
-                },
-            );
+            TICKER.run(EPOCH_TICK, TICKER_IDLE, || {
+                let Some(engine) = ticker.upgrade() else {
+                    return false;
+                };
+                engine.increment_epoch();
+                true
+            });
         })?;
     let linker = imports(&engine)?;
     let mut immediate_linker = imports(&engine)?;

@@ -11,7 +11,7 @@
 //! callback runs at once and wakes the ticker before the next tick is needed.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -24,7 +24,6 @@ pub struct Ticker {
     active: AtomicBool,
     parked: AtomicBool,
     thread: OnceLock<Thread>,
-    ticks: AtomicU64,
 }
 
 impl Ticker {
@@ -33,7 +32,6 @@ impl Ticker {
             active: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             thread: OnceLock::new(),
-            ticks: AtomicU64::new(0),
         }
     }
 
@@ -54,24 +52,20 @@ impl Ticker {
         }
     }
 
-    /// How many ticks have passed (for tests and diagnostics).
-    pub fn ticks(&self) -> u64 {
-        self.ticks.load(SeqCst)
-    }
-
     /// Runs the ticker on the calling thread: every `period`, `tick` (which advances the
-    /// epoch, and says false when there is no engine left to tick, ending the loop); after
-    /// `idle_ticks` ticks with no activity it parks until `keep_ticking` wakes it.
-    pub fn run(&self, period: Duration, idle_ticks: u32, mut tick: impl FnMut() -> bool) {
+    /// epoch, and says false when there is no engine left to tick, ending the loop); once
+    /// `idle_after` has passed in ticks with no activity it parks until `keep_ticking` wakes
+    /// it.
+    pub fn run(&self, period: Duration, idle_after: Duration, mut tick: impl FnMut() -> bool) {
+        let idle_ticks = idle_after.as_nanos().div_ceil(period.as_nanos().max(1));
         // Set before the first park can happen, so no waker misses the handle.
         let _ = self.thread.set(std::thread::current());
-        let mut idle = 0;
+        let mut idle = 0u128;
         loop {
             std::thread::sleep(period);
             if !tick() {
                 return;
             }
-            self.ticks.fetch_add(1, SeqCst);
             if self.active.swap(false, SeqCst) {
                 idle = 0;
                 continue;
