@@ -118,6 +118,16 @@ impl Reply {
     }
 }
 
+/// The number a `/proc/.../status` file gives for `field` (`VmRSS`,
+/// `voluntary_ctxt_switches` ...), if the file and the field are there.
+pub fn proc_status_field(path: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(field)?.strip_prefix(':')?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
+
 /// A client that never goes through a proxy from the environment.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::plugins_support::start;
-use crate::{chain, client, get, try_send};
+use crate::{chain, client, get, proc_status_field, try_send};
 
 /// `filter` in front of a handler answering 200 `reached`.
 fn route(path: &str, filter: Value) -> Value {
@@ -17,14 +17,24 @@ fn route(path: &str, filter: Value) -> Value {
     )
 }
 
+/// A plugin filter that does its work and passes the request on.
+fn ok_route() -> (&'static str, Value) {
+    (
+        "ok",
+        route(
+            "/ok",
+            json!({"type": "AddRequestHeader", "config": {"name": "X-A", "value": "1"}}),
+        ),
+    )
+}
+
+/// A short deadline and a small memory cap, so hostile plugins meet them soon.
+fn tight_limits() -> Value {
+    json!({"deadline": "200 ms", "memory": "16 MiB"})
+}
+
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-        .unwrap()
+    proc_status_field(&format!("/proc/{pid}/status"), "VmRSS").unwrap()
 }
 
 /// Sends `count` requests over `threads` keep-alive clients, cycling through `paths`; every
@@ -56,19 +66,9 @@ fn hostile_plugins_fail_closed_and_the_gateway_serves_on() {
         ("bomb", route("/bomb", json!({"type": "MemoryBomb"}))),
         ("trap", route("/trap", json!({"type": "Trap"}))),
         ("panic", route("/panic", json!({"type": "Panic"}))),
-        (
-            "ok",
-            route(
-                "/ok",
-                json!({"type": "AddRequestHeader", "config": {"name": "X-A", "value": "1"}}),
-            ),
-        ),
+        ok_route(),
     ];
-    let (_config, gateway) = start(
-        &routes,
-        json!([]),
-        json!({"deadline": "200 ms", "memory": "16 MiB"}),
-    );
+    let (_config, gateway) = start(&routes, json!([]), tight_limits());
     assert_eq!(get(&gateway, "/ok").status, 200);
 
     // An infinite loop: 500 once the deadline passes; the worker is not stuck meanwhile.
@@ -158,12 +158,8 @@ fn epoch_ticker_switches(pid: u32) -> u64 {
         if name.trim() != "ferrogate-epoch" {
             continue;
         }
-        let status = std::fs::read_to_string(task.join("status")).unwrap();
-        return status
-            .lines()
-            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap();
+        let status = task.join("status");
+        return proc_status_field(&status.to_string_lossy(), "voluntary_ctxt_switches").unwrap();
     }
     panic!("the gateway {pid} has no ferrogate-epoch thread");
 }
@@ -179,19 +175,9 @@ fn ticker_switches_over(pid: u32, spell: Duration) -> u64 {
 fn the_epoch_ticker_sleeps_while_no_plugin_runs_and_deadlines_hold_after_it_woke() {
     let routes = [
         ("loop", route("/loop", json!({"type": "InfiniteLoop"}))),
-        (
-            "ok",
-            route(
-                "/ok",
-                json!({"type": "AddRequestHeader", "config": {"name": "X-A", "value": "1"}}),
-            ),
-        ),
+        ok_route(),
     ];
-    let (_config, gateway) = start(
-        &routes,
-        json!([]),
-        json!({"deadline": "200 ms", "memory": "16 MiB"}),
-    );
+    let (_config, gateway) = start(&routes, json!([]), tight_limits());
     let pid = gateway.pid();
     // The ticker parks a second after the last plugin code ran (loading ran some); a 5 ms
     // tick would make about 100 switches in half a second.

@@ -6,20 +6,14 @@ use std::time::{Duration, Instant};
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::json;
 
+use crate::proc_status_field;
 use crate::upstream_support::http_server;
 
 /// VmRSS and VmHWM of a process, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let status = format!("/proc/{pid}/status");
+    let field = |name| proc_status_field(&status, name).unwrap_or(0);
+    (field("VmRSS"), field("VmHWM"))
 }
 
 /// A reader producing `size` bytes without holding them.
