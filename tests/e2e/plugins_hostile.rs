@@ -205,3 +205,65 @@ fn the_epoch_ticker_sleeps_while_no_plugin_runs_and_deadlines_hold_after_it_woke
         "the loop was stopped after {took:?}"
     );
 }
+
+/// Where the process may not reserve the instance pool's address space (`ulimit -v`, valgrind),
+/// plugins still run, on instances allocated on demand, and the memory cap still holds.
+#[test]
+fn under_an_address_space_limit_plugins_run_without_the_pool_and_the_memory_cap_holds() {
+    let routes = [
+        ("bomb", route("/bomb", json!({"type": "MemoryBomb"}))),
+        ok_route(),
+    ];
+    let config = crate::plugins_support::configure(
+        crate::plugins_support::ALL,
+        tight_limits(),
+        json!([]),
+        &routes,
+    );
+    // Far more than the gateway needs, far less than a thousand 4 GiB pool slots.
+    let limit = format!("--as={}", 64u64 << 30);
+    let gateway = ferrogate_e2e::Gateway::start_wrapped(
+        &["prlimit", &limit, "--"],
+        config.path(),
+        &["--listen", "127.0.0.1:0"],
+        &[],
+        1,
+    );
+    assert!(
+        gateway
+            .wait_for_log(&["allocated on demand", "ulimit"], Duration::from_secs(5))
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
+    let reply = get(&gateway, "/ok");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, "reached");
+
+    // Stopped by the cap, the bomb's allocation fails and the guest aborts (`unreachable`);
+    // without it, the bomb would grow until its deadline stopped it.
+    for _ in 0..3 {
+        let reply = get(&gateway, "/bomb");
+        assert_eq!(reply.status, 500, "{}", reply.body);
+        assert_eq!(get(&gateway, "/ok").status, 200);
+    }
+    assert!(
+        gateway
+            .wait_for_log(&["MemoryBomb", "unreachable"], Duration::from_secs(5))
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
+    let logs = gateway.logs();
+    assert!(
+        !logs
+            .iter()
+            .any(|line| line.contains("MemoryBomb") && line.contains("deadline")),
+        "the bomb ran into its deadline, not the memory cap: {logs:#?}"
+    );
+    let peak = proc_status_field(&format!("/proc/{}/status", gateway.pid()), "VmHWM").unwrap();
+    assert!(
+        peak < 256 * 1024,
+        "the gateway's peak RSS reached {peak} KiB: the memory cap did not hold"
+    );
+}

@@ -162,7 +162,26 @@ impl Gateway {
         env: &[(&str, &str)],
         listeners: usize,
     ) -> Gateway {
-        let mut command = Command::new(binary());
+        Self::start_wrapped(&[], config, args, env, listeners)
+    }
+
+    /// [`Gateway::start_listening`] with the binary run by `wrapper` (a command and its
+    /// arguments, such as `prlimit --as=...`), which must exec it in its own process.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listeners: usize,
+    ) -> Gateway {
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary());
+                command
+            }
+            None => Command::new(binary()),
+        };
         command
             .arg("run")
             .arg("--config-dir")

@@ -1,12 +1,17 @@
 //! One wasmtime engine per process: epoch interruption driven by a ticker thread, the pooling
-//! allocator sized by the memory cap, and the on-disk compilation cache.
+//! allocator sized by the memory cap (or, where the process may not reserve the pool's address
+//! space, instances allocated on demand under a per-store limiter), and the on-disk compilation
+//! cache.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
+    StoreLimitsBuilder,
+};
 
 use super::epoch::TICKER;
 use super::state::StoreState;
@@ -20,10 +25,59 @@ const TICKER_IDLE: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub engine: Engine,
+    /// How instances get their memories: from the pool, or on demand with the cap enforced by
+    /// each store's limiter.
+    pub allocation: Allocation,
     pub linker: Linker<StoreState>,
     /// The same imports with the blocking operations of stdio streams defined as plain
     /// calls, for components that can wait on nothing else (`loader::compile` decides).
     pub immediate_linker: Linker<StoreState>,
+}
+
+/// Where the memories and tables of instances come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// The pooling allocator: slots reserved once, kept resident between instances; the cap is
+    /// the slot size.
+    Pooling,
+    /// Allocated per instance, because the pool's reservation (terabytes of address space
+    /// for a thousand slots) was refused: an address-space limit (`ulimit -v`), or a tool such
+    /// as valgrind. Memories reserve their cap and no more; each store's limiter refuses
+    /// growth beyond it.
+    OnDemand { memory: usize },
+}
+
+impl Runtime {
+    /// Limits for a new store: none with the pool (its slots are the cap), the memory cap on
+    /// demand. `Store::limiter` is to be set from `StoreState::limits` when this is `Some`.
+    pub fn store_limits(&self) -> Option<StoreLimits> {
+        store_limits(self.allocation)
+    }
+}
+
+fn store_limits(allocation: Allocation) -> Option<StoreLimits> {
+    match allocation {
+        Allocation::Pooling => None,
+        Allocation::OnDemand { memory } => Some(
+            StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .trap_on_grow_failure(false)
+                .build(),
+        ),
+    }
+}
+
+/// Puts a new store under `limits` (see [`Runtime::store_limits`]), if any.
+pub fn limit(store: &mut wasmtime::Store<StoreState>, limits: Option<StoreLimits>) {
+    if let Some(limits) = limits {
+        store.data_mut().limits = limits;
+        store.limiter(|state| &mut state.limits);
+    }
+}
+
+/// The limits of the process-wide runtime for a new store; `None` with the pool.
+pub fn current_store_limits() -> Option<StoreLimits> {
+    RUNTIME.get()?.as_ref().ok()?.store_limits()
 }
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -47,9 +101,8 @@ fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/ferrogate/wasmtime"))
 }
 
-fn build(memory: usize) -> wasmtime::Result<Runtime> {
-    let mut config = Config::new();
-    config.epoch_interruption(true);
+/// The pooling allocator's settings for a memory cap.
+fn pooling(memory: usize) -> PoolingAllocationConfig {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .max_memory_size(memory)
@@ -65,7 +118,27 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
         .linear_memory_keep_resident(2 << 20)
         .table_keep_resident(2 << 20)
         .pagemap_scan(wasmtime::Enabled::Auto);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    pooling
+}
+
+fn config(allocation: Allocation, memory: usize) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    match allocation {
+        Allocation::Pooling => {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(memory)));
+        }
+        Allocation::OnDemand { memory } => {
+            // Each memory reserves its cap (and a guard) instead of 4 GiB: the reason for
+            // this mode is an address space too small for large reservations. Bounds checks
+            // are then explicit in the compiled code, which is slower but the same sandbox.
+            config
+                .allocation_strategy(InstanceAllocationStrategy::OnDemand)
+                .memory_reservation(memory as u64)
+                .memory_guard_size(64 << 10)
+                .memory_reservation_for_growth(0);
+        }
+    }
     if let Some(dir) = cache_dir()
         && std::fs::create_dir_all(&dir).is_ok()
     {
@@ -78,7 +151,35 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
             Err(error) => tracing::warn!(%error, "plugin compilation cache disabled"),
         }
     }
-    let engine = Engine::new(&config)?;
+    config
+}
+
+/// The engine with the pooling allocator, or, when its reservation is refused, with instances
+/// allocated on demand (logged: plugin instances then cost more to create).
+fn engine(memory: usize) -> wasmtime::Result<(Engine, Allocation)> {
+    match Engine::new(&config(Allocation::Pooling, memory)) {
+        Ok(engine) => Ok((engine, Allocation::Pooling)),
+        Err(pool_error) => {
+            let allocation = Allocation::OnDemand { memory };
+            let engine = Engine::new(&config(allocation, memory)).map_err(|error| {
+                wasmtime::format_err!(
+                    "{error:#} (the pooling allocator was refused too: {pool_error:#})"
+                )
+            })?;
+            tracing::warn!(
+                error = %format!("{pool_error:#}"),
+                "the plugin instance pool could not reserve its address space (an address-space \
+                 limit such as `ulimit -v`, or a tool such as valgrind); plugin instances are \
+                 allocated on demand instead, with the same memory cap, at a higher cost per \
+                 new instance. Raise the limit to get the pool back."
+            );
+            Ok((engine, allocation))
+        }
+    }
+}
+
+fn build(memory: usize) -> wasmtime::Result<Runtime> {
+    let (engine, allocation) = engine(memory)?;
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())
@@ -96,6 +197,7 @@ fn build(memory: usize) -> wasmtime::Result<Runtime> {
     super::wasi_streams::define_sync(&mut immediate_linker)?;
     Ok(Runtime {
         engine,
+        allocation,
         linker,
         immediate_linker,
     })

@@ -222,6 +222,7 @@ pub fn compile(
     let info = Arc::new(ObjectInfo::probe(origin));
     let new_store = || {
         let mut store = wasmtime::Store::new(&runtime.engine, StoreState::new(info.clone()));
+        super::engine::limit(&mut store, runtime.store_limits());
         super::epoch::TICKER.keep_ticking();
         store.set_epoch_deadline(200);
         store

@@ -468,6 +468,7 @@ pub(super) fn new_store(
 ) -> Store<StoreState> {
     let immediate = compiled.immediate;
     let mut store = Store::new(compiled.pre_engine(), state);
+    super::engine::limit(&mut store, super::engine::current_store_limits());
     store.epoch_deadline_callback(move |mut context| {
         super::epoch::TICKER.keep_ticking();
         let state = context.data_mut();

@@ -92,6 +92,9 @@ pub struct StoreState {
     pub ticks: u32,
     /// What `init` declared about how the host runs the object.
     pub declared: Declarations,
+    /// The memory cap, where the engine allocates on demand (`engine::Allocation`); the pool
+    /// needs none.
+    pub limits: wasmtime::StoreLimits,
 }
 
 /// What an object's `init` tells the host about running it, so that the host can leave out
@@ -168,6 +171,7 @@ impl StoreState {
             filter_refs_asked: 0,
             ticks: 0,
             declared: Declarations::default(),
+            limits: wasmtime::StoreLimits::default(),
         }
     }
 }
