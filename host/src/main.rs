@@ -17,9 +17,10 @@ use ferrogate::telemetry::{LogFormat, init_logging};
 
 /// Every proxied request allocates and frees dozens of small blocks (header maps, bodies,
 /// boxed futures, buffers) on one thread; glibc's malloc spent about 13 % of the CPU of a
-/// plain proxied request on that (consolidating its bins, copying on realloc).
+/// plain proxied request on that (consolidating its bins, copying on realloc). mimalloc,
+/// through `ferrogate-alloc`, which keeps it on its fast paths (alloc/src/lib.rs).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrogate_alloc::MiMalloc = ferrogate_alloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

@@ -4,8 +4,9 @@ per connection, grouped by size and alignment, and how the mimalloc arena's resi
 grew meanwhile.
 
 The trace is `perf script -F tid,event,trace` of uprobes on mimalloc's entry points and
-returns (GROUP:malloc, malloc_ret, zalloc, zalloc_ret, realloc, realloc_ret, free; perf adds
-"__return" to the names of return probes). An entry
+returns (GROUP:malloc, malloc_ret, zalloc, zalloc_ret, realloc, realloc_ret for the aligned
+forms; pmalloc, pzalloc, prealloc and their returns for the plain ones, which carry no
+alignment and are listed with 0; free; perf adds "__return" to the names of return probes). An entry
 and its return are paired by thread. Standard library only.
 """
 
@@ -21,11 +22,12 @@ FIELD = re.compile(r"^(\w+):\s+(\d+) kB")
 
 
 def mimalloc_size_class(size: int) -> int:
-    """The block size mimalloc serves `size` from: whole words up to 8, then four classes per
+    """The block size mimalloc serves `size` from: one word, then pairs of words up to 8 words
+    (its minimal alignment is 16 bytes on 64-bit targets, `MI_ALIGN2W`), then four classes per
     doubling (mimalloc's `_mi_bin`), for the sizes small objects have."""
     words = max(1, (size + 7) // 8)
     if words <= 8:
-        return words * 8
+        return 8 if words == 1 else (words + 1) // 2 * 16
     high = words.bit_length() - 1
     step = 1 << (high - 2)
     return ((words + step - 1) // step) * step * 8
@@ -57,10 +59,10 @@ def live_allocations(trace_lines, group):
                     older["reallocated"] += 1
             if values.get("ret"):
                 live[values["ret"]] = (size, align)
-        elif event in ("malloc", "zalloc"):
-            pending[thread] = (values["size"], values["align"], 0)
-        elif event == "realloc":
-            pending[thread] = (values["size"], values["align"], values["p"])
+        elif event in ("malloc", "zalloc", "pmalloc", "pzalloc"):
+            pending[thread] = (values["size"], values.get("align", 0), 0)
+        elif event in ("realloc", "prealloc"):
+            pending[thread] = (values["size"], values.get("align", 0), values["p"])
         elif event == "free" and values.get("p"):
             if values["p"] in live:
                 del live[values["p"]]

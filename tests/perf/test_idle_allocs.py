@@ -20,13 +20,21 @@ TRACE = """\
  100  g:realloc_ret__return: (55d5 <- 55d3) ret=16384
  100  other:malloc: (55d2) size=999 align=8
  100  other:malloc_ret__return: (55d2 <- 55d3) ret=20480
+ 101  g:pmalloc: (55d6) size=56
+ 101  g:pmalloc_ret__return: (55d6 <- 55d3) ret=24576
+ 101  g:pzalloc: (55d7) size=40
+ 101  g:pzalloc_ret__return: (55d7 <- 55d3) ret=28672
+ 101  g:prealloc: (55d8) p=28672 size=72
+ 101  g:prealloc_ret__return: (55d8 <- 55d3) ret=32768
 """
 
 
 class LiveAllocationsTest(unittest.TestCase):
     def test_what_is_freed_or_moved_is_no_longer_live(self):
         live, older = idle_allocs.live_allocations(TRACE.splitlines(), "g")
-        self.assertEqual(live, {4096: (256, 128), 16384: (176, 8)})
+        # Plain allocations carry no alignment: 0.
+        self.assertEqual(live, {4096: (256, 128), 16384: (176, 8), 24576: (56, 0),
+                                32768: (72, 0)})
         self.assertEqual(older["freed"], 1)
         self.assertEqual(older["reallocated"], 0)
 
@@ -38,9 +46,9 @@ class LiveAllocationsTest(unittest.TestCase):
 class SizeClassTest(unittest.TestCase):
     def test_mimalloc_classes(self):
         classes = {size: idle_allocs.mimalloc_size_class(size)
-                   for size in (1, 48, 56, 57, 88, 96, 100, 256, 257)}
-        self.assertEqual(classes, {1: 8, 48: 48, 56: 56, 57: 64, 88: 96, 96: 96, 100: 112,
-                                   256: 256, 257: 320})
+                   for size in (1, 8, 9, 24, 48, 56, 57, 88, 96, 100, 256, 257)}
+        self.assertEqual(classes, {1: 8, 8: 8, 9: 16, 24: 32, 48: 48, 56: 64, 57: 64, 88: 96,
+                                   96: 96, 100: 112, 256: 256, 257: 320})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-//! The gateway's binary allocates with mimalloc (`host/src/main.rs`); the benches do too, so
-//! that what they measure is what the binary runs.
+//! The gateway's binary allocates with mimalloc (`ferrogate-alloc`, `host/src/main.rs`); the
+//! benches do too, so that what they measure is what the binary runs.
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrogate_alloc::MiMalloc = ferrogate_alloc::MiMalloc;

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrogate_alloc::MiMalloc = ferrogate_alloc::MiMalloc;
 
 /// Idle upstream connections with what was read past their last response.
 type Pool = Rc<RefCell<Vec<(TcpStream, BytesMut)>>>;
