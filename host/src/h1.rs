@@ -20,8 +20,8 @@ pub use body::{
     write_message,
 };
 pub use head::{
-    ConnectionHeader, Framing, HeadError, MAX_HEADERS, RequestHead, ResponseHead, connection_has,
-    encode_request_head, encode_response_head, list_items, parse_request, parse_response,
-    request_framing, response_framing, wants_keep_alive,
+    ConnectionHeader, ConnectionTokens, Framing, HeadError, HeadFacts, MAX_HEADERS, RequestHead,
+    ResponseHead, connection_has, encode_request_head, encode_response_head, list_items,
+    parse_request, parse_response, request_framing, response_framing, wants_keep_alive,
 };
 pub use io::{Joined, Reader, Transport, write_all_vectored};

@@ -17,6 +17,8 @@ pub struct RequestHead {
     pub uri: Uri,
     pub version: Version,
     pub headers: HeaderMap,
+    /// What the framing and connection rules read from `headers`, as parsed.
+    pub facts: HeadFacts,
 }
 
 #[derive(Debug)]
@@ -24,6 +26,154 @@ pub struct ResponseHead {
     pub status: StatusCode,
     pub version: Version,
     pub headers: HeaderMap,
+    /// What the framing and connection rules read from `headers`, as parsed.
+    pub facts: HeadFacts,
+}
+
+/// What the framing and connection rules need from a head's fields, noted while the fields are
+/// parsed: each lookup in a header map hashes the name, and a proxied request made eight of
+/// them for these alone (docs/development.md, "Counting instructions").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadFacts {
+    /// The length every `Content-Length` value agrees on; `None` without the header.
+    content_length: Result<Option<u64>, FieldError>,
+    /// Whether the last transfer coding is `chunked`; `None` without `Transfer-Encoding`.
+    chunked_last: Result<Option<bool>, FieldError>,
+    /// The tokens of `Connection` the rules act on.
+    pub connection: ConnectionTokens,
+    /// Whether the head has an `Expect` field.
+    pub expect: bool,
+    /// Whether the head has an `Upgrade` field.
+    pub upgrade: bool,
+}
+
+/// What is wrong with a framing field, kept in a byte rather than as its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldError {
+    InvalidLength,
+    ConflictingLengths,
+    InvalidCoding,
+}
+
+impl FieldError {
+    fn framing(self) -> HeadError {
+        HeadError::Framing(match self {
+            FieldError::InvalidLength => "invalid Content-Length",
+            FieldError::ConflictingLengths => "conflicting Content-Length values",
+            FieldError::InvalidCoding => "invalid Transfer-Encoding",
+        })
+    }
+}
+
+/// The `Connection` tokens HTTP/1.1's rules act on, found case-insensitively in any of its
+/// values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionTokens {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl Default for HeadFacts {
+    fn default() -> Self {
+        HeadFacts {
+            content_length: Ok(None),
+            chunked_last: Ok(None),
+            connection: ConnectionTokens::default(),
+            expect: false,
+            upgrade: false,
+        }
+    }
+}
+
+impl HeadFacts {
+    /// The facts of fields already in a map (a head built rather than parsed).
+    pub fn of(headers: &HeaderMap) -> Self {
+        let mut facts = HeadFacts::default();
+        for (name, value) in headers {
+            facts.note(name, value);
+        }
+        facts
+    }
+
+    /// Takes one field into account, in the order of the head.
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if name == header::CONTENT_LENGTH {
+            self.note_content_length(value);
+        } else if name == header::TRANSFER_ENCODING {
+            self.note_transfer_encoding(value);
+        } else if name == header::CONNECTION {
+            for item in list_items(std::iter::once(value)) {
+                if item.eq_ignore_ascii_case("close") {
+                    self.connection.close = true;
+                } else if item.eq_ignore_ascii_case("keep-alive") {
+                    self.connection.keep_alive = true;
+                } else if item.eq_ignore_ascii_case("upgrade") {
+                    self.connection.upgrade = true;
+                }
+            }
+        } else if name == header::EXPECT {
+            self.expect = true;
+        } else if name == header::UPGRADE {
+            self.upgrade = true;
+        }
+    }
+
+    fn note_content_length(&mut self, value: &HeaderValue) {
+        let Ok(found) = self.content_length else {
+            return;
+        };
+        self.content_length = content_length_items(value, found);
+    }
+
+    fn note_transfer_encoding(&mut self, value: &HeaderValue) {
+        let Ok(last) = self.chunked_last else {
+            return;
+        };
+        self.chunked_last = match value.to_str() {
+            Ok(text) => Ok(text
+                .rsplit(',')
+                .map(str::trim)
+                .find(|coding| !coding.is_empty())
+                .map(|coding| coding.eq_ignore_ascii_case("chunked"))
+                .or(last)),
+            Err(_) => Err(FieldError::InvalidCoding),
+        };
+    }
+
+    fn content_length(&self) -> Result<Option<u64>, HeadError> {
+        self.content_length.map_err(FieldError::framing)
+    }
+
+    fn chunked_last(&self) -> Result<Option<bool>, HeadError> {
+        self.chunked_last.map_err(FieldError::framing)
+    }
+
+    /// Whether the head has a `Content-Length` field, valid or not.
+    fn has_content_length(&self) -> bool {
+        self.content_length != Ok(None)
+    }
+}
+
+/// Adds the lengths of one `Content-Length` value to `found`: a list of equal values is
+/// allowed (RFC 9110 8.6); differing ones are an attack.
+fn content_length_items(
+    value: &HeaderValue,
+    mut found: Option<u64>,
+) -> Result<Option<u64>, FieldError> {
+    let text = value.to_str().map_err(|_| FieldError::InvalidLength)?;
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.is_empty() || !item.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(FieldError::InvalidLength);
+        }
+        let length: u64 = item.parse().map_err(|_| FieldError::InvalidLength)?;
+        if found.is_some_and(|previous| previous != length) {
+            return Err(FieldError::ConflictingLengths);
+        }
+        found = Some(length);
+    }
+    Ok(found)
 }
 
 /// Why a head was refused; each maps to the status a server answers with.
@@ -61,6 +211,15 @@ struct Field {
     value: (u32, u32),
 }
 
+/// The fields of one head, inline for the usual few.
+type Fields = smallvec::SmallVec<[Field; 24]>;
+
+/// httparse's slots for the fields: left uninitialised (128 of them are 4 KiB, which
+/// initialising cost each parse a memset of that size).
+fn slots<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] {
+    [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS]
+}
+
 fn span(base: *const u8, part: &[u8]) -> (u32, u32) {
     // Both point into the same buffer; offsets fit in u32 because heads are bounded far below.
     let start = part.as_ptr() as usize - base as usize;
@@ -87,8 +246,13 @@ fn parse_error(error: httparse::Error) -> HeadError {
 /// a HeaderFilter or two) before it must grow, which rehashes and moves every entry.
 const RESPONSE_ROOM: usize = 4;
 
-fn header_map(head: &Bytes, fields: &[Field], room: usize) -> Result<HeaderMap, HeadError> {
+fn header_map(
+    head: &Bytes,
+    fields: &[Field],
+    room: usize,
+) -> Result<(HeaderMap, HeadFacts), HeadError> {
     let mut headers = HeaderMap::with_capacity(fields.len() + room);
+    let mut facts = HeadFacts::default();
     for field in fields {
         let name = &head[field.name.0 as usize..field.name.1 as usize];
         let name = HeaderName::from_bytes(name)
@@ -96,9 +260,10 @@ fn header_map(head: &Bytes, fields: &[Field], room: usize) -> Result<HeaderMap, 
         let value = head.slice(field.value.0 as usize..field.value.1 as usize);
         let value = HeaderValue::from_maybe_shared(value)
             .map_err(|_| HeadError::Malformed(format!("invalid value of header {name}")))?;
+        facts.note(&name, &value);
         headers.append(name, value);
     }
-    Ok(headers)
+    Ok((headers, facts))
 }
 
 /// Parses the request head at the start of `buf`, taking its bytes out of `buf`. `None`: the
@@ -110,11 +275,13 @@ pub fn parse_request(
     max_bytes: usize,
     scheme: Option<&http::uri::Scheme>,
 ) -> Result<Option<RequestHead>, HeadError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut fields = [Field::default(); MAX_HEADERS];
+    let mut slots = slots();
     let base = buf.as_ptr();
-    let mut request = httparse::Request::new(&mut slots);
-    let length = match request.parse(buf).map_err(parse_error)? {
+    let mut request = httparse::Request::new(&mut []);
+    let length = match request
+        .parse_with_uninit_headers(buf, &mut slots)
+        .map_err(parse_error)?
+    {
         httparse::Status::Partial => {
             return if buf.len() > max_bytes {
                 Err(HeadError::TooLarge(max_bytes))
@@ -127,14 +294,17 @@ pub fn parse_request(
     if length > max_bytes {
         return Err(HeadError::TooLarge(max_bytes));
     }
-    let count = request.headers.len();
     let mut host = None;
-    for (field, header) in fields.iter_mut().zip(request.headers.iter()) {
-        field.name = span(base, header.name.as_bytes());
-        field.value = span(base, header.value);
+    let mut fields = Fields::with_capacity(request.headers.len());
+    for header in request.headers.iter() {
+        let field = Field {
+            name: span(base, header.name.as_bytes()),
+            value: span(base, header.value),
+        };
         if host.is_none() && header.name.eq_ignore_ascii_case("host") {
             host = Some(field.value);
         }
+        fields.push(field);
     }
     let method = Method::from_bytes(request.method.unwrap_or("").as_bytes())
         .map_err(|_| HeadError::Malformed("invalid method".to_owned()))?;
@@ -149,11 +319,13 @@ pub fn parse_request(
         _ => Uri::from_maybe_shared(target)
             .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?,
     };
+    let (headers, facts) = header_map(&head, &fields, 0)?;
     Ok(Some(RequestHead {
         method,
         uri,
         version,
-        headers: header_map(&head, &fields[..count], 0)?,
+        headers,
+        facts,
     }))
 }
 
@@ -177,11 +349,13 @@ pub fn parse_response(
     buf: &mut BytesMut,
     max_bytes: usize,
 ) -> Result<Option<ResponseHead>, HeadError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut fields = [Field::default(); MAX_HEADERS];
+    let mut slots = slots();
     let base = buf.as_ptr();
-    let mut response = httparse::Response::new(&mut slots);
-    let length = match response.parse(buf).map_err(parse_error)? {
+    let mut response = httparse::Response::new(&mut []);
+    let length = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut response, buf, &mut slots)
+        .map_err(parse_error)?
+    {
         httparse::Status::Partial => {
             return if buf.len() > max_bytes {
                 Err(HeadError::TooLarge(max_bytes))
@@ -194,19 +368,24 @@ pub fn parse_response(
     if length > max_bytes {
         return Err(HeadError::TooLarge(max_bytes));
     }
-    let count = response.headers.len();
-    for (field, header) in fields.iter_mut().zip(response.headers.iter()) {
-        field.name = span(base, header.name.as_bytes());
-        field.value = span(base, header.value);
-    }
+    let fields: Fields = response
+        .headers
+        .iter()
+        .map(|header| Field {
+            name: span(base, header.name.as_bytes()),
+            value: span(base, header.value),
+        })
+        .collect();
     let status = StatusCode::from_u16(response.code.unwrap_or(0))
         .map_err(|_| HeadError::Malformed("invalid status code".to_owned()))?;
     let version = version(response.version)?;
     let head = buf.split_to(length).freeze();
+    let (headers, facts) = header_map(&head, &fields, RESPONSE_ROOM)?;
     Ok(Some(ResponseHead {
         status,
         version,
-        headers: header_map(&head, &fields[..count], RESPONSE_ROOM)?,
+        headers,
+        facts,
     }))
 }
 
@@ -227,11 +406,11 @@ pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// Whether the peer lets the connection carry another message after this one.
-pub fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+pub fn wants_keep_alive(version: Version, connection: ConnectionTokens) -> bool {
     if version == Version::HTTP_11 {
-        !connection_has(headers, "close")
+        !connection.close
     } else {
-        connection_has(headers, "keep-alive")
+        connection.keep_alive
     }
 }
 
@@ -246,64 +425,22 @@ pub enum Framing {
     UntilClose,
 }
 
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
-    let mut found: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        // A list of equal values is allowed (RFC 9110 8.6); differing ones are an attack.
-        for item in value
-            .to_str()
-            .map_err(|_| HeadError::Framing("invalid Content-Length"))?
-            .split(',')
-        {
-            let item = item.trim();
-            if item.is_empty() || !item.bytes().all(|byte| byte.is_ascii_digit()) {
-                return Err(HeadError::Framing("invalid Content-Length"));
-            }
-            let length: u64 = item
-                .parse()
-                .map_err(|_| HeadError::Framing("invalid Content-Length"))?;
-            if found.is_some_and(|previous| previous != length) {
-                return Err(HeadError::Framing("conflicting Content-Length values"));
-            }
-            found = Some(length);
-        }
-    }
-    Ok(found)
-}
-
-/// Whether `Transfer-Encoding` ends with `chunked`; `None` without the header.
-fn chunked_last(headers: &HeaderMap) -> Result<Option<bool>, HeadError> {
-    let mut last: Option<String> = None;
-    for value in headers.get_all(header::TRANSFER_ENCODING) {
-        let text = value
-            .to_str()
-            .map_err(|_| HeadError::Framing("invalid Transfer-Encoding"))?;
-        for coding in text.split(',') {
-            let coding = coding.trim();
-            if !coding.is_empty() {
-                last = Some(coding.to_ascii_lowercase());
-            }
-        }
-    }
-    Ok(last.map(|coding| coding == "chunked"))
-}
-
 /// The framing of a request body (RFC 9112 6.3). A request with both `Transfer-Encoding` and
 /// `Content-Length`, or with a transfer coding other than a final `chunked`, is refused: a
 /// proxy that guessed would let requests be smuggled past it.
 pub fn request_framing(head: &RequestHead) -> Result<Framing, HeadError> {
-    match chunked_last(&head.headers)? {
+    match head.facts.chunked_last()? {
         Some(_) if head.version == Version::HTTP_10 => Err(HeadError::Framing(
             "Transfer-Encoding in an HTTP/1.0 request",
         )),
-        Some(_) if head.headers.contains_key(header::CONTENT_LENGTH) => Err(HeadError::Framing(
+        Some(_) if head.facts.has_content_length() => Err(HeadError::Framing(
             "both Transfer-Encoding and Content-Length",
         )),
         Some(true) => Ok(Framing::Chunked),
         Some(false) => Err(HeadError::Framing(
             "a transfer coding other than a final chunked",
         )),
-        None => Ok(match content_length(&head.headers)? {
+        None => Ok(match head.facts.content_length()? {
             None | Some(0) => Framing::Empty,
             Some(length) => Framing::Length(length),
         }),
@@ -323,11 +460,11 @@ pub fn response_framing(
     {
         return Ok(Framing::Empty);
     }
-    match chunked_last(&head.headers)? {
+    match head.facts.chunked_last()? {
         Some(true) => Ok(Framing::Chunked),
         // An unknown coding cannot be delimited: the body runs to the connection's end.
         Some(false) => Ok(Framing::UntilClose),
-        None => Ok(match content_length(&head.headers)? {
+        None => Ok(match head.facts.content_length()? {
             Some(0) => Framing::Empty,
             Some(length) => Framing::Length(length),
             None => Framing::UntilClose,

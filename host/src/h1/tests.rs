@@ -184,11 +184,51 @@ fn response_framing_depends_on_the_request_and_the_status() {
         response_framing(&Method::GET, &unframed).unwrap(),
         Framing::UntilClose
     );
-    assert!(!wants_keep_alive(unframed.version, &unframed.headers));
+    assert!(!wants_keep_alive(
+        unframed.version,
+        unframed.facts.connection
+    ));
     let kept = response("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n");
-    assert!(wants_keep_alive(kept.version, &kept.headers));
+    assert!(wants_keep_alive(kept.version, kept.facts.connection));
     let closed = response("HTTP/1.1 200 OK\r\nConnection: foo, close\r\n\r\n");
-    assert!(!wants_keep_alive(closed.version, &closed.headers));
+    assert!(!wants_keep_alive(closed.version, closed.facts.connection));
+}
+
+#[test]
+fn the_facts_noted_while_parsing_are_those_of_the_parsed_fields() {
+    // Noted field by field as the head is parsed, they must agree with the same rules applied
+    // to the finished map, whatever the order, case and repetition of the fields.
+    let heads = [
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: x\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTRANSFER-ENCODING: Chunked, \r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n\r\n",
+        "GET / HTTP/1.1\r\nConnection: Upgrade, keep-alive\r\nUpgrade: websocket\r\n\r\n",
+        "GET / HTTP/1.0\r\nConnection: foo\r\nconnection: CLOSE\r\n\r\n",
+        "PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+    ];
+    for text in heads {
+        let head = request(text).unwrap().unwrap();
+        assert_eq!(head.facts, HeadFacts::of(&head.headers), "{text:?}");
+    }
+    let upgrade = request(heads[7]).unwrap().unwrap().facts;
+    assert!(upgrade.upgrade && upgrade.connection.upgrade && upgrade.connection.keep_alive);
+    assert!(!upgrade.connection.close && !upgrade.expect);
+    let closing = request(heads[8]).unwrap().unwrap().facts;
+    assert!(closing.connection.close && !closing.connection.keep_alive);
+    assert!(request(heads[9]).unwrap().unwrap().facts.expect);
+    assert_eq!(
+        framing_of(heads[4]).unwrap(),
+        Framing::Chunked,
+        "the last coding of the last field decides"
+    );
+    assert_eq!(framing_of(heads[5]).unwrap(), Framing::Chunked);
+    let response = response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n");
+    assert_eq!(response.facts, HeadFacts::of(&response.headers));
+    assert!(response.facts.connection.close);
 }
 
 /// Decodes `wire` fed in two pieces split at `split`, returning the body and what is left.

@@ -372,7 +372,7 @@ impl Attempt {
         };
         let response_framing = h1::response_framing(request.method, &response_head)
             .map_err(|error| SendError::Failed(format!("the upstream's response: {error}")))?;
-        let reusable = h1::wants_keep_alive(response_head.version, &response_head.headers)
+        let reusable = h1::wants_keep_alive(response_head.version, response_head.facts.connection)
             && !request.connection_has("close")
             && response_framing != Framing::UntilClose;
 

@@ -51,6 +51,10 @@ impl<R: Transport> BodyEnd<R> for ReturnToConnection<R> {
     }
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per request and matched at once; boxing the head would cost an allocation per request"
+)]
 enum NextHead {
     Head(RequestHead),
     /// The client closed, stayed silent too long, or the gateway is shutting down.
@@ -271,7 +275,7 @@ where
             return Outcome::Close;
         }
     };
-    let keep_alive = h1::wants_keep_alive(head.version, &head.headers) && !closing;
+    let keep_alive = h1::wants_keep_alive(head.version, head.facts.connection) && !closing;
     let version = head.version;
     let is_head = head.method == http::Method::HEAD;
 
@@ -281,6 +285,7 @@ where
             (crate::http::empty_body(), Some(reader), None)
         } else {
             if version == http::Version::HTTP_11
+                && head.facts.expect
                 && head
                     .headers
                     .get(http::header::EXPECT)
@@ -303,8 +308,10 @@ where
     *request.version_mut() = head.version;
     let mut headers = head.headers;
     // The gateway answers the expectation itself (above); upstreams get the body outright.
-    headers.remove(http::header::EXPECT);
-    let upgrade = if crate::proxy::websocket::is_upgrade_request(&headers) {
+    if head.facts.expect {
+        headers.remove(http::header::EXPECT);
+    }
+    let upgrade = if head.facts.upgrade && head.facts.connection.upgrade {
         let (pending, on_upgrade) = upgrade::pending();
         request.extensions_mut().insert(on_upgrade);
         Some(pending)
