@@ -74,6 +74,22 @@ pub struct ConnectionTokens {
     pub upgrade: bool,
 }
 
+impl ConnectionTokens {
+    /// Takes `token` into account; false when it is none of the three (or a list of tokens).
+    fn note(&mut self, token: &[u8]) -> bool {
+        if token.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+        } else if token.eq_ignore_ascii_case(b"close") {
+            self.close = true;
+        } else if token.eq_ignore_ascii_case(b"upgrade") {
+            self.upgrade = true;
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
 impl Default for HeadFacts {
     fn default() -> Self {
         HeadFacts {
@@ -103,13 +119,10 @@ impl HeadFacts {
         } else if name == header::TRANSFER_ENCODING {
             self.note_transfer_encoding(value);
         } else if name == header::CONNECTION {
-            for item in list_items(std::iter::once(value)) {
-                if item.eq_ignore_ascii_case("close") {
-                    self.connection.close = true;
-                } else if item.eq_ignore_ascii_case("keep-alive") {
-                    self.connection.keep_alive = true;
-                } else if item.eq_ignore_ascii_case("upgrade") {
-                    self.connection.upgrade = true;
+            // Most values are one token: no list to split.
+            if !self.connection.note(value.as_bytes()) {
+                for item in list_items(std::iter::once(value)) {
+                    self.connection.note(item.as_bytes());
                 }
             }
         } else if name == header::EXPECT {
@@ -161,6 +174,17 @@ fn content_length_items(
     value: &HeaderValue,
     mut found: Option<u64>,
 ) -> Result<Option<u64>, FieldError> {
+    let bytes = value.as_bytes();
+    // Most values are one length: digits alone, with no list to split.
+    if !bytes.is_empty() && bytes.len() <= 19 && bytes.iter().all(u8::is_ascii_digit) {
+        let length = bytes
+            .iter()
+            .fold(0u64, |length, digit| length * 10 + u64::from(digit - b'0'));
+        if found.is_some_and(|previous| previous != length) {
+            return Err(FieldError::ConflictingLengths);
+        }
+        return Ok(Some(length));
+    }
     let text = value.to_str().map_err(|_| FieldError::InvalidLength)?;
     for item in text.split(',') {
         let item = item.trim();

@@ -259,18 +259,7 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     if present == 0 {
         return;
     }
-    // Tokens naming hop-by-hop fields (`keep-alive`, `upgrade`) are handled by `present`;
-    // only others are parsed into names, which for a name not in the standard table
-    // allocates.
-    let named_by_connection: Vec<HeaderName> =
-        crate::h1::list_items(&headers.get_all(header::CONNECTION))
-            .filter(|item| {
-                !HOP_BY_HOP
-                    .iter()
-                    .any(|hop| hop.as_str().eq_ignore_ascii_case(item))
-            })
-            .filter_map(|item| HeaderName::from_bytes(item.as_bytes()).ok())
-            .collect();
+    let named_by_connection = names_in_connection(headers);
     for name in &named_by_connection {
         headers.remove(name);
     }
@@ -279,6 +268,29 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
             headers.remove(name);
         }
     }
+}
+
+/// The fields `Connection` names besides the hop-by-hop ones, which go anyway.
+fn names_in_connection(headers: &http::HeaderMap) -> Vec<HeaderName> {
+    let mut connection = headers.get_all(header::CONNECTION).iter();
+    // `Connection: keep-alive` (or close), the usual one, names no field: nothing to split.
+    if let (Some(value), None) = (connection.next(), connection.next()) {
+        let value = value.as_bytes();
+        if value.eq_ignore_ascii_case(b"keep-alive") || value.eq_ignore_ascii_case(b"close") {
+            return Vec::new();
+        }
+    }
+    // Tokens naming hop-by-hop fields (`keep-alive`, `upgrade`) are handled by the caller;
+    // only others are parsed into names, which for a name not in the standard table
+    // allocates.
+    crate::h1::list_items(&headers.get_all(header::CONNECTION))
+        .filter(|item| {
+            !HOP_BY_HOP
+                .iter()
+                .any(|hop| hop.as_str().eq_ignore_ascii_case(item))
+        })
+        .filter_map(|item| HeaderName::from_bytes(item.as_bytes()).ok())
+        .collect()
 }
 
 impl Handler for ClientHandler {
