@@ -322,7 +322,7 @@ impl Handler for ClientHandler {
                     (Some(websocket), true) => websocket,
                     _ => &self.client,
                 };
-                client.send(outgoing, body).await
+                client.send(&mut outgoing, body).await
             };
             let mut response = match sent {
                 Ok(response) => response,

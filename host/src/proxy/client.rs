@@ -261,10 +261,11 @@ impl UpstreamClient {
     }
 
     /// Sends the request. The response body holds this upstream's connection slot until it
-    /// ends (or is dropped).
+    /// ends (or is dropped). The request is borrowed, not taken: every proxied request's
+    /// future would otherwise hold it twice, as its caller's and as this one's.
     pub async fn send(
         &self,
-        mut request: Outgoing<'_>,
+        request: &mut Outgoing<'_>,
         body: Body,
     ) -> Result<http::Response<Body>, Failure> {
         let target = request.uri;
@@ -296,20 +297,19 @@ impl UpstreamClient {
         let mut stale_retried = false;
         let mut body = Some(body);
         loop {
-            let sent = self.send_once(
-                &request,
-                body.take().unwrap_or_else(crate::http::empty_body),
-                &mut slot,
-            );
-            // HTTP/1.1 keeps soTimeout on the connection's own timer.
+            let body = body.take().unwrap_or_else(crate::http::empty_body);
+            // HTTP/1.1 keeps soTimeout on the connection's own timer. Each branch makes its
+            // own attempt: a future made first and then moved into the timeout would take
+            // room twice.
             let result = match (self.settings.so_timeout, &self.transport) {
                 (Some(limit), Transport::Hyper(_)) => {
+                    let sent = self.send_once(request, body, &mut slot);
                     match tokio::time::timeout(limit, sent).await {
                         Ok(result) => result,
                         Err(_) => Err(SendError::Timeout),
                     }
                 }
-                _ => sent.await,
+                _ => self.send_once(request, body, &mut slot).await,
             };
             let error = match result {
                 Ok(response) => {

@@ -199,9 +199,9 @@ impl H1Client {
         let (conn, timer, head, proxied, reused) = match pooled {
             Some(idle) => (idle.conn, idle.timer, idle.head, idle.proxied, true),
             None => {
-                let (io, proxied) = self
-                    .connector
-                    .connect(uri)
+                // Boxed: connecting (a proxy tunnel, a TLS handshake) takes a future as large
+                // as the rest of a request's together, and most requests reuse a connection.
+                let (io, proxied) = Box::pin(self.connector.connect(uri))
                     .await
                     .map_err(SendError::Connect)?
                     .into_parts();
@@ -266,30 +266,48 @@ async fn read_head(
 
 /// Runs `work` until it completes or `deadline` passes, on the connection's own timer. The
 /// timer is re-armed only when it fires before the deadline (it was left at an earlier one).
-async fn within<F: Future>(
-    timer: &mut Timer,
-    deadline: Option<Instant>,
-    work: F,
-) -> Result<F::Output, SendError> {
-    let Some(deadline) = deadline else {
-        return Ok(work.await);
-    };
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+fn within<F: Future>(timer: &mut Timer, deadline: Option<Instant>, work: F) -> Within<'_, F> {
+    Within {
+        timer,
+        deadline,
+        work,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`within`]'s future. A struct rather than an `async fn`: an async fn keeps its
+    /// arguments twice (as received and as the body's locals), and `work`, the request's
+    /// write or the response head's read, is most of the size of every future of a proxied
+    /// request above it.
+    struct Within<'t, F> {
+        timer: &'t mut Timer,
+        deadline: Option<Instant>,
+        #[pin]
+        work: F,
+    }
+}
+
+impl<F: Future> Future for Within<'_, F> {
+    type Output = Result<F::Output, SendError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.work.poll(cx) {
             return Poll::Ready(Ok(output));
         }
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
         loop {
-            if timer.as_mut().poll(cx).is_pending() {
+            if this.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             if Instant::now() >= deadline {
                 return Poll::Ready(Err(SendError::Timeout));
             }
-            timer.as_mut().reset(deadline);
+            this.timer.as_mut().reset(deadline);
         }
-    })
-    .await
+    }
 }
 
 /// One request on one connection.
