@@ -49,19 +49,94 @@ impl<R: Transport> Reader<R> {
     /// end of the stream.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>, room: usize) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < room {
-            self.buf.reserve(room);
+            self.make_room(room);
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
     }
 
-    /// Gives the buffer's memory back when it holds nothing, so that an idle connection holds
-    /// no buffer (the next read allocates a new one).
-    pub fn release_if_empty(&mut self) {
+    /// Room for `room` more bytes: in the buffer's own memory when nothing read out of it is
+    /// still in use, else in a spare buffer of this thread, else in a new one.
+    pub fn make_room(&mut self, room: usize) {
+        if self.buf.try_reclaim(room) {
+            return;
+        }
+        match spare::take(self.buf.len() + room) {
+            Some(mut spare) => {
+                spare.extend_from_slice(&self.buf);
+                self.buf = spare;
+            }
+            None => self.buf.reserve(room),
+        }
+    }
+
+    /// Gives the buffer back when it holds nothing, so that an idle connection holds no
+    /// buffer: to the spare ones of this thread, for the next read that asks `room` bytes,
+    /// when it has that much and nothing else holds any of it (the bytes of a request still
+    /// in use).
+    pub fn release_if_empty(&mut self, room: usize) {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
-            self.buf = BytesMut::new();
+            spare::give(std::mem::take(&mut self.buf), room);
         }
     }
 }
+
+/// Read buffers that keep-alive connections gave back between requests, for the next read on
+/// the same thread. A buffer of a few KiB is beyond the allocator's fast path (1 KiB with
+/// mimalloc): taking a new one for every request and freeing it cost a proxied request
+/// about 650 instructions (docs/development.md, "Counting instructions").
+mod spare {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    /// At most this many per thread (a few hundred KiB): enough for the connections that go
+    /// idle and come back at once; the rest are freed.
+    const KEPT: usize = 64;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A spare buffer with room for `room` bytes, if this thread has one.
+    pub fn take(room: usize) -> Option<BytesMut> {
+        SPARE
+            .try_with(|spare| {
+                let mut spare = spare.try_borrow_mut().ok()?;
+                let at = spare.iter().rposition(|buf| buf.capacity() >= room)?;
+                Some(spare.swap_remove(at))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `buf` (empty) for a later [`take`] when it has `room` bytes that no bytes
+    /// taken out of it still use, without allocating.
+    pub fn give(mut buf: BytesMut, room: usize) {
+        debug_assert!(buf.is_empty());
+        if !buf.try_reclaim(room) {
+            return;
+        }
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut()
+                && spare.len() < KEPT
+            {
+                spare.push(buf);
+            }
+        });
+    }
+
+    /// How many this thread keeps.
+    #[cfg(test)]
+    pub fn count() -> usize {
+        SPARE.with_borrow(Vec::len)
+    }
+
+    #[cfg(test)]
+    pub const KEPT_AT_MOST: usize = KEPT;
+}
+
+#[cfg(test)]
+pub(crate) use spare::{KEPT_AT_MOST as SPARE_KEPT_AT_MOST, count as spare_count};
 
 /// Writes every byte of `slices`, vectored: a head and a small body leave in one `writev`.
 pub async fn write_all_vectored<W: AsyncWrite + Unpin>(

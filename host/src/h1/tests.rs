@@ -506,3 +506,58 @@ async fn an_incoming_body_streams_off_the_connection_and_gives_it_back() {
     drop(body);
     assert_eq!(ended.lock().unwrap().clone().unwrap().1, "unread");
 }
+
+/// Fills a reader from a duplex stream that was sent `bytes`.
+async fn filled(bytes: &[u8], room: usize) -> Reader<tokio::io::DuplexStream> {
+    use tokio::io::AsyncWriteExt;
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    client.write_all(bytes).await.unwrap();
+    // The writing end stays open: the reader is a connection between requests.
+    std::mem::forget(client);
+    let mut reader = Reader::new(server);
+    std::future::poll_fn(|cx| reader.poll_fill(cx, room))
+        .await
+        .unwrap();
+    reader
+}
+
+#[tokio::test]
+async fn a_released_read_buffer_serves_the_next_read_on_the_thread() {
+    let before = super::io::spare_count();
+    let mut first = filled(b"GET / HTTP/1.1\r\n\r\n", 4096).await;
+    let head = first.buf.split().freeze();
+    // Bytes of the head still in use: the buffer cannot be written again, and is not kept.
+    first.release_if_empty(4096);
+    assert_eq!(super::io::spare_count(), before);
+    assert_eq!(first.buf.capacity(), 0, "an idle reader holds no buffer");
+    drop(head);
+
+    let mut second = filled(b"GET / HTTP/1.1\r\n\r\n", 4096).await;
+    let memory = second.buf.as_ptr();
+    drop(second.buf.split().freeze());
+    second.release_if_empty(4096);
+    assert_eq!(super::io::spare_count(), before + 1);
+    assert_eq!(second.buf.capacity(), 0);
+    let third = filled(b"x", 4096).await;
+    assert_eq!(super::io::spare_count(), before);
+    assert_eq!(
+        third.buf.as_ptr(),
+        memory,
+        "the spare buffer, from its start"
+    );
+    assert!(third.buf.capacity() >= 4096);
+}
+
+#[tokio::test]
+async fn the_spare_read_buffers_are_bounded() {
+    let mut readers = Vec::new();
+    for _ in 0..super::io::SPARE_KEPT_AT_MOST + 10 {
+        let mut reader = filled(b"ab", 4096).await;
+        reader.buf.clear();
+        readers.push(reader);
+    }
+    for reader in &mut readers {
+        reader.release_if_empty(4096);
+    }
+    assert_eq!(super::io::spare_count(), super::io::SPARE_KEPT_AT_MOST);
+}

@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -93,6 +94,7 @@ impl Hash for UpstreamId {
 /// request's [`Slot`] holds it until the response body ends, and gives the connection back
 /// to it without a second lookup.
 pub struct Upstream {
+    tls: bool,
     authority: Option<http::uri::Authority>,
     permits: Semaphore,
     idle: IdlePool,
@@ -154,6 +156,11 @@ pub struct UpstreamClient {
     settings: Settings,
     /// foldhash: keys are looked up on every request, and the map is bounded.
     upstreams: Mutex<HashMap<UpstreamId, Arc<Upstream>, foldhash::fast::RandomState>>,
+    /// The upstream of the last request. A reverse proxy sends every request to the same one,
+    /// and comparing an authority's bytes costs far less than hashing them and taking the
+    /// map's lock. Only a lookup in the map forgets records, and it replaces this one with
+    /// what it found.
+    last: ArcSwapOption<Upstream>,
 }
 
 impl UpstreamClient {
@@ -199,14 +206,28 @@ impl UpstreamClient {
             proxy,
             settings,
             upstreams: Mutex::new(HashMap::default()),
+            last: ArcSwapOption::empty(),
         })
     }
 
     fn upstream(&self, target: &http::Uri) -> Arc<Upstream> {
-        let id = UpstreamId {
-            tls: matches!(target.scheme_str(), Some("https" | "wss")),
+        let tls = matches!(target.scheme_str(), Some("https" | "wss"));
+        let authority = target.authority().map(http::uri::Authority::as_str);
+        if let Some(last) = self.last.load().as_ref()
+            && last.tls == tls
+            && last.authority.as_ref().map(http::uri::Authority::as_str) == authority
+        {
+            return last.clone();
+        }
+        let upstream = self.upstream_in_map(UpstreamId {
+            tls,
             authority: target.authority().cloned(),
-        };
+        });
+        self.last.store(Some(upstream.clone()));
+        upstream
+    }
+
+    fn upstream_in_map(&self, id: UpstreamId) -> Arc<Upstream> {
         let mut upstreams = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(upstream) = upstreams.get(&id) {
             return upstream.clone();
@@ -224,6 +245,7 @@ impl UpstreamClient {
             .entry(id)
             .or_insert_with_key(|id| {
                 Arc::new(Upstream {
+                    tls: id.tls,
                     authority: id.authority.clone(),
                     permits: Semaphore::new(self.settings.connections.max(1)),
                     idle: IdlePool::default(),

@@ -21,7 +21,13 @@ use crate::http::{Body, BoxError};
 
 /// The largest response head accepted from an upstream (applications send big cookies).
 const MAX_RESPONSE_HEAD: usize = 256 * 1024;
+/// What a connection's buffer is made room for when it has too little left.
 const HEAD_READ: usize = 8 * 1024;
+/// Too little: a response's head is read into what the buffer has left when it is at least
+/// this much. Making room means a new buffer whenever the last response's bytes are still in
+/// use (their client is being answered), and a kept-alive connection is taken again at once;
+/// with 8 KiB a connection reads several small responses before it needs another.
+const LEAST_HEAD_READ: usize = 2 * 1024;
 
 type Conn = Reader<Io>;
 
@@ -251,7 +257,10 @@ async fn read_head(
                 }
             }
         }
-        match std::future::poll_fn(|cx| conn.poll_fill(cx, HEAD_READ)).await {
+        if conn.buf.capacity() - conn.buf.len() < LEAST_HEAD_READ {
+            conn.make_room(HEAD_READ);
+        }
+        match std::future::poll_fn(|cx| conn.poll_fill(cx, LEAST_HEAD_READ)).await {
             Ok(0) if conn.buf.is_empty() => return Ok(None),
             Ok(0) => {
                 return Err(format!(

@@ -119,7 +119,7 @@ impl<R: Transport> std::future::Future for NextHeadWait<'_, R> {
                 this.waiting = true;
                 this.registration.idle();
             }
-            this.reader.release_if_empty();
+            this.reader.release_if_empty(HEAD_READ);
             if this.registration.poll_stop(cx).is_ready() {
                 return Poll::Ready(NextHead::Closed);
             }

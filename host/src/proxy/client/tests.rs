@@ -68,3 +68,28 @@ async fn past_the_bound_unused_upstreams_are_forgotten_and_busy_ones_kept() {
     assert!(Arc::ptr_eq(&busy, &client.upstream(&uri(0))));
     drop(held);
 }
+
+#[tokio::test]
+async fn the_last_upstream_is_remembered_and_the_map_still_decides_the_others() {
+    let client = client(4);
+    let first = client.upstream(&uri(1));
+    // The same upstream again, by another path: the remembered record.
+    assert!(Arc::ptr_eq(&first, &client.upstream(&uri(1))));
+    assert!(Arc::ptr_eq(
+        &first,
+        client
+            .last
+            .load()
+            .as_ref()
+            .expect("an upstream is remembered")
+    ));
+    // Another upstream is looked up in the map and remembered in turn.
+    let second = client.upstream(&uri(2));
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert!(Arc::ptr_eq(&first, &client.upstream(&uri(1))));
+    // A case variant misses the remembered bytes but finds the same record in the map.
+    let lower = client.upstream(&"http://app.example:1/".parse().unwrap());
+    let upper = client.upstream(&"http://APP.example:1/x".parse().unwrap());
+    assert!(Arc::ptr_eq(&lower, &upper));
+    assert_eq!(tracked(&client), 3);
+}
