@@ -299,14 +299,17 @@ impl Handler for ClientHandler {
             let upgrade =
                 self.websocket.is_some() && is_upgrade_request(exchange.request.headers());
             let body = std::mem::replace(exchange.request.body_mut(), crate::http::empty_body());
-            let target = http_scheme(exchange.request.uri().clone());
-            let Some(authority) = target.authority().cloned() else {
-                return Err(HandlerError::Internal(format!(
-                    "the request URI {target} names no server; set a baseURI on the route or handler"
-                )));
-            };
             let sent = {
+                // Read in place: the request keeps its URI, and a copy would cost reference
+                // counts on its shared bytes for nothing.
                 let request = &exchange.request;
+                let target = http_scheme(request.uri());
+                let Some(authority) = target.authority() else {
+                    return Err(HandlerError::Internal(format!(
+                        "the request URI {} names no server; set a baseURI on the route or handler",
+                        *target
+                    )));
+                };
                 let mut outgoing = Outgoing::new(request.method(), &target, request.headers());
                 if let Ok(host) = HeaderValue::try_from(authority.as_str()) {
                     outgoing.set(header::HOST, host);
@@ -324,34 +327,39 @@ impl Handler for ClientHandler {
                 };
                 client.send(&mut outgoing, body).await
             };
+            // The upstream, as messages name it.
+            let authority = || {
+                exchange
+                    .request
+                    .uri()
+                    .authority()
+                    .map_or_else(String::new, ToString::to_string)
+            };
             let mut response = match sent {
                 Ok(response) => response,
                 Err(Failure::Timeout { reason, after }) => {
-                    tracing::warn!(upstream = %authority, %reason, "upstream did not answer in time");
-                    return Err(HandlerError::UpstreamTimeout {
-                        target: authority.to_string(),
-                        after,
-                    });
+                    let target = authority();
+                    tracing::warn!(upstream = %target, %reason, "upstream did not answer in time");
+                    return Err(HandlerError::UpstreamTimeout { target, after });
                 }
                 Err(Failure::Failed(reason)) => {
-                    tracing::warn!(upstream = %authority, %reason, "upstream request failed");
-                    return Err(HandlerError::Upstream {
-                        target: authority.to_string(),
-                        reason,
-                    });
+                    let target = authority();
+                    tracing::warn!(upstream = %target, %reason, "upstream request failed");
+                    return Err(HandlerError::Upstream { target, reason });
                 }
             };
             if upgrade && response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                let target = authority();
                 match (
                     upgrade::on(&mut exchange.request),
                     upgrade::on_response(&mut response),
                 ) {
                     (Some(client_side), Some(upstream_side)) => {
-                        splice(client_side, upstream_side, authority.to_string());
+                        splice(client_side, upstream_side, target);
                     }
                     _ => {
                         return Err(HandlerError::Upstream {
-                            target: authority.to_string(),
+                            target,
                             reason: "the upstream switched protocols on a connection that cannot be upgraded".to_owned(),
                         });
                     }
@@ -366,15 +374,15 @@ impl Handler for ClientHandler {
 }
 
 /// `ws://` and `wss://` URIs (IG accepts them as baseURI) are requested as http and https.
-fn http_scheme(uri: http::Uri) -> http::Uri {
+fn http_scheme(uri: &http::Uri) -> std::borrow::Cow<'_, http::Uri> {
     let scheme = match uri.scheme_str() {
         Some("ws") => http::uri::Scheme::HTTP,
         Some("wss") => http::uri::Scheme::HTTPS,
-        _ => return uri,
+        _ => return std::borrow::Cow::Borrowed(uri),
     };
-    let mut parts = uri.into_parts();
+    let mut parts = uri.clone().into_parts();
     parts.scheme = Some(scheme);
-    http::Uri::from_parts(parts).unwrap_or_default()
+    std::borrow::Cow::Owned(http::Uri::from_parts(parts).unwrap_or_default())
 }
 
 fn add_forwarded_headers(exchange: &Exchange, outgoing: &mut Outgoing<'_>) {

@@ -37,7 +37,21 @@ pub fn rebase(uri: &Uri, base: &Uri) -> Result<Uri, String> {
 
 /// [`rebase`] of a request's URI, in place; the URI is left as it was on an error.
 pub fn rebase_in_place(uri: &mut Uri, base: &Uri) -> Result<(), String> {
-    *uri = rebase(uri, base)?;
+    let whole_base = base.scheme().is_some() && base.authority().is_some();
+    if !whole_base || !base.path().trim_end_matches('/').is_empty() {
+        *uri = rebase(uri, base)?;
+        return Ok(());
+    }
+    // A base of scheme and authority alone (the usual baseURI) keeps the request's own path
+    // and query: moved over rather than shared, which would count a reference on its bytes.
+    let mut parts = std::mem::take(uri).into_parts();
+    parts.scheme = base.scheme().cloned();
+    parts.authority = base.authority().cloned();
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    // Scheme, authority and path are all there: nothing for from_parts to refuse.
+    *uri = Uri::from_parts(parts).map_err(|error| error.to_string())?;
     Ok(())
 }
 

@@ -64,3 +64,38 @@ fn refuses_a_base_that_is_not_absolute() {
         assert!(error.contains("is not an absolute URI"), "{base}: {error}");
     }
 }
+
+#[test]
+fn rebasing_in_place_gives_what_rebase_gives() {
+    let requests = [
+        "http://gateway.example.com/api/items?q=1",
+        "/api/items?q=1",
+        "http://gateway/",
+        "*",
+    ];
+    let bases = [
+        "https://app:8443",
+        "http://127.0.0.1:8080/",
+        "http://user@app:8080/",
+        "http://app/base/",
+        "http://app/base?ignored=1",
+    ];
+    for request in requests {
+        for base in bases {
+            let base = parse_base(base).unwrap_or_else(|error| panic!("{base}: {error}"));
+            let mut in_place = uri(request);
+            let expected = rebase(&uri(request), &base);
+            let result = rebase_in_place(&mut in_place, &base);
+            match expected {
+                Ok(expected) => {
+                    assert!(result.is_ok(), "{request} on {base}");
+                    assert_eq!(in_place, expected, "{request} on {base}");
+                }
+                Err(_) => {
+                    assert!(result.is_err(), "{request} on {base}");
+                    assert_eq!(in_place, uri(request), "left as it was");
+                }
+            }
+        }
+    }
+}
