@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use http_body_util::BodyExt;
 use std::task::Poll;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -219,13 +220,10 @@ where
 
 /// Answers what the wait for a head brought.
 ///
-/// Not an `async fn`, nor is [`exchange`]: an async fn keeps its arguments twice (as received
-/// and as the body's locals), and the head is a quarter of a kilobyte; this future is
-/// allocated and moved into place once per request.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn would store the request head twice in the request's future"
-)]
+/// Not an `async fn`: the request is built from its head, and its handling begun, before the
+/// future is made, so that the future holds the handling alone rather than the head, the
+/// request and the handling together. It is allocated and moved into place once per
+/// request, and at this size it stays on the allocator's fast path.
 fn respond<'a, R, W>(
     shared: &'a Shared,
     client: &'a Arc<ClientInfo>,
@@ -238,22 +236,32 @@ where
     R: Transport + Sync,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
 {
-    async move {
-        let head = match next {
-            NextHead::Head(head) => head,
-            NextHead::Closed => return Outcome::Close,
-            NextHead::Refused(error) => {
-                tracing::debug!(remote = %client.remote(), %error, "refused a request head");
-                refuse(writer, &error).await;
-                return Outcome::Close;
-            }
-        };
-        let closing = registration.closing();
-        let outcome = exchange(shared, client, head, reader, writer, closing).await;
-        if matches!(outcome, Outcome::Close) {
-            let _ = writer.shutdown().await;
+    let start = match next {
+        NextHead::Head(head) => match h1::request_framing(&head) {
+            Ok(framing) => Start::Request(prepare(
+                shared,
+                client,
+                head,
+                reader,
+                framing,
+                registration.closing(),
+            )),
+            Err(error) => Start::Refuse(error),
+        },
+        NextHead::Closed => Start::Close,
+        NextHead::Refused(error) => {
+            tracing::debug!(remote = %client.remote(), %error, "refused a request head");
+            Start::Refuse(error)
         }
-        outcome
+    };
+    // One future of the three, not a future holding the start and then its answer as well.
+    match start {
+        Start::Request(prepared) => Either::Left(answer(prepared, client, writer)),
+        Start::Refuse(error) => Either::Right(Either::Left(async move {
+            refuse(writer, &error).await;
+            Outcome::Close
+        })),
+        Start::Close => Either::Right(Either::Right(std::future::ready(Outcome::Close))),
     }
 }
 
@@ -265,158 +273,214 @@ enum Outcome<R> {
     Upgrade(Reader<R>, upgrade::Pending),
 }
 
-/// One request and its response.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn would store the request head twice in the request's future"
-)]
-fn exchange<'a, R, W>(
+enum Start<R, F> {
+    Request(Prepared<R, F>),
+    /// The head is refused (malformed, or framed in a way a proxy must not guess at).
+    Refuse(HeadError),
+    Close,
+}
+
+/// A request built from its head, its handling begun but not yet polled.
+struct Prepared<R, F> {
+    /// The gateway's handling of the request.
+    handling: F,
+    /// `Expect: 100-continue` on a request with a body: the gateway answers it before the
+    /// handler reads the body, and upstreams get the body outright.
+    continue_first: bool,
+    /// The read side, when the request has no body; else the body holds it and gives it back
+    /// here when it ends.
+    kept: Option<Reader<R>>,
+    returned: Option<Returned<R>>,
+    upgrade: Option<upgrade::Pending>,
+    keep_alive: bool,
+    version: http::Version,
+    is_head: bool,
+}
+
+fn prepare<'a, R>(
     shared: &'a Shared,
-    client: &'a Arc<ClientInfo>,
+    client: &Arc<ClientInfo>,
     head: RequestHead,
     reader: Reader<R>,
-    writer: &'a mut W,
+    framing: Framing,
     closing: bool,
+) -> Prepared<R, impl std::future::Future<Output = Response> + Send + 'a>
+where
+    R: Transport + Sync,
+{
+    let keep_alive = h1::wants_keep_alive(head.version, head.facts.connection) && !closing;
+    let version = head.version;
+    let is_head = head.method == http::Method::HEAD;
+    let continue_first = framing != Framing::Empty
+        && version == http::Version::HTTP_11
+        && head.facts.expect
+        && head
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+
+    // The body takes the read side; a bodiless request leaves it here.
+    let (body, kept, returned): (Body, Option<Reader<R>>, Option<Returned<R>>) =
+        if framing == Framing::Empty {
+            (crate::http::empty_body(), Some(reader), None)
+        } else {
+            let slot: Returned<R> = Arc::new(Mutex::new(None));
+            let body = IncomingBody::new(reader, framing, ReturnToConnection(slot.clone()));
+            (body.boxed(), None, Some(slot))
+        };
+
+    let mut request = http::Request::new(body);
+    *request.method_mut() = head.method;
+    *request.uri_mut() = head.uri;
+    *request.version_mut() = head.version;
+    let mut headers = head.headers;
+    // The gateway answers the expectation itself; upstreams get the body outright.
+    if head.facts.expect {
+        headers.remove(http::header::EXPECT);
+    }
+    let upgrade = if head.facts.upgrade && head.facts.connection.upgrade {
+        let (pending, on_upgrade) = upgrade::pending();
+        request.extensions_mut().insert(on_upgrade);
+        Some(pending)
+    } else {
+        None
+    };
+    *request.headers_mut() = headers;
+    Prepared {
+        handling: shared.handle(request, client.clone()),
+        continue_first,
+        kept,
+        returned,
+        upgrade,
+        keep_alive,
+        version,
+        is_head,
+    }
+}
+
+/// Handles one prepared request and writes its response; shuts the writing side down when
+/// the connection is not to carry another.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store the prepared request twice in the request's future"
+)]
+fn answer<'a, R, W, F>(
+    prepared: Prepared<R, F>,
+    client: &'a Arc<ClientInfo>,
+    writer: &'a mut W,
 ) -> impl std::future::Future<Output = Outcome<R>> + 'a
 where
     R: Transport + Sync,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
+    F: std::future::Future<Output = Response> + 'a,
 {
     async move {
-        let framing = match h1::request_framing(&head) {
-            Ok(framing) => framing,
-            Err(error) => {
-                refuse(writer, &error).await;
-                return Outcome::Close;
+        let Prepared {
+            handling,
+            continue_first,
+            kept,
+            returned,
+            upgrade,
+            keep_alive,
+            version,
+            is_head,
+        } = prepared;
+        let outcome = 'answer: {
+            if continue_first
+                && writer
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .is_err()
+            {
+                break 'answer Outcome::Close;
             }
-        };
-        let keep_alive = h1::wants_keep_alive(head.version, head.facts.connection) && !closing;
-        let version = head.version;
-        let is_head = head.method == http::Method::HEAD;
+            let response: Response = handling.await;
+            let (parts, mut body) = response.into_parts();
+            let status = parts.status;
 
-        // The body takes the read side; a bodiless request leaves it here.
-        let (body, kept, returned): (Body, Option<Reader<R>>, Option<Returned<R>>) =
-            if framing == Framing::Empty {
-                (crate::http::empty_body(), Some(reader), None)
+            let switching = status == http::StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
+            let bodiless = is_head
+                || status.is_informational()
+                || status == http::StatusCode::NO_CONTENT
+                || status == http::StatusCode::NOT_MODIFIED;
+            let out_framing = if bodiless {
+                Framing::Empty
             } else {
-                if version == http::Version::HTTP_11
-                    && head.facts.expect
-                    && head
-                        .headers
-                        .get(http::header::EXPECT)
-                        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-                    && writer
-                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                        .await
-                        .is_err()
-                {
-                    return Outcome::Close;
-                }
-                let slot: Returned<R> = Arc::new(Mutex::new(None));
-                let body = IncomingBody::new(reader, framing, ReturnToConnection(slot.clone()));
-                (body.boxed(), None, Some(slot))
+                h1::framing_for(&body, version == http::Version::HTTP_11)
             };
-
-        let mut request = http::Request::new(body);
-        *request.method_mut() = head.method;
-        *request.uri_mut() = head.uri;
-        *request.version_mut() = head.version;
-        let mut headers = head.headers;
-        // The gateway answers the expectation itself (above); upstreams get the body outright.
-        if head.facts.expect {
-            headers.remove(http::header::EXPECT);
-        }
-        let upgrade = if head.facts.upgrade && head.facts.connection.upgrade {
-            let (pending, on_upgrade) = upgrade::pending();
-            request.extensions_mut().insert(on_upgrade);
-            Some(pending)
-        } else {
-            None
-        };
-        *request.headers_mut() = headers;
-
-        let response: Response = shared.handle(request, client.clone()).await;
-        let (parts, mut body) = response.into_parts();
-        let status = parts.status;
-
-        let switching = status == http::StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
-        let bodiless = is_head
-            || status.is_informational()
-            || status == http::StatusCode::NO_CONTENT
-            || status == http::StatusCode::NOT_MODIFIED;
-        let out_framing = if bodiless {
-            Framing::Empty
-        } else {
-            h1::framing_for(&body, version == http::Version::HTTP_11)
-        };
-        // The read side, if the request body gave it back already (an unread rest is skipped
-        // once the response is out).
-        let mut back = kept.map(|reader| (reader, Ending::Complete));
-        if back.is_none() {
-            back = returned.as_ref().and_then(|slot| slot.lock().ok()?.take());
-        }
-        let reusable = match &back {
-            Some((_, Ending::Complete)) => true,
-            // Too much left to read past: say now that the connection will close.
-            Some((_, Ending::Unread(decoder))) => {
-                decoder.remaining().is_none_or(|left| left <= SKIP_LIMIT)
+            // The read side, if the request body gave it back already (an unread rest is skipped
+            // once the response is out).
+            let mut back = kept.map(|reader| (reader, Ending::Complete));
+            if back.is_none() {
+                back = returned.as_ref().and_then(|slot| slot.lock().ok()?.take());
             }
-            _ => false,
-        };
-        // A request body still being read elsewhere, or broken, ends the connection after this.
-        let close = !switching
-            && (!keep_alive
-                || !reusable
-                || out_framing == Framing::UntilClose
-                || h1::connection_has(&parts.headers, "close"));
-        let connection = if close {
-            ConnectionHeader::Close
-        } else if version == http::Version::HTTP_10 && !switching {
-            ConnectionHeader::KeepAlive
-        } else {
-            ConnectionHeader::Default
-        };
-        let mut out = Vec::with_capacity(256 + 32 * parts.headers.len());
-        h1::encode_response_head(
-            &mut out,
-            status,
-            &parts.headers,
-            out_framing,
-            connection,
-            is_head || status == http::StatusCode::NOT_MODIFIED,
-        );
-        if let Err(error) = h1::write_message(writer, &out, &mut body, out_framing).await {
-            match error {
-                // The client went away: nothing to tell anyone.
-                h1::WriteError::Io(error) => {
-                    tracing::debug!(remote = %client.remote(), %error, "the response could not be sent whole; closing the connection");
+            let reusable = match &back {
+                Some((_, Ending::Complete)) => true,
+                // Too much left to read past: say now that the connection will close.
+                Some((_, Ending::Unread(decoder))) => {
+                    decoder.remaining().is_none_or(|left| left <= SKIP_LIMIT)
                 }
-                // The body itself broke (an upstream that stopped midway): the client gets a
-                // truncated response, which the closed connection makes detectable.
-                error => {
-                    tracing::warn!(remote = %client.remote(), %error, "the response body failed midway; aborting the response to the client");
+                _ => false,
+            };
+            // A request body still being read elsewhere, or broken, ends the connection after this.
+            let close = !switching
+                && (!keep_alive
+                    || !reusable
+                    || out_framing == Framing::UntilClose
+                    || h1::connection_has(&parts.headers, "close"));
+            let connection = if close {
+                ConnectionHeader::Close
+            } else if version == http::Version::HTTP_10 && !switching {
+                ConnectionHeader::KeepAlive
+            } else {
+                ConnectionHeader::Default
+            };
+            let mut out = Vec::with_capacity(256 + 32 * parts.headers.len());
+            h1::encode_response_head(
+                &mut out,
+                status,
+                &parts.headers,
+                out_framing,
+                connection,
+                is_head || status == http::StatusCode::NOT_MODIFIED,
+            );
+            if let Err(error) = h1::write_message(writer, &out, &mut body, out_framing).await {
+                match error {
+                    // The client went away: nothing to tell anyone.
+                    h1::WriteError::Io(error) => {
+                        tracing::debug!(remote = %client.remote(), %error, "the response could not be sent whole; closing the connection");
+                    }
+                    // The body itself broke (an upstream that stopped midway): the client gets a
+                    // truncated response, which the closed connection makes detectable.
+                    error => {
+                        tracing::warn!(remote = %client.remote(), %error, "the response body failed midway; aborting the response to the client");
+                    }
                 }
+                break 'answer Outcome::Close;
             }
-            return Outcome::Close;
-        }
-        drop(body);
-        let reader = match back {
-            Some((reader, Ending::Complete)) => Some(reader),
-            Some((mut reader, Ending::Unread(mut decoder))) if !close => {
-                let skipped = tokio::time::timeout(
-                    SKIP_TIMEOUT,
-                    h1::skip_body(&mut reader, &mut decoder, SKIP_LIMIT),
-                )
-                .await;
-                matches!(skipped, Ok(true)).then_some(reader)
+            drop(body);
+            let reader = match back {
+                Some((reader, Ending::Complete)) => Some(reader),
+                Some((mut reader, Ending::Unread(mut decoder))) if !close => {
+                    let skipped = tokio::time::timeout(
+                        SKIP_TIMEOUT,
+                        h1::skip_body(&mut reader, &mut decoder, SKIP_LIMIT),
+                    )
+                    .await;
+                    matches!(skipped, Ok(true)).then_some(reader)
+                }
+                _ => None,
+            };
+            match (reader, upgrade) {
+                (Some(reader), Some(pending)) if switching => Outcome::Upgrade(reader, pending),
+                (Some(reader), _) if !close => Outcome::Next(reader),
+                _ => Outcome::Close,
             }
-            _ => None,
         };
-        match (reader, upgrade) {
-            (Some(reader), Some(pending)) if switching => Outcome::Upgrade(reader, pending),
-            (Some(reader), _) if !close => Outcome::Next(reader),
-            _ => Outcome::Close,
+        if matches!(outcome, Outcome::Close) {
+            let _ = writer.shutdown().await;
         }
+        outcome
     }
 }
 

@@ -22,3 +22,16 @@ fn an_idle_plain_connection_fits_a_256_byte_task_cell() {
         "h1::serve's future is {size} bytes: every idle connection's task grows by 128"
     );
 }
+
+/// Every request on a connection allocates its `respond` future and moves it into place.
+/// mimalloc serves blocks of up to 1 KiB from a per-size free list; a larger one takes its
+/// generic path, about 200 instructions more per request, and the move copies the whole size
+/// (docs/development.md, "Counting instructions").
+#[test]
+fn a_requests_future_stays_within_the_allocators_small_blocks() {
+    let size = returned_size(respond::<OwnedReadHalf, OwnedWriteHalf>);
+    assert!(
+        size <= 1024,
+        "h1::respond's future is {size} bytes: past 1 KiB every request allocates it the slow way"
+    );
+}
