@@ -191,13 +191,12 @@ where
             // task's own state, what an idle connection costs, is only the wait for a head.
             let step = {
                 let next = next_head(&mut reader, client.secure, &registration).await;
-                Box::pin(respond(
-                    &shared,
-                    &client,
-                    next,
-                    reader,
-                    &mut writer,
-                    &registration,
+                // Allocated first and then written, so that the future is made in its place
+                // rather than copied there.
+                let slot = Box::new_uninit();
+                Box::into_pin(Box::write(
+                    slot,
+                    respond(&shared, &client, next, reader, &mut writer, &registration),
                 ))
             };
             match step.await {
