@@ -141,8 +141,9 @@ pub(crate) use spare::{KEPT_AT_MOST as SPARE_KEPT_AT_MOST, count as spare_count}
 /// Writes every byte of `slices`, vectored: a head and a small body leave in one `writev`.
 pub async fn write_all_vectored<W: AsyncWrite + Unpin>(
     writer: &mut W,
-    mut slices: &mut [IoSlice<'_>],
+    slices: &mut [IoSlice<'_>],
 ) -> io::Result<()> {
+    let mut slices = without_empty_ends(slices);
     while !slices.is_empty() {
         let written = writer.write_vectored(slices).await?;
         if written == 0 {
@@ -151,6 +152,20 @@ pub async fn write_all_vectored<W: AsyncWrite + Unpin>(
         IoSlice::advance_slices(&mut slices, written);
     }
     Ok(())
+}
+
+/// `slices` without the empty slices at either end, where callers leave a head already sent
+/// or a tail that framing did not need: each would be an iovec the kernel walks for nothing.
+fn without_empty_ends<'s, 'b>(slices: &'s mut [IoSlice<'b>]) -> &'s mut [IoSlice<'b>] {
+    let end = slices
+        .iter()
+        .rposition(|slice| !slice.is_empty())
+        .map_or(0, |last| last + 1);
+    let start = slices[..end]
+        .iter()
+        .position(|slice| !slice.is_empty())
+        .unwrap_or(end);
+    &mut slices[start..end]
 }
 
 /// A reader and a writer as one stream, for connections handed over after a protocol switch

@@ -463,6 +463,94 @@ async fn bodies_are_written_with_the_framing_announced() {
     ));
 }
 
+/// A writer that keeps what each vectored write was given: the lengths of its slices.
+#[derive(Default)]
+struct SliceLog(Vec<Vec<usize>>);
+
+impl tokio::io::AsyncWrite for SliceLog {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.get_mut().0.push(vec![buf.len()]);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let lengths: Vec<usize> = bufs.iter().map(|slice| slice.len()).collect();
+        let total = lengths.iter().sum();
+        self.get_mut().0.push(lengths);
+        std::task::Poll::Ready(Ok(total))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn writes_carry_no_empty_slices() {
+    // A head with no body, and a chunked body's later frames (their head already sent).
+    let mut log = SliceLog::default();
+    write_message(
+        &mut log,
+        b"HEAD\r\n",
+        &mut crate::http::empty_body(),
+        Framing::Empty,
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.0, [vec![6]]);
+
+    let mut log = SliceLog::default();
+    let mut chunks = streamed(&["ab", "cde"]);
+    write_message(&mut log, b"HEAD\r\n", &mut chunks, Framing::Chunked)
+        .await
+        .unwrap();
+    assert!(
+        log.0.iter().flatten().all(|&length| length > 0),
+        "{:?}",
+        log.0
+    );
+    assert_eq!(log.0.iter().flatten().sum::<usize>(), 6 + 7 + 13);
+
+    let mut log = SliceLog::default();
+    let mut slices = [
+        std::io::IoSlice::new(b""),
+        std::io::IoSlice::new(b"a"),
+        std::io::IoSlice::new(b""),
+        std::io::IoSlice::new(b"bc"),
+        std::io::IoSlice::new(b""),
+    ];
+    write_all_vectored(&mut log, &mut slices).await.unwrap();
+    assert_eq!(log.0, [vec![1, 0, 2]]);
+
+    let mut log = SliceLog::default();
+    write_all_vectored(&mut log, &mut [std::io::IoSlice::new(b"")])
+        .await
+        .unwrap();
+    assert!(log.0.is_empty());
+}
+
 type Ended = Arc<Mutex<Option<(Vec<u8>, &'static str)>>>;
 
 struct Record(Ended);
