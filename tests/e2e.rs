@@ -44,6 +44,8 @@ mod listeners_client;
 mod listeners_https;
 #[path = "e2e/memory.rs"]
 mod memory;
+#[path = "e2e/plugins_cache.rs"]
+mod plugins_cache;
 #[path = "e2e/plugins_filters.rs"]
 mod plugins_filters;
 #[path = "e2e/plugins_hostile.rs"]
