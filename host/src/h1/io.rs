@@ -48,7 +48,19 @@ impl<R: Transport> Reader<R> {
     /// Reads what is available into the buffer, making room for `room` bytes first; 0 at the
     /// end of the stream.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>, room: usize) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < room {
+        self.poll_fill_least(cx, room, room)
+    }
+
+    /// [`poll_fill`](Self::poll_fill) into what the buffer has left while that is at least
+    /// `least` bytes, making room for `room` only below it: a reader that keeps taking small
+    /// messages out of its buffer then fills the same memory several times.
+    pub fn poll_fill_least(
+        &mut self,
+        cx: &mut Context<'_>,
+        least: usize,
+        room: usize,
+    ) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < least {
             self.make_room(room);
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
@@ -56,7 +68,7 @@ impl<R: Transport> Reader<R> {
 
     /// Room for `room` more bytes: in the buffer's own memory when nothing read out of it is
     /// still in use, else in a spare buffer of this thread, else in a new one.
-    pub fn make_room(&mut self, room: usize) {
+    fn make_room(&mut self, room: usize) {
         if self.buf.try_reclaim(room) {
             return;
         }

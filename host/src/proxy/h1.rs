@@ -257,10 +257,8 @@ async fn read_head(
                 }
             }
         }
-        if conn.buf.capacity() - conn.buf.len() < LEAST_HEAD_READ {
-            conn.make_room(HEAD_READ);
-        }
-        match std::future::poll_fn(|cx| conn.poll_fill(cx, LEAST_HEAD_READ)).await {
+        match std::future::poll_fn(|cx| conn.poll_fill_least(cx, LEAST_HEAD_READ, HEAD_READ)).await
+        {
             Ok(0) if conn.buf.is_empty() => return Ok(None),
             Ok(0) => {
                 return Err(format!(
