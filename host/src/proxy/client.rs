@@ -62,10 +62,27 @@ pub enum Failure {
 }
 
 /// An upstream, as the client tells them apart.
-#[derive(PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct UpstreamId {
     tls: bool,
     authority: Option<http::uri::Authority>,
+}
+
+impl UpstreamId {
+    fn of(target: &http::Uri) -> UpstreamId {
+        UpstreamId {
+            tls: super::connector::is_tls(target),
+            authority: target.authority().cloned(),
+        }
+    }
+
+    /// Whether `target` names this upstream byte for byte: a cheaper test than equality
+    /// (which ignores letter case) that says no to some equal ones.
+    fn is_exactly_of(&self, target: &http::Uri) -> bool {
+        self.tls == super::connector::is_tls(target)
+            && self.authority.as_ref().map(http::uri::Authority::as_str)
+                == target.authority().map(http::uri::Authority::as_str)
+    }
 }
 
 impl Hash for UpstreamId {
@@ -94,8 +111,7 @@ impl Hash for UpstreamId {
 /// request's [`Slot`] holds it until the response body ends, and gives the connection back
 /// to it without a second lookup.
 pub struct Upstream {
-    tls: bool,
-    authority: Option<http::uri::Authority>,
+    id: UpstreamId,
     permits: Semaphore,
     idle: IdlePool,
 }
@@ -103,7 +119,8 @@ pub struct Upstream {
 impl Upstream {
     /// The upstream's `host:port`, as messages name it.
     pub fn authority(&self) -> &str {
-        self.authority
+        self.id
+            .authority
             .as_ref()
             .map_or("", |authority| authority.as_str())
     }
@@ -211,18 +228,12 @@ impl UpstreamClient {
     }
 
     fn upstream(&self, target: &http::Uri) -> Arc<Upstream> {
-        let tls = matches!(target.scheme_str(), Some("https" | "wss"));
-        let authority = target.authority().map(http::uri::Authority::as_str);
         if let Some(last) = self.last.load().as_ref()
-            && last.tls == tls
-            && last.authority.as_ref().map(http::uri::Authority::as_str) == authority
+            && last.id.is_exactly_of(target)
         {
             return last.clone();
         }
-        let upstream = self.upstream_in_map(UpstreamId {
-            tls,
-            authority: target.authority().cloned(),
-        });
+        let upstream = self.upstream_in_map(UpstreamId::of(target));
         self.last.store(Some(upstream.clone()));
         upstream
     }
@@ -245,8 +256,7 @@ impl UpstreamClient {
             .entry(id)
             .or_insert_with_key(|id| {
                 Arc::new(Upstream {
-                    tls: id.tls,
-                    authority: id.authority.clone(),
+                    id: id.clone(),
                     permits: Semaphore::new(self.settings.connections.max(1)),
                     idle: IdlePool::default(),
                 })

@@ -113,7 +113,7 @@ fn describe_target(target: &http::Uri) -> String {
     )
 }
 
-fn is_tls(uri: &http::Uri) -> bool {
+pub(super) fn is_tls(uri: &http::Uri) -> bool {
     matches!(uri.scheme_str(), Some("https" | "wss"))
 }
 
