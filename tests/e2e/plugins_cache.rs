@@ -4,29 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferrogate_e2e::{ConfigDir, Gateway, eventually};
+use ferrogate_e2e::{ConfigDir, Gateway, eventually, files_under};
 
 use crate::{body_of, static_route};
 
 /// Each cached artifact's statistics file (`<artifact>.stats`, TOML kept by wasmtime's cache
 /// worker), found under `dir`.
 fn stats_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path
-                .extension()
+    files_under(dir)
+        .into_iter()
+        .filter(|path| {
+            path.extension()
                 .is_some_and(|extension| extension == "stats")
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
+        })
+        .collect()
 }
 
 fn stats_field(path: &Path, field: &str) -> Option<u64> {

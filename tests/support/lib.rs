@@ -46,20 +46,11 @@ fn assert_fresh(binary: &Path) {
         .and_then(|m| m.modified())
         .expect("binary metadata");
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("host/src");
-    let mut newest = None;
-    let mut stack = vec![sources];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if is_unit_test(&path) {
-                continue;
-            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                newest = newest.max(Some(modified));
-            }
-        }
-    }
+    let newest = files_under(&sources)
+        .iter()
+        .filter(|path| !is_unit_test(path))
+        .filter_map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .max();
     if let Some(newest) = newest {
         assert!(
             newest <= built,
@@ -67,6 +58,23 @@ fn assert_fresh(binary: &Path) {
             binary.display()
         );
     }
+}
+
+/// Every file under `dir`, in its subdirectories too; none when it cannot be read.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// A temporary IG configuration directory with a `routes/` folder.

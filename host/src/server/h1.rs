@@ -221,8 +221,8 @@ where
 ///
 /// Not an `async fn`: the request is built from its head, and its handling begun, before the
 /// future is made, so that the future holds the handling alone rather than the head, the
-/// request and the handling together. It is allocated and moved into place once per
-/// request, and at this size it stays on the allocator's fast path.
+/// request and the handling together. It is allocated once per request, and at this size
+/// it stays on the allocator's fast path.
 fn respond<'a, R, W>(
     shared: &'a Shared,
     client: &'a Arc<ClientInfo>,

@@ -23,10 +23,9 @@ fn an_idle_plain_connection_fits_a_256_byte_task_cell() {
     );
 }
 
-/// Every request on a connection allocates its `respond` future and moves it into place.
-/// mimalloc serves blocks of up to 1 KiB from a per-size free list; a larger one takes its
-/// generic path, about 200 instructions more per request, and the move copies the whole size
-/// (docs/development.md, "Counting instructions").
+/// Every request on a connection allocates its `respond` future. mimalloc serves blocks of
+/// up to 1 KiB from a per-size free list; a larger one takes its generic path, about 200
+/// instructions more per request (docs/development.md, "Counting instructions").
 #[test]
 fn a_requests_future_stays_within_the_allocators_small_blocks() {
     let size = returned_size(respond::<OwnedReadHalf, OwnedWriteHalf>);
