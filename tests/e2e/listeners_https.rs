@@ -140,3 +140,89 @@ fn key_manager_reads_a_base64_environment_variable_and_proxies_with_forwarded_pr
     assert_eq!(echo["uri"], "/proxied");
     assert_eq!(echo["headers"]["x-forwarded-proto"], "https");
 }
+
+/// One HTTP/1.1 request through `openssl s_client`, which puts the name given to it in the
+/// SNI extension even when it is an IP address (as wrk and other clients do); its output.
+fn openssl_get_with_sni(address: std::net::SocketAddr, sni: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // -quiet goes on reading after its input ends, until the gateway closes the connection
+    // (the request asks it to); `timeout` bounds a gateway that would not.
+    let mut client = Command::new("timeout")
+        .args(["10", "openssl", "s_client", "-quiet", "-connect"])
+        .arg(address.to_string())
+        .args(["-servername", sni])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl (scripts/setup --for-tests installs it)");
+    client
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let output = client.wait_with_output().unwrap();
+    assert!(
+        !output.stdout.is_empty(),
+        "openssl s_client: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn an_ip_address_sent_as_sni_is_served_without_a_warning_per_handshake() {
+    let pki = Pki::new();
+    let config = ConfigDir::new();
+    pki.write_files(&config);
+    write_scheme_routes(&config);
+    write_admin(
+        &config,
+        free_port(),
+        None,
+        json!({"type": "ServerTlsOptions", "config": {"certificate": "tls/cert.pem", "privateKey": "tls/key.pem"}}),
+        json!([]),
+    );
+    let illegal_sni = |gateway: &Gateway| {
+        gateway
+            .logs()
+            .iter()
+            .filter(|line| line.contains("Illegal SNI"))
+            .count()
+    };
+
+    // RUST_LOG empty: the default filter, which keeps rustls's warnings about peers out.
+    let quiet = Gateway::start_listening(config.path(), &[], &[("RUST_LOG", "")], 1);
+    for _ in 0..3 {
+        let output = openssl_get_with_sni(quiet.address, "127.0.0.1");
+        assert!(output.starts_with("HTTP/1.1 200"), "{output}");
+        assert!(output.ends_with("https true"), "{output}");
+    }
+    // The last line the gateway logs: whatever the handshakes logged is read by then.
+    quiet.send_sigterm();
+    assert!(
+        quiet
+            .wait_for_log(
+                &["all connections closed"],
+                std::time::Duration::from_secs(10)
+            )
+            .is_some()
+    );
+    assert_eq!(illegal_sni(&quiet), 0, "{:?}", quiet.logs());
+    drop(quiet);
+
+    // The same client with rustls's warnings let through: one per handshake, which shows
+    // that the client really sent the address.
+    let loud = Gateway::start_listening(config.path(), &[], &[("RUST_LOG", "info")], 1);
+    let output = openssl_get_with_sni(loud.address, "127.0.0.1");
+    assert!(output.starts_with("HTTP/1.1 200"), "{output}");
+    assert!(
+        ferrogate_e2e::eventually(std::time::Duration::from_secs(5), || illegal_sni(&loud)
+            == 1)
+        .is_some(),
+        "{:?}",
+        loud.logs()
+    );
+}
