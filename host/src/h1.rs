@@ -11,6 +11,7 @@ pub mod body;
 mod date;
 pub mod head;
 pub mod io;
+mod names;
 
 #[cfg(test)]
 mod tests;
@@ -25,3 +26,4 @@ pub use head::{
     parse_request, parse_response, request_framing, response_framing, wants_keep_alive,
 };
 pub use io::{Joined, Reader, Transport, write_all_vectored};
+pub use names::RecentNames;

@@ -5,8 +5,10 @@
 //! without being copied.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue, InvalidHeaderName};
 use http::{Method, StatusCode, Uri, Version};
+
+use super::names::{RecentNames, fresh_name};
 
 /// Most header fields a head may carry.
 pub const MAX_HEADERS: usize = 128;
@@ -274,12 +276,13 @@ fn header_map(
     head: &Bytes,
     fields: &[Field],
     room: usize,
+    mut name_of: impl FnMut(usize, &[u8]) -> Result<HeaderName, InvalidHeaderName>,
 ) -> Result<(HeaderMap, HeadFacts), HeadError> {
     let mut headers = HeaderMap::with_capacity(fields.len() + room);
     let mut facts = HeadFacts::default();
-    for field in fields {
+    for (place, field) in fields.iter().enumerate() {
         let name = &head[field.name.0 as usize..field.name.1 as usize];
-        let name = HeaderName::from_bytes(name)
+        let name = name_of(place, name)
             .map_err(|_| HeadError::Malformed("invalid header name".to_owned()))?;
         let value = head.slice(field.value.0 as usize..field.value.1 as usize);
         let value = HeaderValue::from_maybe_shared(value)
@@ -343,7 +346,7 @@ pub fn parse_request(
         _ => Uri::from_maybe_shared(target)
             .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))?,
     };
-    let (headers, facts) = header_map(&head, &fields, 0)?;
+    let (headers, facts) = header_map(&head, &fields, 0, fresh_name)?;
     Ok(Some(RequestHead {
         method,
         uri,
@@ -368,10 +371,12 @@ fn absolute_uri(scheme: &http::uri::Scheme, host: Bytes, target: Bytes) -> Resul
         .map_err(|error| HeadError::Malformed(format!("invalid request target: {error}")))
 }
 
-/// Parses the response head at the start of `buf`, as [`parse_request`] does.
+/// Parses the response head at the start of `buf`, as [`parse_request`] does. `names` are
+/// those of the connection's previous response.
 pub fn parse_response(
     buf: &mut BytesMut,
     max_bytes: usize,
+    names: &mut RecentNames,
 ) -> Result<Option<ResponseHead>, HeadError> {
     let mut slots = slots();
     let base = buf.as_ptr();
@@ -404,7 +409,9 @@ pub fn parse_response(
         .map_err(|_| HeadError::Malformed("invalid status code".to_owned()))?;
     let version = version(response.version)?;
     let head = buf.split_to(length).freeze();
-    let (headers, facts) = header_map(&head, &fields, RESPONSE_ROOM)?;
+    let (headers, facts) = header_map(&head, &fields, RESPONSE_ROOM, |place, name| {
+        names.name(place, name)
+    })?;
     Ok(Some(ResponseHead {
         status,
         version,

@@ -128,9 +128,54 @@ fn request_framing_refuses_what_would_let_requests_be_smuggled() {
 }
 
 fn response(text: &str) -> ResponseHead {
-    parse_response(&mut BytesMut::from(text), 64 * 1024)
-        .unwrap()
-        .unwrap()
+    parse_response(
+        &mut BytesMut::from(text),
+        64 * 1024,
+        &mut RecentNames::default(),
+    )
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn responses_on_one_connection_get_their_own_fields_whatever_came_before() {
+    let mut names = RecentNames::default();
+    let mut parse = |text: &str| {
+        let head = parse_response(&mut BytesMut::from(text), 64 * 1024, &mut names)
+            .unwrap()
+            .unwrap();
+        head.headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let first = "HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: 1\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        parse(first),
+        ["server: a", "x-trace: 1", "content-length: 0"]
+    );
+    assert_eq!(
+        parse(first),
+        ["server: a", "x-trace: 1", "content-length: 0"]
+    );
+    // Other names at the same places, one field more, then one fewer.
+    assert_eq!(
+        parse("HTTP/1.1 200 OK\r\nSERVER: b\r\nContent-Length: 0\r\nX-Trace: 2\r\nVary: c\r\n\r\n"),
+        ["server: b", "content-length: 0", "x-trace: 2", "vary: c"]
+    );
+    assert_eq!(
+        parse("HTTP/1.1 204 No Content\r\nX-Other: 3\r\n\r\n"),
+        ["x-other: 3"]
+    );
+    // A name that is no token is refused though a valid one was at its place before.
+    assert!(
+        parse_response(
+            &mut BytesMut::from("HTTP/1.1 200 OK\r\nX-Oth(r: 3\r\n\r\n"),
+            64 * 1024,
+            &mut names
+        )
+        .is_err()
+    );
 }
 
 #[test]

@@ -50,31 +50,39 @@ pub enum SendError {
 struct Idle {
     conn: Conn,
     timer: Timer,
-    /// Where the connection's next request head is encoded.
-    head: HeadBuffer,
+    scratch: Box<Scratch>,
     proxied: bool,
     /// When the request it last served started (close enough to when it became idle, for a
     /// 90 second idle limit, and it saves reading the clock).
     since: Instant,
 }
 
-/// A request head's encoding buffer, kept with its connection between requests so that
-/// sending one allocates nothing. One that grew for an unusually large head is not kept.
-struct HeadBuffer(Vec<u8>);
+/// What a connection keeps between requests: the buffer its request heads are encoded in,
+/// so that sending one allocates nothing (one that grew for an unusually large head is not
+/// kept), and the field names of its last response, so that the next one's are not made
+/// anew. Boxed where it is kept: the connection's records move by value between the pool,
+/// a request and its response body, and a pointer moves without a call to memcpy.
+struct Scratch {
+    head: Vec<u8>,
+    names: h1::RecentNames,
+}
 
-impl HeadBuffer {
+impl Scratch {
     const INITIAL: usize = 512;
     const KEPT: usize = 4 * 1024;
 
-    fn new() -> Self {
-        HeadBuffer(Vec::with_capacity(Self::INITIAL))
+    fn new() -> Box<Self> {
+        Box::new(Scratch {
+            head: Vec::with_capacity(Self::INITIAL),
+            names: h1::RecentNames::default(),
+        })
     }
 
-    fn recycled(mut self) -> Self {
-        if self.0.capacity() > Self::KEPT {
-            return Self::new();
+    fn recycled(mut self: Box<Self>) -> Box<Self> {
+        if self.head.capacity() > Self::KEPT {
+            self.head = Vec::with_capacity(Self::INITIAL);
         }
-        self.0.clear();
+        self.head.clear();
         self
     }
 }
@@ -137,7 +145,7 @@ struct BackToPool {
     proxied: bool,
     reusable: bool,
     timer: Timer,
-    head: HeadBuffer,
+    scratch: Box<Scratch>,
     started: Instant,
 }
 
@@ -152,7 +160,7 @@ impl BodyEnd<Io> for BackToPool {
             let entry = Idle {
                 conn,
                 timer: self.timer,
-                head: self.head.recycled(),
+                scratch: self.scratch.recycled(),
                 proxied: self.proxied,
                 since: self.started,
             };
@@ -202,8 +210,8 @@ impl H1Client {
         let pooled = slot
             .as_ref()
             .and_then(|slot| slot.upstream().idle().take(started, self.idle_timeout));
-        let (conn, timer, head, proxied, reused) = match pooled {
-            Some(idle) => (idle.conn, idle.timer, idle.head, idle.proxied, true),
+        let (conn, timer, scratch, proxied, reused) = match pooled {
+            Some(idle) => (idle.conn, idle.timer, idle.scratch, idle.proxied, true),
             None => {
                 // Boxed: connecting (a proxy tunnel, a TLS handshake) takes a future as large
                 // as the rest of a request's together, and most requests reuse a connection.
@@ -214,7 +222,7 @@ impl H1Client {
                 let timer = Box::pin(tokio::time::sleep_until(
                     deadline.unwrap_or(started + self.idle_timeout),
                 ));
-                (Reader::new(io), timer, HeadBuffer::new(), proxied, false)
+                (Reader::new(io), timer, Scratch::new(), proxied, false)
             }
         };
         let attempt = Attempt {
@@ -224,7 +232,7 @@ impl H1Client {
             started,
             deadline,
         };
-        attempt.run(conn, timer, head, request, body, slot).await
+        attempt.run(conn, timer, scratch, request, body, slot).await
     }
 }
 
@@ -238,11 +246,12 @@ fn target(uri: &http::Uri, proxied: bool) -> std::borrow::Cow<'_, str> {
 
 async fn read_head(
     conn: &mut Conn,
+    names: &mut h1::RecentNames,
     method: &http::Method,
 ) -> Result<Option<h1::ResponseHead>, String> {
     loop {
         if !conn.buf.is_empty() {
-            match h1::parse_response(&mut conn.buf, MAX_RESPONSE_HEAD) {
+            match h1::parse_response(&mut conn.buf, MAX_RESPONSE_HEAD, names) {
                 // Interim answers (100 Continue, 103 Early Hints) are not passed on.
                 Ok(Some(head))
                     if head.status.is_informational()
@@ -341,14 +350,14 @@ impl Attempt {
         self,
         mut conn: Conn,
         mut timer: Timer,
-        mut head: HeadBuffer,
+        mut scratch: Box<Scratch>,
         request: &Outgoing<'_>,
         mut body: Body,
         slot: &mut Option<Slot>,
     ) -> Result<http::Response<Body>, SendError> {
         let framing = h1::framing_for(&body, true);
         h1::encode_request_head(
-            &mut head.0,
+            &mut scratch.head,
             request.method,
             &target(request.uri, self.proxied),
             request.fields(),
@@ -357,7 +366,7 @@ impl Attempt {
         let sent = within(
             &mut timer,
             self.deadline,
-            h1::write_message(&mut conn, &head.0, &mut body, framing),
+            h1::write_message(&mut conn, &scratch.head, &mut body, framing),
         )
         .await?;
         match sent {
@@ -383,7 +392,7 @@ impl Attempt {
         let response_head = match within(
             &mut timer,
             self.deadline,
-            read_head(&mut conn, request.method),
+            read_head(&mut conn, &mut scratch.names, request.method),
         )
         .await?
         {
@@ -425,7 +434,7 @@ impl Attempt {
             proxied: self.proxied,
             reusable,
             timer,
-            head,
+            scratch,
             started: self.started,
         };
         if response_framing == Framing::Empty {
