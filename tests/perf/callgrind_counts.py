@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """Instructions per request from the callgrind dumps of tests/perf/instructions, and where a
 target's instructions go, by function (self cost, inlined code counted where it ran: callgrind
-names inlined code by the function it was inlined into). Standard library only."""
+names inlined code by the function it was inlined into). With --locked (dumps made with
+--dump-instr=yes), the atomic read-modify-write instructions each target executes per request,
+found by disassembling its objects with objdump. Standard library only."""
 
 import argparse
 import collections
+import os
 import re
+import subprocess
 
 NAMED = re.compile(r"\((\d+)\)(?: (.*))?")
+# objdump's lines: "  84b4e2:\tlock incq (%rax)". A lock prefix, or xchg with a memory
+# operand (locked without one), makes a read-modify-write atomic: each costs some twenty
+# cycles and orders the core's memory accesses, whatever the instruction count says.
+DISASSEMBLED = re.compile(r"^\s*([0-9a-f]+):\s+(.*)$")
 
 
 def totals(lines):
@@ -21,38 +29,97 @@ def totals(lines):
     return total
 
 
-def self_costs(lines):
-    """Instructions executed in each function itself, by name (name compression resolved)."""
-    names = {}
-    costs = collections.Counter()
-    current = None
+def own_costs(lines):
+    """Each cost line that counts instructions executed in a function itself (not a call's
+    inclusive cost), as (object, function, first position, cost), with callgrind's name
+    compression resolved and its relative positions made absolute. The first position is an
+    instruction address when the dump was made with --dump-instr=yes, else a line number."""
+    names = {"ob": {}, "fn": {}}
+    columns = 1
+    last = []
+    current = {"ob": None, "fn": None}
     after_calls = False
 
-    def resolve(spec):
+    def resolve(kind, spec):
         match = NAMED.match(spec)
         if not match:
             return spec
         if match.group(2):
-            names[match.group(1)] = match.group(2)
-        return names.get(match.group(1), match.group(1))
+            names[kind][match.group(1)] = match.group(2)
+        return names[kind].get(match.group(1), match.group(1))
+
+    def position(spec, previous):
+        if spec == "*":
+            return previous
+        if spec[0] in "+-":
+            return previous + int(spec, 0)
+        return int(spec, 0)
 
     for line in lines:
-        if line.startswith("fn="):
-            current = resolve(line[3:].strip())
-        elif line.startswith("cfn="):
-            resolve(line[4:].strip())
+        if line.startswith("positions:"):
+            columns = len(line.split()) - 1
+            last = [0] * columns
+        elif line.startswith(("ob=", "fn=")):
+            current[line[:2]] = resolve(line[:2], line[3:].strip())
+        elif line.startswith(("cob=", "cfn=")):
+            resolve(line[1:3], line[4:].strip())
         elif line.startswith("calls="):
             # The next cost line is the call's inclusive cost, not the caller's own.
             after_calls = True
         elif line[:1].isdigit() or line[:1] in "+-*":
             fields = line.split()
-            if len(fields) < 2:
+            if len(fields) <= columns:
                 continue
+            if not last:
+                last = [0] * columns
+            last = [position(spec, previous) for spec, previous in zip(fields, last)]
             if after_calls:
                 after_calls = False
-            elif current is not None:
-                costs[current] += int(fields[1])
+            elif current["fn"] is not None:
+                yield current["ob"], current["fn"], last[0], int(fields[columns])
+
+
+def self_costs(lines):
+    """Instructions executed in each function itself, by name."""
+    costs = collections.Counter()
+    for _, function, _, cost in own_costs(lines):
+        costs[function] += cost
     return costs
+
+
+def locked_addresses(disassembly):
+    """The addresses of atomic read-modify-write instructions in objdump -d's output."""
+    addresses = set()
+    for line in disassembly.splitlines():
+        match = DISASSEMBLED.match(line)
+        if not match:
+            continue
+        instruction = match.group(2).split("#")[0]
+        if instruction.startswith("lock ") or (
+            instruction.startswith("xchg") and "(" in instruction
+        ):
+            addresses.add(int(match.group(1), 16))
+    return addresses
+
+
+def disassemble(path):
+    """The disassembly of an object file, or None when it cannot be read."""
+    if not os.path.isfile(path):
+        return None
+    result = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path],
+                            capture_output=True, text=True, errors="replace")
+    return result.stdout if result.returncode == 0 else None
+
+
+def locked_costs(lines, locked_of):
+    """Atomic read-modify-writes executed, by function, from a dump with instruction
+    addresses; `locked_of(object)` gives an object's locked addresses (empty if unknown).
+    callgrind gives addresses relative to each object's file, as objdump does."""
+    counts = collections.Counter()
+    for obj, function, address, cost in own_costs(lines):
+        if obj and address in locked_of(obj):
+            counts[function] += cost
+    return counts
 
 
 def main():
@@ -61,6 +128,8 @@ def main():
                         help="TSV: target, requests, callgrind dump")
     parser.add_argument("--top", type=int, default=0,
                         help="list this many functions per target")
+    parser.add_argument("--locked", action="store_true",
+                        help="count atomic read-modify-writes too (dumps with instruction addresses)")
     args = parser.parse_args()
     rows = []
     with open(args.results) as results:
@@ -83,6 +152,32 @@ def main():
         print(f"\n{target}: instructions per request by function (self)")
         for name, cost in self_costs(lines).most_common(args.top):
             print(f"{cost / requests:>9,.0f} {100 * cost / total:5.1f} %  {name[:140]}")
+    if args.locked:
+        print_locked(rows, args.top)
+
+
+def print_locked(rows, top):
+    disassembled = {}
+
+    def locked_of(obj):
+        if obj not in disassembled:
+            text = disassemble(obj)
+            disassembled[obj] = locked_addresses(text) if text else set()
+        return disassembled[obj]
+
+    counted = [(target, requests, locked_costs(lines, locked_of))
+               for target, requests, _, lines in rows]
+    print(f"\n{'target':<24} {'atomic read-modify-writes/request':>34}")
+    for target, requests, counts in counted:
+        print(f"{target:<24} {sum(counts.values()) / requests:>34.1f}")
+    for target, requests, counts in counted:
+        if top <= 0:
+            break
+        print(f"\n{target}: atomic read-modify-writes per request by function")
+        for name, count in counts.most_common(top):
+            if count / requests < 0.05:
+                break
+            print(f"{count / requests:>9.2f}  {name[:140]}")
 
 
 if __name__ == "__main__":

@@ -42,5 +42,68 @@ class DumpTest(unittest.TestCase):
         self.assertEqual(dict(costs), {"main": 40, "work": 70})
 
 
+# A dump made with --dump-instr=yes: positions are an instruction address and a line, given
+# absolute (hex), relative (+n, -n) or unchanged (*). `run` in /bin/proxy executes 0x1000
+# (5 times), 0x1004 (5), 0x1010 (2, relative to 0x1004 by +12) and calls into libc, whose
+# inclusive cost is not its own; libc's `free` executes 0x20 and 0x28 once each.
+INSTR_DUMP = """\
+version: 1
+positions: instr line
+events: Ir
+ob=(1) /bin/proxy
+fl=(1) run.rs
+fn=(1) run
+0x1000 10 5
++4 * 5
+cob=(2) /lib/libc.so
+cfn=(2) free
+calls=1 0x20 0
++12 12 9
+-12 +1 2
+ob=(2)
+fn=(2)
+0x20 0 1
++8 * 1
+totals: 14
+"""
+
+DISASSEMBLY = """\
+/bin/proxy:     file format elf64-x86-64
+
+0000000000001000 <run>:
+    1000:\tlock incq (%rax)
+    1004:\tmov    %rax,%rbx
+    1008:\txchg   %rax,%rbx
+    1010:\txchg   %eax,(%r14)
+    1014:\tmov    0x10(%rip),%rax        # 2000 <lock_table>
+"""
+
+
+class LockedTest(unittest.TestCase):
+    def test_positions_are_made_absolute_and_calls_left_out(self):
+        costs = list(callgrind_counts.own_costs(INSTR_DUMP.splitlines()))
+        self.assertEqual(costs, [
+            ("/bin/proxy", "run", 0x1000, 5),
+            ("/bin/proxy", "run", 0x1004, 5),
+            ("/bin/proxy", "run", 0x1004, 2),
+            ("/lib/libc.so", "free", 0x20, 1),
+            ("/lib/libc.so", "free", 0x28, 1),
+        ])
+        self.assertEqual(dict(callgrind_counts.self_costs(INSTR_DUMP.splitlines())),
+                         {"run": 12, "free": 2})
+
+    def test_locked_instructions_are_lock_prefixed_or_exchanges_with_memory(self):
+        self.assertEqual(callgrind_counts.locked_addresses(DISASSEMBLY), {0x1000, 0x1010})
+
+    def test_locked_costs_count_each_objects_own_addresses(self):
+        locked = {"/bin/proxy": {0x1000, 0x1004}, "/lib/libc.so": {0x28}}
+        counts = callgrind_counts.locked_costs(INSTR_DUMP.splitlines(),
+                                               lambda obj: locked.get(obj, set()))
+        self.assertEqual(dict(counts), {"run": 12, "free": 1})
+
+    def test_a_missing_object_is_not_disassembled(self):
+        self.assertIsNone(callgrind_counts.disassemble("/nonexistent/object"))
+
+
 if __name__ == "__main__":
     unittest.main()
