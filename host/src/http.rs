@@ -4,6 +4,7 @@
 //! back to the client, and so that native and plugin handlers share one type.
 
 pub mod header_edits;
+pub mod header_lookup;
 pub mod upgrade;
 pub mod uri;
 

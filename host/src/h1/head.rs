@@ -9,6 +9,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue, InvalidHeaderName};
 use http::{Method, StatusCode, Uri, Version};
 
 use super::names::{RecentNames, fresh_name};
+use crate::http::header_lookup;
 
 /// Most header fields a head may carry.
 pub const MAX_HEADERS: usize = 128;
@@ -433,7 +434,8 @@ pub fn list_items<'a>(
 
 /// Whether a `Connection` header lists `token`.
 pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    list_items(&headers.get_all(header::CONNECTION)).any(|item| item.eq_ignore_ascii_case(token))
+    list_items(header_lookup::get_all(headers, &header::CONNECTION))
+        .any(|item| item.eq_ignore_ascii_case(token))
 }
 
 /// Whether the peer lets the connection carry another message after this one.
@@ -505,13 +507,17 @@ pub fn response_framing(
 
 /// Writes the fields of `headers` except those the writer sets itself: the framing ones
 /// (unless `keep_content_length`), and `Connection` when `own_connection`.
+/// Writes the handler's fields but those the head writes itself; says whether one was `Date`
+/// (noted while they are written: looking it up would hash the name again).
 fn put_headers(
     dst: &mut Vec<u8>,
     headers: &HeaderMap,
     keep_content_length: bool,
     own_connection: bool,
-) {
+) -> bool {
+    let mut has_date = false;
     for (name, value) in headers {
+        has_date |= name == header::DATE;
         let skip = (name == header::CONTENT_LENGTH && !keep_content_length)
             || name == header::TRANSFER_ENCODING
             || (name == header::CONNECTION && own_connection);
@@ -523,6 +529,7 @@ fn put_headers(
         dst.extend_from_slice(value.as_bytes());
         dst.extend_from_slice(b"\r\n");
     }
+    has_date
 }
 
 fn put_framing(dst: &mut Vec<u8>, framing: Framing) {
@@ -565,8 +572,8 @@ pub fn encode_response_head(
     dst.extend_from_slice(b"\r\n");
     // A protocol switch names the protocol in Connection (`upgrade`): the handler's stands.
     let switching = status == StatusCode::SWITCHING_PROTOCOLS;
-    put_headers(dst, headers, keep_content_length, !switching);
-    if !headers.contains_key(header::DATE) {
+    let has_date = put_headers(dst, headers, keep_content_length, !switching);
+    if !has_date {
         dst.extend_from_slice(b"date: ");
         super::date::put(dst);
         dst.extend_from_slice(b"\r\n");

@@ -11,6 +11,8 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 use smallvec::SmallVec;
 
+use crate::http::header_lookup;
+
 /// Fields that describe one connection, not the message: never forwarded as received.
 pub const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
@@ -37,8 +39,8 @@ pub struct Outgoing<'a> {
 
 impl<'a> Outgoing<'a> {
     pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
-        let named_by_connection = if headers.contains_key(header::CONNECTION) {
-            crate::h1::list_items(&headers.get_all(header::CONNECTION))
+        let named_by_connection = if header_lookup::contains(headers, &header::CONNECTION) {
+            crate::h1::list_items(header_lookup::get_all(headers, &header::CONNECTION))
                 .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
                 .collect()
         } else {
@@ -61,7 +63,7 @@ impl<'a> Outgoing<'a> {
 
     /// The client's field `name`, as received (hop-by-hop ones included).
     pub fn received(&self, name: &HeaderName) -> Option<&'a HeaderValue> {
-        self.headers.get(name)
+        header_lookup::get(self.headers, name)
     }
 
     /// Whether the `Connection` field that goes out lists `token`. Only a field set here can:

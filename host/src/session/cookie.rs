@@ -175,10 +175,7 @@ impl CookieSettings {
 
     /// The value of this cookie in the request, the first one when several are sent.
     pub fn find<'r>(&self, request: &'r Request) -> Option<&'r str> {
-        request
-            .headers()
-            .get_all(COOKIE)
-            .iter()
+        crate::http::header_lookup::get_all(request.headers(), &COOKIE)
             .filter_map(|header| header.to_str().ok())
             .flat_map(|header| header.split(';'))
             .filter_map(|pair| pair.split_once('='))
