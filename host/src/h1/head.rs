@@ -506,9 +506,8 @@ pub fn response_framing(
 }
 
 /// Writes the fields of `headers` except those the writer sets itself: the framing ones
-/// (unless `keep_content_length`), and `Connection` when `own_connection`.
-/// Writes the handler's fields but those the head writes itself; says whether one was `Date`
-/// (noted while they are written: looking it up would hash the name again).
+/// (unless `keep_content_length`), and `Connection` when `own_connection`. Says whether one
+/// was `Date`, noted while they are written: looking it up would hash the name again.
 fn put_headers(
     dst: &mut Vec<u8>,
     headers: &HeaderMap,

@@ -13,34 +13,27 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// Maps with more values than this are looked up by hash.
 const SCANNED_AT_MOST: usize = 8;
 
-/// The first value of `name`, as [`HeaderMap::get`]; a small map is scanned as by
-/// [`get_all`].
+/// The first value of `name`, as [`HeaderMap::get`].
 pub fn get<'m>(headers: &'m HeaderMap, name: &HeaderName) -> Option<&'m HeaderValue> {
-    if headers.len() > SCANNED_AT_MOST {
-        return headers.get(name);
-    }
-    if !headers.keys().any(|field| field == name) {
+    if scanned_without(headers, name) {
         return None;
     }
     headers.get(name)
 }
 
-/// Whether the map has `name`, as [`HeaderMap::contains_key`].
-pub fn contains(headers: &HeaderMap, name: &HeaderName) -> bool {
-    if headers.len() > SCANNED_AT_MOST {
-        return headers.contains_key(name);
-    }
-    headers.keys().any(|field| field == name)
-}
-
-/// Every value of `name` in order, as [`HeaderMap::get_all`]. A small map is scanned for
-/// the name only: one that has it is then looked up by hash, since walking a map's values
-/// costs more per field than walking its names.
+/// Every value of `name` in order, as [`HeaderMap::get_all`].
 pub fn get_all<'m>(headers: &'m HeaderMap, name: &HeaderName) -> Values<'m> {
-    if headers.len() <= SCANNED_AT_MOST && !headers.keys().any(|field| field == name) {
+    if scanned_without(headers, name) {
         return Values(None);
     }
     Values(Some(headers.get_all(name).iter()))
+}
+
+/// Whether `headers` is small and its names, scanned, do not include `name`. A map that has
+/// the name is then looked up by hash: walking a map's values costs more per field than
+/// walking its names.
+fn scanned_without(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers.len() <= SCANNED_AT_MOST && !headers.keys().any(|field| field == name)
 }
 
 /// The values [`get_all`] finds.
@@ -92,11 +85,6 @@ mod tests {
             let headers = map(extra);
             for name in &names {
                 assert_eq!(get(&headers, name), headers.get(name), "{name} of {extra}");
-                assert_eq!(
-                    contains(&headers, name),
-                    headers.contains_key(name),
-                    "{name} of {extra}"
-                );
                 assert_eq!(
                     get_all(&headers, name).collect::<Vec<_>>(),
                     headers.get_all(name).iter().collect::<Vec<_>>(),

@@ -39,13 +39,11 @@ pub struct Outgoing<'a> {
 
 impl<'a> Outgoing<'a> {
     pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
-        let named_by_connection = if header_lookup::contains(headers, &header::CONNECTION) {
+        // Without a `Connection` field, nothing is collected and nothing allocated.
+        let named_by_connection =
             crate::h1::list_items(header_lookup::get_all(headers, &header::CONNECTION))
                 .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
-                .collect()
-        } else {
-            Vec::new()
-        };
+                .collect();
         Outgoing {
             method,
             uri,
