@@ -26,16 +26,16 @@ fn write_admin(
     );
 }
 
-#[test]
-fn admin_json_https_and_http_connectors_with_certificate_files() {
-    let pki = Pki::new();
+/// A configuration with the scheme routes and an HTTPS connector whose certificate and key
+/// are files (and a plain connector when `plain_port` is given).
+fn certificate_files_config(pki: &Pki, plain_port: Option<u16>) -> ConfigDir {
     let config = ConfigDir::new();
     pki.write_files(&config);
     write_scheme_routes(&config);
     write_admin(
         &config,
         free_port(),
-        Some(free_port()),
+        plain_port,
         json!("Tls"),
         json!([{
             "name": "Tls",
@@ -43,6 +43,13 @@ fn admin_json_https_and_http_connectors_with_certificate_files() {
             "config": {"certificate": "tls/cert.pem", "privateKey": "tls/key.pem"}
         }]),
     );
+    config
+}
+
+#[test]
+fn admin_json_https_and_http_connectors_with_certificate_files() {
+    let pki = Pki::new();
+    let config = certificate_files_config(&pki, Some(free_port()));
     let gateway = Gateway::start_listening(config.path(), &[], &[], 2);
     let https = gateway.listener("https");
     let http = gateway.listener("http");
@@ -175,16 +182,7 @@ fn openssl_get_with_sni(address: std::net::SocketAddr, sni: &str) -> String {
 #[test]
 fn an_ip_address_sent_as_sni_is_served_without_a_warning_per_handshake() {
     let pki = Pki::new();
-    let config = ConfigDir::new();
-    pki.write_files(&config);
-    write_scheme_routes(&config);
-    write_admin(
-        &config,
-        free_port(),
-        None,
-        json!({"type": "ServerTlsOptions", "config": {"certificate": "tls/cert.pem", "privateKey": "tls/key.pem"}}),
-        json!([]),
-    );
+    let config = certificate_files_config(&pki, None);
     let illegal_sni = |gateway: &Gateway| {
         gateway
             .logs()
