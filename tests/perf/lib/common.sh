@@ -24,7 +24,7 @@ ensure_tools() {
         [taskset]=util-linux [setsid]=util-linux [lscpu]=util-linux [pgrep]=procps
         [curl]=curl [openssl]=openssl [python3]=python3
     )
-    [[ -n ${PROFILE:-} ]] && package_of[perf]=linux-perf
+    [[ -n ${PROFILE:-} ]] && package_of[perf]=linux-perf && package_of[nstat]=iproute2
     local tool packages=()
     for tool in "${!package_of[@]}"; do
         tool_path "$tool" >/dev/null && continue

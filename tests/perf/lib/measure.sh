@@ -318,8 +318,9 @@ EOF
 }
 
 # profile SCENARIO ID KIND URL: with PROFILE set (a directory), one more run of the target
-# under `perf stat` (system calls and context switches of the proxy's processes)
-# and one under `perf record -g`, after the measured runs; the counts per request go to
+# under `perf stat` (system calls and context switches of the proxy's processes) and
+# `nstat` (the TCP segments and acknowledgements of the whole run), and one under
+# `perf record -g`, after the measured runs; the counts per request go to
 # PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt. The
 # profiled runs are not measured: perf's own cost would count against the proxy.
 profile() {
@@ -328,17 +329,28 @@ profile() {
     pids=$(group_pids "$pgid" | paste -sd, -)
     base="$PROFILE/$scenario.$id"
     load_command "$kind" "$url" "$DURATION"
+    # The kernel's counters are per network namespace, so they count the client's and the
+    # upstream's segments too; those are the same for every proxy, and a proxy that splits
+    # its writes or makes the kernel send more acknowledgements shows as more per request.
+    NSTAT_HISTORY="$base.nstat.history" nstat -n
     # No CPU time here: counting every system call slows the proxy down.
     perf stat -x, -o "$base.stat" -e raw_syscalls:sys_enter,context-switches \
         -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.stat.out" 2>&1 ||
         die "$id: perf stat failed: $(tail -3 "$base.stat.out" "$base.stat")"
+    NSTAT_HISTORY="$base.nstat.history" nstat -z >"$base.nstat"
     parse_load "$kind" "$base.stat.out"
-    awk -F, -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" '
-        $3 == "raw_syscalls:sys_enter" { sc = $1 }
-        $3 == "context-switches" { cs = $1 }
-        END { printf "%s\t%s\tsyscalls/request %.2f\tcontext switches/request %.3f\n", \
-            s, id, sc / r, cs / r }' \
-        "$base.stat" | tee -a "$PROFILE/summary.tsv" >&2
+    awk -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" '
+        FILENAME ~ /\.stat$/ { split($0, f, ",") }
+        FILENAME ~ /\.stat$/ && f[3] == "raw_syscalls:sys_enter" { sc = f[1] }
+        FILENAME ~ /\.stat$/ && f[3] == "context-switches" { cs = f[1] }
+        FILENAME ~ /\.nstat$/ && $1 == "TcpOutSegs" { segs = $2 }
+        FILENAME ~ /\.nstat$/ && $1 == "TcpExtTCPPureAcks" { acks = $2 }
+        FILENAME ~ /\.nstat$/ && $1 == "TcpExtDelayedACKs" { delayed = $2 }
+        END { printf "%s\t%s\tsyscalls/request %.2f\tcontext switches/request %.3f" \
+            "\tTCP segments/request %.2f\tpure ACKs received/request %.3f" \
+            "\tdelayed ACKs/request %.3f\n", \
+            s, id, sc / r, cs / r, segs / r, acks / r, delayed / r }' \
+        "$base.stat" "$base.nstat" | tee -a "$PROFILE/summary.tsv" >&2
     perf record -q -g -F 1999 -o "$base.data" -p "$pids" -- \
         taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.record.out" 2>&1 ||
         die "$id: perf record failed: $(tail -3 "$base.record.out")"
