@@ -105,5 +105,50 @@ class LockedTest(unittest.TestCase):
         self.assertIsNone(callgrind_counts.disassemble("/nonexistent/object"))
 
 
+# A dump made with --cache-sim=yes --branch-sim=yes: the totals line leaves out its trailing
+# zeros (no indirect-branch mispredicts here).
+CACHE_DUMP = """\
+version: 1
+events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim
+fn=(1) main
+10 1000 300 100 2 20 5 1 3 1 200 12 4
+totals: 1000 300 100 2 20 5 1 3 1 200 12 4
+"""
+
+
+class CacheTest(unittest.TestCase):
+    def test_event_totals_name_every_event_and_fill_trailing_zeros(self):
+        events = callgrind_counts.event_totals(CACHE_DUMP.splitlines())
+        self.assertEqual(events["Ir"], 1000)
+        self.assertEqual(events["D1mw"], 5)
+        self.assertEqual(events["Bi"], 4)
+        self.assertEqual(events["Bim"], 0)
+
+    def test_misses_are_grouped_and_weighted_into_estimated_cycles(self):
+        counts = callgrind_counts.miss_counts(
+            callgrind_counts.event_totals(CACHE_DUMP.splitlines()))
+        self.assertEqual(counts, {
+            "I1 misses": 2, "D1 misses": 25, "LL misses": 5, "mispredicts": 12,
+            "estimated cycles": 1000 + 10 * 2 + 10 * 25 + 100 * 5 + 10 * 12,
+        })
+
+    def test_misses_are_counted_by_function(self):
+        lines = (CACHE_DUMP.replace("totals:", "fn=(2) work\n20 50 0 0 7 1\n+1 50 0 0 0 2 4\ntotals:")
+                 .splitlines())
+        self.assertEqual(dict(callgrind_counts.self_misses(lines, "D1 misses")),
+                         {"main": 25, "work": 7})
+        self.assertEqual(dict(callgrind_counts.self_misses(lines, "I1 misses")),
+                         {"main": 2, "work": 7})
+
+    def test_a_dump_without_the_simulations_has_no_misses(self):
+        events = callgrind_counts.event_totals(DUMP.splitlines())
+        self.assertEqual(events, {"Ir": 110})
+        self.assertIsNone(callgrind_counts.miss_counts(events))
+
+    def test_a_dump_without_events_is_refused(self):
+        with self.assertRaises(ValueError):
+            callgrind_counts.event_totals(["totals: 5"])
+
+
 if __name__ == "__main__":
     unittest.main()
