@@ -13,9 +13,9 @@ use super::{Handler, HandlerError, HandlerFuture};
 use crate::config::{ConfigError, Located, duration::IgDuration};
 use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
-use crate::http::{Response, header_lookup, upgrade};
+use crate::http::{Response, upgrade};
 use crate::proxy::client::{Failure, Http2, Retries, Settings};
-use crate::proxy::outgoing::HOP_BY_HOP;
+use crate::proxy::outgoing::{HOP_BY_HOP, names_in_connection};
 use crate::proxy::websocket::{WebSocketConfig, is_upgrade_request, splice};
 use crate::proxy::{ClientTlsOptions, Outgoing, ProxyOptions, UpstreamClient};
 
@@ -268,29 +268,6 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
             headers.remove(name);
         }
     }
-}
-
-/// The fields `Connection` names besides the hop-by-hop ones, which go anyway.
-fn names_in_connection(headers: &http::HeaderMap) -> Vec<HeaderName> {
-    let mut connection = header_lookup::get_all(headers, &header::CONNECTION);
-    // `Connection: keep-alive` (or close), the usual one, names no field: nothing to split.
-    if let (Some(value), None) = (connection.next(), connection.next()) {
-        let value = value.as_bytes();
-        if value.eq_ignore_ascii_case(b"keep-alive") || value.eq_ignore_ascii_case(b"close") {
-            return Vec::new();
-        }
-    }
-    // Tokens naming hop-by-hop fields (`keep-alive`, `upgrade`) are handled by the caller;
-    // only others are parsed into names, which for a name not in the standard table
-    // allocates.
-    crate::h1::list_items(header_lookup::get_all(headers, &header::CONNECTION))
-        .filter(|item| {
-            !HOP_BY_HOP
-                .iter()
-                .any(|hop| hop.as_str().eq_ignore_ascii_case(item))
-        })
-        .filter_map(|item| HeaderName::from_bytes(item.as_bytes()).ok())
-        .collect()
 }
 
 impl Handler for ClientHandler {

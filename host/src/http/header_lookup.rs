@@ -21,14 +21,6 @@ pub fn get<'m>(headers: &'m HeaderMap, name: &HeaderName) -> Option<&'m HeaderVa
     headers.get(name)
 }
 
-/// Whether the map has `name`, as [`HeaderMap::contains_key`].
-pub fn contains(headers: &HeaderMap, name: &HeaderName) -> bool {
-    if headers.len() > SCANNED_AT_MOST {
-        return headers.contains_key(name);
-    }
-    headers.keys().any(|field| field == name)
-}
-
 /// Every value of `name` in order, as [`HeaderMap::get_all`].
 pub fn get_all<'m>(headers: &'m HeaderMap, name: &HeaderName) -> Values<'m> {
     if scanned_without(headers, name) {
@@ -93,11 +85,6 @@ mod tests {
             let headers = map(extra);
             for name in &names {
                 assert_eq!(get(&headers, name), headers.get(name), "{name} of {extra}");
-                assert_eq!(
-                    contains(&headers, name),
-                    headers.contains_key(name),
-                    "{name} of {extra}"
-                );
                 assert_eq!(
                     get_all(&headers, name).collect::<Vec<_>>(),
                     headers.get_all(name).iter().collect::<Vec<_>>(),

@@ -5,7 +5,7 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 
-use super::Outgoing;
+use super::{Outgoing, names_in_connection};
 
 fn client_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -75,4 +75,27 @@ fn only_a_connection_field_set_here_goes_out() {
     );
     assert!(outgoing.connection_has("upgrade"));
     assert!(!outgoing.connection_has("close"));
+}
+
+#[test]
+fn connection_names_the_fields_that_are_not_hop_by_hop() {
+    let named = |values: &[&str]| {
+        let mut headers = HeaderMap::new();
+        headers.append("accept", "*/*".parse().unwrap());
+        for value in values {
+            headers.append("connection", value.parse().unwrap());
+        }
+        names_in_connection(&headers)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    let nothing: [&str; 0] = [];
+    assert_eq!(named(&[]), nothing);
+    assert_eq!(named(&["keep-alive"]), nothing);
+    assert_eq!(named(&["Close"]), nothing);
+    assert_eq!(named(&["Keep-Alive, Upgrade"]), nothing);
+    assert_eq!(named(&["keep-alive, X-Private"]), ["x-private"]);
+    // Every Connection field counts, not only the first.
+    assert_eq!(named(&["keep-alive", "x-a, TE,x-b"]), ["x-a", "x-b"]);
 }
