@@ -21,27 +21,27 @@ DISASSEMBLED = re.compile(r"^\s*([0-9a-f]+):\s+(.*)$")
 
 
 def totals(lines):
-    """The dump's event total (the `totals:` or `summary:` line), instructions executed."""
-    total = None
+    """The dump's total of instructions executed."""
+    return event_totals(lines)["Ir"]
+
+
+def event_names(lines):
+    """The dump's events (the `events:` header), in the order of its cost columns."""
     for line in lines:
-        if line.startswith(("totals:", "summary:")):
-            total = int(line.split()[1])
-    if total is None:
-        raise ValueError("no totals: or summary: line in the dump")
-    return total
+        if line.startswith("events:"):
+            return line.split()[1:]
+    raise ValueError("no events: line in the dump")
 
 
 def event_totals(lines):
     """Every event's total by name (the `events:` header and the `totals:` or `summary:`
     line): Ir alone by default; the cache and branch simulations add their events."""
-    names, values = None, None
+    names, values = event_names(lines), None
     for line in lines:
-        if line.startswith("events:"):
-            names = line.split()[1:]
-        elif line.startswith(("totals:", "summary:")):
+        if line.startswith(("totals:", "summary:")):
             values = [int(value) for value in line.split()[1:]]
-    if names is None or values is None:
-        raise ValueError("no events: or no totals: line in the dump")
+    if values is None:
+        raise ValueError("no totals: or summary: line in the dump")
     # callgrind leaves out trailing zeros.
     values += [0] * (len(names) - len(values))
     return dict(zip(names, values))
@@ -129,7 +129,7 @@ def own_event_costs(lines):
 
 def self_misses(lines, group):
     """One of MISSES's groups counted in each function itself, by name."""
-    names = next(line.split()[1:] for line in lines if line.startswith("events:"))
+    names = event_names(lines)
     wanted = [names.index(name) for name in MISSES[group]]
     costs = collections.Counter()
     for _, function, _, values in own_event_costs(lines):
