@@ -66,6 +66,21 @@ ensure_tools() {
     done
 }
 
+# ensure_inferno DIR: sets INFERNO to a directory holding inferno's inferno-collapse-perf
+# and inferno-flamegraph, built into DIR with cargo the first time. Debian packages no
+# flame-graph renderer, and inferno is the Rust port of Brendan Gregg's FlameGraph scripts;
+# the version is pinned so that every profile's graphs are drawn the same way.
+INFERNO_VERSION=0.12.8
+ensure_inferno() {
+    INFERNO=$1/bin
+    # The binaries have no --version; cargo's record of what it installed has it.
+    grep -qF "\"inferno $INFERNO_VERSION " "$1/.crates.toml" 2>/dev/null &&
+        [[ -x $INFERNO/inferno-collapse-perf && -x $INFERNO/inferno-flamegraph ]] && return
+    log "installing inferno $INFERNO_VERSION (flame graphs) into $1 with cargo"
+    cargo install --quiet --locked --force --version "$INFERNO_VERSION" --root "$1" inferno >&2 ||
+        die "cargo install inferno $INFERNO_VERSION failed (it needs the crates.io registry)"
+}
+
 # ---- processes ----
 
 # Every server runs in a process group of its own (setsid), so stopping it also stops the

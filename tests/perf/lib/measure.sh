@@ -320,9 +320,10 @@ EOF
 # profile SCENARIO ID KIND URL: with PROFILE set (a directory), one more run of the target
 # under `perf stat` (system calls and context switches of the proxy's processes) and
 # `nstat` (the TCP segments and acknowledgements of the whole run), and one under
-# `perf record -g`, after the measured runs; the counts per request go to
-# PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt. The
-# profiled runs are not measured: perf's own cost would count against the proxy.
+# `perf record`, after the measured runs; the counts per request go to
+# PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt, the
+# call stacks to SCENARIO.ID.folded and the flame graph drawn from them to SCENARIO.ID.svg.
+# The profiled runs are not measured: perf's own cost would count against the proxy.
 profile() {
     local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base
     [[ -n ${PROFILE:-} && -n $pgid && $kind == wrk ]] || return 0
@@ -351,12 +352,41 @@ profile() {
             "\tdelayed ACKs/request %.3f\n", \
             s, id, sc / r, cs / r, segs / r, acks / r, delayed / r }' \
         "$base.stat" "$base.nstat" | tee -a "$PROFILE/summary.tsv" >&2
-    perf record -q -g -F 1999 -o "$base.data" -p "$pids" -- \
-        taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.record.out" 2>&1 ||
+    # Neither Ferrogate's release build nor Debian's nginx and HAProxy keep frame pointers,
+    # so perf's default unwinder stops at the first user-space frame. With dwarf, perf
+    # copies the top PROFILE_STACK bytes of the thread's stack at each sample and unwinds
+    # them later from the binaries' .eh_frame, for every proxy the same way. The copies
+    # make the data big (about 16 MB per second of load), and they compress well: -z.
+    perf record -q -z --call-graph "dwarf,$PROFILE_STACK" -F "$PROFILE_HZ" -o "$base.data" \
+        -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.record.out" 2>&1 ||
         die "$id: perf record failed: $(tail -3 "$base.record.out")"
+    parse_load "$kind" "$base.record.out"
     perf report -q -i "$base.data" --stdio --no-children -g none --sort sym \
         --percent-limit 0.5 >"$base.symbols.txt" 2>/dev/null || true
     perf report -q -i "$base.data" --stdio --no-children -g none --sort dso \
         >"$base.dso.txt" 2>/dev/null || true
-    log "  $id: profile in $base.{symbols,dso}.txt ($base.data for perf report)"
+    flame_graph "$scenario" "$id" "$base"
+    log "  $id: profile in $base.{symbols,dso}.txt, flame graph $base.svg" \
+        "($base.data for perf report)"
+}
+
+# flame_graph SCENARIO ID BASE: BASE.data's call stacks, folded (BASE.folded, one line per
+# distinct stack, kernel frames marked _[k], inlined ones _[i]) and drawn (BASE.svg, to open
+# in a browser: a click zooms, Ctrl-F searches). The folded counts are the nanoseconds of
+# CPU each stack was sampled for; the graph divides them by the requests of the profiled
+# run, so a frame's width reads as nanoseconds per request (perf's own cost included).
+flame_graph() {
+    local scenario=$1 id=$2 base=$3 stacks
+    perf script -i "$base.data" 2>"$base.script.err" |
+        "$INFERNO/inferno-collapse-perf" --quiet --all >"$base.folded" ||
+        die "$id: folding the call stacks of $base.data failed: $(tail -3 "$base.script.err")"
+    [[ -s $base.folded ]] || die "$id: perf script found no call stacks in $base.data"
+    stacks=$(python3 "$PERF_DIR/folded_stacks.py" "$base.folded" "$RUN_REQUESTS") ||
+        die "$id: cannot read $base.folded"
+    "$INFERNO/inferno-flamegraph" --title "$scenario: $id" \
+        --subtitle "$stacks (perf record --call-graph dwarf,$PROFILE_STACK -F $PROFILE_HZ)" \
+        --countname "ns per request" --factor "$(awk -v n="$RUN_REQUESTS" 'BEGIN {print 1 / n}')" \
+        --colors java --hash --minwidth 0.05 <"$base.folded" >"$base.svg" ||
+        die "$id: inferno-flamegraph failed on $base.folded"
+    log "  $id: $stacks"
 }
