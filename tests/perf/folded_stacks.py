@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """What a profile's folded call stacks say before anyone opens the flame graph.
 
-    folded_stacks.py FOLDED REQUESTS
+    folded_stacks.py FOLDED REQUESTS [--per-request OUT [--rename THREAD AS]]
 
 FOLDED is inferno-collapse-perf's output for a `perf record` of one proxy (one line per
 distinct stack: `comm;root;...;leaf COUNT`, kernel frames marked `_[k]`); the counts are
 nanoseconds, the period of perf's cpu-clock samples. REQUESTS is the number of requests
-served while it was recorded. Prints one line for the log and the flame graph's subtitle:
+served while it was recorded. With --per-request, OUT gets the same stacks with their counts
+in picoseconds per request (integers, as folded counts must be): what the flame graphs
+draw, and what makes two runs that served different numbers of requests comparable
+stack by stack (tests/perf/ab's difference graph, where --rename gives the main threads
+of two binaries one name). Prints one line for the log and the
+flame graph's subtitle:
 CPU per request as sampled, the kernel's share of it, and the share of the samples whose
 stack perf unwound all the way to the thread's start. The others were cut short, and a
 flame graph draws their upper part as a tower of its own, at one of two places:
@@ -16,6 +21,7 @@ flame graph draws their upper part as a tower of its own, at one of two places:
   (PROFILE_STACK). When these are more than 5 %, a warning on stderr says so.
 """
 
+import argparse
 import sys
 from dataclasses import dataclass
 
@@ -65,8 +71,8 @@ def is_jit_root(frame: str) -> bool:
     return frame.endswith(JIT_MARK) or (frame.startswith("[perf-") and frame.endswith(".map]"))
 
 
-def summarize(lines, source: str = "folded stacks") -> Summary:
-    total = kernel = complete = jit_cut = 0
+def parse(lines, source: str = "folded stacks"):
+    """(stack, count) of each line; the stack keeps the command's name as its first frame."""
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\n")
         if not line:
@@ -74,12 +80,17 @@ def summarize(lines, source: str = "folded stacks") -> Summary:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             raise ValueError(f"{source}:{number}: not 'stack count': {line[:120]!r}")
+        yield stack, int(count)
+
+
+def summarize(entries) -> Summary:
+    total = kernel = complete = jit_cut = 0
+    for stack, nanoseconds in entries:
         frames = stack.split(";")
-        # frames[0] is the command's name; a stack of the command alone has no frames.
-        nanoseconds = int(count)
         total += nanoseconds
         if frames[-1].endswith(KERNEL_MARK):
             kernel += nanoseconds
+        # frames[0] is the command's name; a stack of the command alone has no frames.
         if len(frames) > 1 and frame_name(frames[1]) in THREAD_ROOTS:
             complete += nanoseconds
         elif len(frames) > 1 and is_jit_root(frames[1]):
@@ -87,22 +98,59 @@ def summarize(lines, source: str = "folded stacks") -> Summary:
     return Summary(total, kernel, complete, jit_cut)
 
 
+def per_request(entries, requests: int, rename=None):
+    """Folded lines with picosecond-per-request counts; stacks that round to 0 are left out.
+
+    rename, a (from, to) pair, replaces a thread's name (the first frame): the main thread
+    is named after its binary, and two builds compared stack by stack are two binaries.
+    """
+    for stack, nanoseconds in entries:
+        picoseconds = round(nanoseconds * 1000 / requests)
+        if not picoseconds:
+            continue
+        if rename:
+            thread, separator, frames = stack.partition(";")
+            if thread == rename[0]:
+                stack = rename[1] + separator + frames
+        yield f"{stack} {picoseconds}\n"
+
+
+def positive_count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive count of requests: {text!r}")
+    return int(text)
+
+
 def main(argv) -> int:
-    if len(argv) != 3 or not argv[2].isdigit() or int(argv[2]) == 0:
-        print("usage: " + __doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    path, requests = argv[1], int(argv[2])
-    with open(path, encoding="utf-8", errors="replace") as folded:
-        summary = summarize(folded, path)
+    parser = argparse.ArgumentParser(prog="folded_stacks.py")
+    parser.add_argument("folded", metavar="FOLDED")
+    parser.add_argument("requests", metavar="REQUESTS", type=positive_count)
+    parser.add_argument("--per-request", metavar="OUT")
+    parser.add_argument("--rename", nargs=2, metavar=("THREAD", "AS"),
+                        help="in OUT, name the thread THREAD AS")
+    try:
+        args = parser.parse_args(argv[1:])
+    except SystemExit as exit:
+        return exit.code
+    with open(args.folded, encoding="utf-8", errors="replace") as folded:
+        try:
+            entries = list(parse(folded, args.folded))
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 1
+    summary = summarize(entries)
     if summary.nanoseconds == 0:
-        print(f"{path}: no samples", file=sys.stderr)
+        print(f"{args.folded}: no samples", file=sys.stderr)
         return 1
-    print(summary.line(requests))
+    if args.per_request:
+        with open(args.per_request, "w", encoding="utf-8") as out:
+            out.writelines(per_request(entries, args.requests, args.rename))
+    print(summary.line(args.requests))
     if summary.cut_short_share() > CUT_SHORT_TOLERATED:
         print(
-            f"warning: {path}: {100 * summary.cut_short_share():.1f} % of the stacks were deeper "
-            "than the bytes perf copied per sample and stop short of the thread's start. Raise "
-            "PROFILE_STACK (at most 65528) for a flame graph with one tower per call path.",
+            f"warning: {args.folded}: {100 * summary.cut_short_share():.1f} % of the stacks were "
+            "deeper than the bytes perf copied per sample and stop short of the thread's start. "
+            "Raise PROFILE_STACK (at most 65528) for a flame graph with one tower per call path.",
             file=sys.stderr,
         )
     return 0

@@ -352,13 +352,7 @@ profile() {
             "\tdelayed ACKs/request %.3f\n", \
             s, id, sc / r, cs / r, segs / r, acks / r, delayed / r }' \
         "$base.stat" "$base.nstat" | tee -a "$PROFILE/summary.tsv" >&2
-    # Neither Ferrogate's release build nor Debian's nginx and HAProxy keep frame pointers,
-    # so perf's default unwinder stops at the first user-space frame. With dwarf, perf
-    # copies the top PROFILE_STACK bytes of the thread's stack at each sample and unwinds
-    # them later from the binaries' .eh_frame, for every proxy the same way. The copies
-    # make the data big (about 16 MB per second of load), and they compress well: -z.
-    perf record -q -z --call-graph "dwarf,$PROFILE_STACK" -F "$PROFILE_HZ" -o "$base.data" \
-        -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.record.out" 2>&1 ||
+    record_stacks "$base" "$pids" taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" ||
         die "$id: perf record failed: $(tail -3 "$base.record.out")"
     parse_load "$kind" "$base.record.out"
     perf report -q -i "$base.data" --stdio --no-children -g none --sort sym \
@@ -370,23 +364,57 @@ profile() {
         "($base.data for perf report)"
 }
 
-# flame_graph SCENARIO ID BASE: BASE.data's call stacks, folded (BASE.folded, one line per
+# perf record's settings for the flame graphs (the header of tests/perf/run explains them).
+PROFILE_HZ=${PROFILE_HZ:-999}
+PROFILE_STACK=${PROFILE_STACK:-65528}
+check_profile_settings() {
+    [[ $PROFILE_HZ =~ ^[1-9][0-9]*$ ]] || die "PROFILE_HZ must be a positive integer"
+    # perf's own limits on the stack it copies per sample.
+    [[ $PROFILE_STACK =~ ^[1-9][0-9]*$ && $PROFILE_STACK -le 65528 && $((PROFILE_STACK % 8)) -eq 0 ]] ||
+        die "PROFILE_STACK must be a multiple of 8 between 8 and 65528 (bytes)"
+}
+
+# record_stacks BASE PIDS COMMAND...: samples the call stacks of the processes PIDS (comma
+# separated) into BASE.data while COMMAND runs (its output in BASE.record.out).
+record_stacks() {
+    local base=$1 pids=$2
+    shift 2
+    # Neither Ferrogate's release build nor Debian's nginx and HAProxy keep frame pointers,
+    # so perf's default unwinder stops at the first user-space frame. With dwarf, perf
+    # copies the top PROFILE_STACK bytes of the thread's stack at each sample and unwinds
+    # them later from the binaries' .eh_frame, for every proxy the same way. The copies
+    # make the data big (about 16 MB per second of load), and they compress well: -z.
+    perf record -q -z --call-graph "dwarf,$PROFILE_STACK" -F "$PROFILE_HZ" -o "$base.data" \
+        -p "$pids" -- "$@" >"$base.record.out" 2>&1
+}
+
+# flame_graph SCENARIO ID BASE [OPTION...]: BASE.data's call stacks, folded (BASE.folded, one line per
 # distinct stack, kernel frames marked _[k], inlined ones _[i]) and drawn (BASE.svg, to open
 # in a browser: a click zooms, Ctrl-F searches). The folded counts are the nanoseconds of
-# CPU each stack was sampled for; the graph divides them by the requests of the profiled
-# run, so a frame's width reads as nanoseconds per request (perf's own cost included).
+# CPU each stack was sampled for; BASE.per-request.folded divides them by the requests of
+# the profiled run (RUN_REQUESTS), so that a frame's width reads as nanoseconds per request
+# (perf's own cost included). OPTIONs go to folded_stacks.py.
 flame_graph() {
     local scenario=$1 id=$2 base=$3 stacks
+    shift 3
     perf script -i "$base.data" 2>"$base.script.err" |
         "$INFERNO/inferno-collapse-perf" --quiet --all >"$base.folded" ||
         die "$id: folding the call stacks of $base.data failed: $(tail -3 "$base.script.err")"
     [[ -s $base.folded ]] || die "$id: perf script found no call stacks in $base.data"
-    stacks=$(python3 "$PERF_DIR/folded_stacks.py" "$base.folded" "$RUN_REQUESTS") ||
-        die "$id: cannot read $base.folded"
-    "$INFERNO/inferno-flamegraph" --title "$scenario: $id" \
-        --subtitle "$stacks (perf record --call-graph dwarf,$PROFILE_STACK -F $PROFILE_HZ)" \
-        --countname "ns per request" --factor "$(awk -v n="$RUN_REQUESTS" 'BEGIN {print 1 / n}')" \
-        --colors java --hash --minwidth 0.05 <"$base.folded" >"$base.svg" ||
-        die "$id: inferno-flamegraph failed on $base.folded"
+    stacks=$(python3 "$PERF_DIR/folded_stacks.py" "$base.folded" "$RUN_REQUESTS" \
+        --per-request "$base.per-request.folded" "$@") || die "$id: cannot read $base.folded"
+    draw_flame_graph "$scenario: $id" \
+        "$stacks (perf record --call-graph dwarf,$PROFILE_STACK -F $PROFILE_HZ)" \
+        <"$base.per-request.folded" >"$base.svg" ||
+        die "$id: inferno-flamegraph failed on $base.per-request.folded"
     log "  $id: $stacks"
+}
+
+# draw_flame_graph TITLE SUBTITLE [OPTION...]: folded stacks in picoseconds per request on
+# stdin, an SVG in nanoseconds per request on stdout.
+draw_flame_graph() {
+    local title=$1 subtitle=$2
+    shift 2
+    "$INFERNO/inferno-flamegraph" --title "$title" --subtitle "$subtitle" \
+        --countname "ns per request" --factor 0.001 --colors java --hash --minwidth 0.05 "$@"
 }
