@@ -1,16 +1,17 @@
 //! One wasmtime engine per process: epoch interruption driven by a ticker thread, the pooling
 //! allocator sized by the memory cap (or, where the process may not reserve the pool's address
-//! space, instances allocated on demand under a per-store limiter), and the on-disk compilation
-//! cache.
+//! space, instances allocated on demand under a per-store limiter), the on-disk compilation
+//! cache, and on request the names of the compiled code for perf.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
-    StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+    StoreLimits, StoreLimitsBuilder,
 };
 
 use super::epoch::TICKER;
@@ -135,9 +136,57 @@ fn pooling(memory: usize) -> PoolingAllocationConfig {
     pooling
 }
 
-fn config(allocation: Allocation, memory: usize) -> Config {
+/// Whether `FERROGATE_PERF_MAP` asks for a perf map: set, and neither empty nor `0`.
+fn perf_map_requested(value: Option<&OsStr>) -> bool {
+    value.is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+/// Where perf looks for the names of a process's just-in-time compiled code.
+fn perf_map_path() -> PathBuf {
+    PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()))
+}
+
+/// With `FERROGATE_PERF_MAP=1`, wasmtime appends a line to `/tmp/perf-PID.map` for each
+/// function it compiles or loads from the cache, and perf then names samples in a plugin's
+/// code instead of lumping them under `[perf-PID.map]`. Off by default: the file stays after
+/// the process ends and grows with every reload. A map that cannot be written leaves the
+/// gateway running without one, since wasmtime would otherwise refuse to build the engine.
+fn perf_map() -> bool {
+    if !perf_map_requested(std::env::var_os("FERROGATE_PERF_MAP").as_deref()) {
+        return false;
+    }
+    let path = perf_map_path();
+    match std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+    {
+        Ok(_) => {
+            tracing::info!(
+                path = %path.display(),
+                "FERROGATE_PERF_MAP: the plugins' compiled functions are named for perf in this \
+                 file; it is not removed when the gateway stops"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::warn!(
+                path = %path.display(),
+                %error,
+                "FERROGATE_PERF_MAP: cannot write the perf map; perf will not name the plugins' \
+                 compiled code"
+            );
+            false
+        }
+    }
+}
+
+fn config(allocation: Allocation, memory: usize, perf_map: bool) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    if perf_map {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     match allocation {
         Allocation::Pooling => {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(memory)));
@@ -168,12 +217,12 @@ fn config(allocation: Allocation, memory: usize) -> Config {
 
 /// The engine with the pooling allocator, or, when its reservation is refused, with instances
 /// allocated on demand (logged: plugin instances then cost more to create).
-fn engine(memory: usize) -> wasmtime::Result<(Engine, Allocation)> {
-    match Engine::new(&config(Allocation::Pooling, memory)) {
+fn engine(memory: usize, perf_map: bool) -> wasmtime::Result<(Engine, Allocation)> {
+    match Engine::new(&config(Allocation::Pooling, memory, perf_map)) {
         Ok(engine) => Ok((engine, Allocation::Pooling)),
         Err(pool_error) => {
             let allocation = Allocation::OnDemand { memory };
-            let engine = Engine::new(&config(allocation, memory)).map_err(|error| {
+            let engine = Engine::new(&config(allocation, memory, perf_map)).map_err(|error| {
                 wasmtime::format_err!(
                     "{error:#} (the pooling allocator was refused too: {pool_error:#})"
                 )
@@ -191,7 +240,7 @@ fn engine(memory: usize) -> wasmtime::Result<(Engine, Allocation)> {
 }
 
 fn build(memory: usize) -> wasmtime::Result<Runtime> {
-    let (engine, allocation) = engine(memory)?;
+    let (engine, allocation) = engine(memory, perf_map())?;
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())
@@ -229,6 +278,15 @@ fn imports(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_perf_map_is_asked_for_by_any_value_but_empty_and_zero() {
+        assert!(perf_map_requested(Some(OsStr::new("1"))));
+        assert!(perf_map_requested(Some(OsStr::new("yes"))));
+        assert!(!perf_map_requested(Some(OsStr::new("0"))));
+        assert!(!perf_map_requested(Some(OsStr::new(""))));
+        assert!(!perf_map_requested(None));
+    }
 
     #[test]
     fn cached_artifacts_are_not_recompressed_however_often_they_are_loaded() {

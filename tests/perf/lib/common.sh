@@ -126,8 +126,12 @@ stop_all() {
     done
 }
 
+# Perf maps of profiled processes: they outlive their process by design, the harness's
+# clean-up removes them.
+PERF_MAPS=()
+
 # with_temporary_dir NAME: sets TMP to a new private directory and, on any exit, stops every
-# process started and removes TMP (kept with KEEP_TMP=1).
+# process started and removes TMP (kept with KEEP_TMP=1) and PERF_MAPS.
 with_temporary_dir() {
     TMP=$(mktemp -d -t "$1.XXXXXX")
     trap cleanup EXIT
@@ -139,6 +143,7 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     stop_all
+    [[ ${#PERF_MAPS[@]} -eq 0 ]] || rm -f "${PERF_MAPS[@]}"
     if [[ ${KEEP_TMP:-0} == 1 ]]; then
         log "kept $TMP"
     else

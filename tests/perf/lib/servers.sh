@@ -281,8 +281,13 @@ EOF
       ], \"handler\": \"Upstream\"}}"
         printf '{"name": "proxy", "handler": %s}\n' "$handler" >"$dir/routes/proxy.json"
     fi
+    local env=()
+    # Profiled, Ferrogate names its plugins' compiled code for perf (/tmp/perf-PID.map);
+    # naming costs only at load, never per request.
+    [[ -n ${PROFILE:-} ]] && env=(env FERROGATE_PERF_MAP=1)
     start_pinned "$PROXY_CPU" "$dir/stdout.log" \
-        "$FERROGATE" run --config-dir "$dir" --drain-timeout 1
+        "${env[@]}" "$FERROGATE" run --config-dir "$dir" --drain-timeout 1
+    [[ -n ${PROFILE:-} ]] && PERF_MAPS+=("/tmp/perf-$STARTED_PID.map")
     register_instance "$id" "$STARTED_PID" "$h1" "$h2" "$tls" "$dir/stdout.log"
 }
 
