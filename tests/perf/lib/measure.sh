@@ -388,9 +388,9 @@ record_stacks() {
         -p "$pids" -- "$@" >"$base.record.out" 2>&1
 }
 
-# flame_graph SCENARIO ID BASE [OPTION...]: BASE.data's call stacks, folded (BASE.folded, one line per
-# distinct stack, kernel frames marked _[k], inlined ones _[i]) and drawn (BASE.svg, to open
-# in a browser: a click zooms, Ctrl-F searches). The folded counts are the nanoseconds of
+# flame_graph SCENARIO ID BASE [OPTION...]: BASE.data's call stacks, folded (BASE.folded,
+# one line per distinct stack, kernel frames marked _[k], inlined ones _[i], plugin code
+# _[j]) and drawn (BASE.svg, to open in a browser: a click zooms, Ctrl-F searches). The folded counts are the nanoseconds of
 # CPU each stack was sampled for; BASE.per-request.folded divides them by the requests of
 # the profiled run (RUN_REQUESTS), so that a frame's width reads as nanoseconds per request
 # (perf's own cost included). OPTIONs go to folded_stacks.py.
