@@ -35,7 +35,7 @@ pub fn names_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
     let mut connection = header_lookup::get_all(headers, &header::CONNECTION);
     // No `Connection` (most HTTP/1.1 messages), or `keep-alive` or `close` alone (what
     // browsers and HTTP/1.0 peers send), names no field: nothing to split or allocate.
-    match (connection.next(), connection.next()) {
+    let (first, second) = match (connection.next(), connection.next()) {
         (None, _) => return Vec::new(),
         (Some(value), None)
             if value.as_bytes().eq_ignore_ascii_case(b"keep-alive")
@@ -43,11 +43,13 @@ pub fn names_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
         {
             return Vec::new();
         }
-        _ => {}
-    }
-    // Only tokens that are not hop-by-hop are parsed into names, which for a name not in
-    // the standard table allocates.
-    crate::h1::list_items(header_lookup::get_all(headers, &header::CONNECTION))
+        (Some(first), second) => (first, second),
+    };
+    // The values already taken, then the rest: one lookup of the field. Only tokens that
+    // are not hop-by-hop are parsed into names, which for a name not in the standard table
+    // allocates.
+    let values = std::iter::once(first).chain(second).chain(connection);
+    crate::h1::list_items(values)
         .filter(|item| {
             !HOP_BY_HOP
                 .iter()
