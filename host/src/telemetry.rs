@@ -55,6 +55,28 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
+/// `text` made fit for one record of the text log: line breaks and other control characters
+/// escaped (`\n`, `\u{1b}`), tabs kept. For text that a plugin or a peer controls: raw, a
+/// line break in it would start what reads as a record of the gateway's own.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        if needs_escape(character) {
+            escaped.extend(character.escape_default());
+        } else {
+            escaped.push(character);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
+fn needs_escape(character: char) -> bool {
+    character.is_control() && character != '\t'
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -126,5 +148,17 @@ mod tests {
         let shown = shown(filter);
         assert!(shown.contains("gateway info"), "{shown}");
         assert!(!shown.contains("peer warning"), "{shown}");
+    }
+
+    #[test]
+    fn one_line_escapes_line_breaks_and_control_characters_only() {
+        assert!(matches!(
+            one_line("plain text\twith a tab, quotes \" and ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            one_line("boom\n2026-12-05T00:00:00Z  INFO forged\r\u{1b}[31m"),
+            "boom\\n2026-12-05T00:00:00Z  INFO forged\\r\\u{1b}[31m"
+        );
     }
 }

@@ -271,7 +271,8 @@ impl PluginObject {
             file = %self.info.file,
             transaction = %exchange.transaction_id,
             kind,
-            "plugin {phase} failed: {detail}"
+            "plugin {phase} failed: {}",
+            crate::telemetry::one_line(&detail)
         );
         HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
     }
