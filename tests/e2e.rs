@@ -56,6 +56,8 @@ mod plugins_perf_map;
 mod plugins_reload;
 #[path = "e2e/plugins_runs.rs"]
 mod plugins_runs;
+#[path = "e2e/plugins_stderr.rs"]
+mod plugins_stderr;
 #[path = "e2e/plugins_support.rs"]
 mod plugins_support;
 #[path = "e2e/reload.rs"]

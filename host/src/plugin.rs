@@ -15,6 +15,7 @@ mod pool;
 pub mod run;
 pub mod shared;
 pub mod state;
+mod stderr;
 mod wasi_streams;
 
 use std::path::{Path, PathBuf};

@@ -101,6 +101,7 @@ pub const ALL: &[&str] = &[
     "memory-bomb",
     "trap",
     "panic",
+    "stderr-writer",
 ];
 
 /// A configuration directory with the given test plugins installed, config.json's

@@ -84,6 +84,13 @@ where
         .map_err(CallError::Trap)
 }
 
+/// Logs what the call wrote to stderr, while its exchange is still lent to the store, so that
+/// the record carries the transaction.
+#[inline]
+pub(super) fn report_stderr<R>(store: &Store<StoreState>, called: &Result<R, CallError>) {
+    super::stderr::report(store.data(), matches!(called, Err(CallError::Trap(_))));
+}
+
 /// Runs one call of an instance whose component can wait on nothing: a plain call on the
 /// caller's stack, no fiber, no future.
 pub(super) fn call_now<P, R>(
@@ -104,11 +111,13 @@ where
 macro_rules! run_call {
     ($store:expr, $immediate:expr, $call:expr, $params:expr) => {{
         $crate::plugin::object::PluginObject::arm($store);
-        if $immediate {
+        let called = if $immediate {
             $crate::plugin::object::call_now($store, $call, $params)
         } else {
             $crate::plugin::object::call_on_fiber($store, $call, $params).await
-        }
+        };
+        $crate::plugin::object::report_stderr($store, &called);
+        called
     }};
 }
 pub(super) use run_call;

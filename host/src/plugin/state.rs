@@ -1,4 +1,5 @@
-//! What a store holds: an empty WASI context (no files, network or environment), the resource
+//! What a store holds: an empty WASI context (no files, network or environment; stderr kept
+//! for the log), the resource
 //! table, the object the instance serves and, during a call, the exchange being processed.
 
 use std::sync::Arc;
@@ -95,6 +96,8 @@ pub struct StoreState {
     /// The memory cap, where the engine allocates on demand (`engine::Allocation`); the pool
     /// needs none.
     pub limits: wasmtime::StoreLimits,
+    /// What the guest writes to stderr, taken and logged after each call.
+    pub stderr: super::stderr::Stderr,
 }
 
 /// What an object's `init` tells the host about running it, so that the host can leave out
@@ -156,8 +159,9 @@ impl StoreState {
             )))
             .map(|handle| handle.rep())
             .unwrap_or_default();
+        let stderr = super::stderr::Stderr::default();
         StoreState {
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table,
             request_rep,
             response_rep,
@@ -172,6 +176,7 @@ impl StoreState {
             ticks: 0,
             declared: Declarations::default(),
             limits: wasmtime::StoreLimits::default(),
+            stderr,
         }
     }
 }

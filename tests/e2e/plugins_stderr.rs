@@ -1,0 +1,170 @@
+//! A plugin's stderr reaches the log: per call, with the plugin, route and transaction, at
+//! error level beside the failure it explains, bounded, and never forging a record; a trap's
+//! backtrace names the plugin's functions.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::plugins_support::start;
+use crate::{chain, get};
+
+fn route(path: &str, filter: Value) -> Value {
+    chain(
+        path,
+        json!([filter]),
+        json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "reached"}}),
+    )
+}
+
+/// The gateway's JSON log records whose message is `message`.
+fn records(gateway: &ferrogate_e2e::Gateway, message: &str) -> Vec<Value> {
+    gateway
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["message"].as_str() == Some(message))
+        .collect()
+}
+
+fn wait_for_records(gateway: &ferrogate_e2e::Gateway, message: &str, count: usize) -> Vec<Value> {
+    let found = gateway.wait_for_log(&[message], Duration::from_secs(5));
+    assert!(found.is_some(), "no {message:?} in {:#?}", gateway.logs());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = records(gateway, message);
+        if found.len() >= count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_panics_message_is_logged_with_its_failure_and_the_backtrace_names_functions() {
+    let routes = [("panic", route("/panic", json!({"type": "Panic"})))];
+    let (_config, gateway) = start(&routes, json!([]), json!({}));
+
+    let reply = get(&gateway, "/panic");
+    assert_eq!(reply.status, 500);
+    assert!(
+        !reply.body.contains("plugin panic"),
+        "the panic's message leaks to the client: {}",
+        reply.body
+    );
+
+    let written = wait_for_records(&gateway, "plugin wrote to stderr before it failed", 1);
+    let [written] = written.as_slice() else {
+        panic!("one record expected: {written:#?}");
+    };
+    assert_eq!(written["level"], "ERROR", "{written}");
+    assert_eq!(written["plugin_type"], "Panic", "{written}");
+    assert_eq!(written["route"], "panic", "{written}");
+    assert!(written["file"].as_str().unwrap().ends_with("panic.wasm"));
+    let stderr = written["stderr"].as_str().unwrap();
+    assert!(
+        stderr.contains("panicked at") && stderr.contains("plugin panic on GET"),
+        "{stderr}"
+    );
+    assert_eq!(written["left_out"], 0);
+
+    gateway.wait_for_log(&["plugin on-request failed"], Duration::from_secs(5));
+    let failure = gateway
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|record| {
+            record["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("plugin on-request failed"))
+        })
+        .expect("the failure is logged");
+    let transaction = written["transaction"].as_str().unwrap();
+    assert!(!transaction.is_empty());
+    assert_eq!(
+        failure["transaction"].as_str(),
+        Some(transaction),
+        "{failure}"
+    );
+    let message = failure["message"].as_str().unwrap();
+    // The plugin keeps its `name` section and the runtime demangles it.
+    assert!(
+        message.contains("<panic::Panic as ferrogate_sdk::Filter>::on_request"),
+        "{message}"
+    );
+    // The backtrace is one record in the text log as well: its line breaks escaped.
+    assert!(
+        !message.contains('\n') && message.contains("wasm backtrace:\\n"),
+        "{message}"
+    );
+}
+
+#[test]
+fn what_a_plugin_writes_to_stderr_is_logged_per_call_and_bounded() {
+    let routes = [
+        (
+            "chatty",
+            route(
+                "/chatty",
+                json!({"type": "StderrWriter", "config": {"text": "checked the token\n"}}),
+            ),
+        ),
+        (
+            "flood",
+            route(
+                "/flood",
+                json!({"type": "StderrWriter", "config": {
+                    "text": format!("{}\n", "x".repeat(999)),
+                    "times": 100
+                }}),
+            ),
+        ),
+        (
+            "quiet",
+            route(
+                "/quiet",
+                json!({"type": "AddRequestHeader", "config": {"name": "X-A", "value": "1"}}),
+            ),
+        ),
+    ];
+    let (_config, gateway) = start(&routes, json!([]), json!({}));
+
+    for _ in 0..2 {
+        assert_eq!(get(&gateway, "/chatty").status, 200);
+    }
+    let written = wait_for_records(&gateway, "plugin wrote to stderr", 2);
+    assert_eq!(written.len(), 2, "{written:#?}");
+    for record in &written {
+        assert_eq!(record["level"], "WARN", "{record}");
+        assert_eq!(record["plugin_type"], "StderrWriter", "{record}");
+        assert_eq!(record["route"], "chatty", "{record}");
+        // Each call's own output: the instance is reused, its stderr taken after each call.
+        assert_eq!(record["stderr"], "checked the token", "{record}");
+    }
+    assert_ne!(
+        written[0]["transaction"], written[1]["transaction"],
+        "{written:#?}"
+    );
+
+    // 100,000 bytes in one call: the last 4 KiB are logged, and how much was left out.
+    assert_eq!(get(&gateway, "/flood").status, 200);
+    let written = wait_for_records(&gateway, "plugin wrote to stderr", 3);
+    let flood = written
+        .iter()
+        .find(|record| record["route"] == "flood")
+        .unwrap_or_else(|| panic!("{written:#?}"));
+    let stderr = flood["stderr"].as_str().unwrap();
+    assert_eq!(stderr.len(), 4096 - 1, "the last newline is cut");
+    assert!(stderr.ends_with('x') && stderr.contains("x\nx"));
+    assert_eq!(flood["left_out"], 100_000 - 4096, "{flood}");
+
+    // A plugin that writes nothing adds no record.
+    assert_eq!(get(&gateway, "/quiet").status, 200);
+    assert_eq!(get(&gateway, "/chatty").status, 200);
+    let written = wait_for_records(&gateway, "plugin wrote to stderr", 4);
+    assert!(
+        written.iter().all(|record| record["route"] != "quiet"),
+        "{written:#?}"
+    );
+    assert_eq!(written.len(), 4, "{written:#?}");
+}
