@@ -119,28 +119,25 @@ fn log(state: &StoreState, trapped: bool, written: &Written) {
         .unwrap_or("");
     let stderr = written.text.as_str();
     let left_out = written.left_out;
+    // tracing fixes a record's level where it is written: one call site per level.
+    macro_rules! emit {
+        ($level:ident, $message:literal) => {
+            tracing::$level!(
+                plugin_type = %object.type_name,
+                object = %object.object_name,
+                route,
+                file = %object.file,
+                transaction = %transaction,
+                stderr,
+                left_out,
+                $message
+            )
+        };
+    }
     if trapped {
-        tracing::error!(
-            plugin_type = %object.type_name,
-            object = %object.object_name,
-            route,
-            file = %object.file,
-            transaction = %transaction,
-            stderr,
-            left_out,
-            "plugin wrote to stderr before it failed"
-        );
+        emit!(error, "plugin wrote to stderr before it failed");
     } else {
-        tracing::warn!(
-            plugin_type = %object.type_name,
-            object = %object.object_name,
-            route,
-            file = %object.file,
-            transaction = %transaction,
-            stderr,
-            left_out,
-            "plugin wrote to stderr"
-        );
+        emit!(warn, "plugin wrote to stderr");
     }
 }
 
