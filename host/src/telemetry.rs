@@ -1,9 +1,13 @@
 //! Logging set-up: human-readable text by default, JSON lines for log pipelines, filtered by
 //! `RUST_LOG` (default [`DEFAULT_FILTER`]).
 
+use std::fmt;
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 
 /// The filter when `RUST_LOG` is unset or empty. rustls's warnings all report what a TLS peer
 /// sent (an IP address as SNI, which wrk and other clients send to every listener addressed
@@ -43,7 +47,7 @@ pub fn init_logging(format: LogFormat) {
         // Colour codes belong on a terminal; in a file or a log pipeline they are noise.
         .with_ansi(std::io::stdout().is_terminal());
     let result = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(OneLineFields::default()).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     if let Err(error) = result {
@@ -55,22 +59,38 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-/// `text` made fit for one record of the text log: line breaks and other control characters
-/// escaped (`\n`, `\u{1b}`), tabs kept. For text that a plugin or a peer controls: raw, a
-/// line break in it would start what reads as a record of the gateway's own.
-pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return std::borrow::Cow::Borrowed(text);
+/// The text log's field formatter: tracing-subscriber's own, with line breaks and other
+/// control characters escaped (`\n`, `\u{1b}`; tabs kept) in the message and in fields
+/// written with `%`. Much of what is logged comes from outside the gateway: a plugin's `log`
+/// messages and error strings, its trap backtraces (whose function names the plugin chose),
+/// load errors quoting a file. Raw, a line break in any of them would start what reads as a
+/// record of the gateway's own. The JSON log needs none of this: JSON escapes its strings.
+#[derive(Default)]
+pub struct OneLineFields(DefaultFields);
+
+impl<'writer> FormatFields<'writer> for OneLineFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut escaping = Escaping(writer);
+        self.0.format_fields(Writer::new(&mut escaping), fields)
     }
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for character in text.chars() {
-        if needs_escape(character) {
-            escaped.extend(character.escape_default());
-        } else {
-            escaped.push(character);
+}
+
+struct Escaping<'writer>(Writer<'writer>);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if !text.chars().any(needs_escape) {
+            return self.0.write_str(text);
         }
+        for character in text.chars() {
+            if needs_escape(character) {
+                write!(self.0, "{}", character.escape_default())?;
+            } else {
+                self.0.write_char(character)?;
+            }
+        }
+        Ok(())
     }
-    std::borrow::Cow::Owned(escaped)
 }
 
 fn needs_escape(character: char) -> bool {
@@ -151,14 +171,39 @@ mod tests {
     }
 
     #[test]
-    fn one_line_escapes_line_breaks_and_control_characters_only() {
-        assert!(matches!(
-            one_line("plain text\twith a tab, quotes \" and ünïcode"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        assert_eq!(
-            one_line("boom\n2026-12-05T00:00:00Z  INFO forged\r\u{1b}[31m"),
-            "boom\\n2026-12-05T00:00:00Z  INFO forged\\r\\u{1b}[31m"
+    fn the_text_log_keeps_each_record_on_one_line_whatever_its_text() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .fmt_fields(OneLineFields::default())
+            .finish();
+        let forged = "2026-12-05T00:00:00.000000Z  INFO ferrogate: forged";
+        tracing::subscriber::with_default(subscriber, || {
+            let detail = format!("backtrace:\n    0: f\r{forged}");
+            tracing::error!(kind = "trap", "plugin failed: {detail}");
+            tracing::warn!(error = %format!("bad\n{forged}\u{1b}[31m"), "route failed to load");
+            tracing::info!(
+                stderr = "a\nb",
+                tabbed = "x\ty",
+                "plain message, quotes \" ünï"
+            );
+        });
+        let shown = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert!(
+            lines[0].contains(&format!("plugin failed: backtrace:\\n    0: f\\r{forged}")),
+            "{shown}"
         );
+        assert!(lines[0].contains("kind=\"trap\""), "{shown}");
+        assert!(
+            lines[1].contains(&format!("error=bad\\n{forged}\\u{{1b}}[31m")),
+            "{shown}"
+        );
+        // Strings recorded as values are quoted and escaped by tracing already: not twice.
+        assert!(lines[2].contains("stderr=\"a\\nb\""), "{shown}");
+        assert!(lines[2].contains("plain message, quotes \" ünï"), "{shown}");
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::plugins_support::start;
+use crate::plugins_support::{ALL, configure, start};
 use crate::{chain, get};
 
 fn route(path: &str, filter: Value) -> Value {
@@ -92,11 +92,6 @@ fn a_panics_message_is_logged_with_its_failure_and_the_backtrace_names_functions
         message.contains("<panic::Panic as ferrogate_sdk::Filter>::on_request"),
         "{message}"
     );
-    // The backtrace is one record in the text log as well: its line breaks escaped.
-    assert!(
-        !message.contains('\n') && message.contains("wasm backtrace:\\n"),
-        "{message}"
-    );
 }
 
 #[test]
@@ -167,4 +162,132 @@ fn what_a_plugin_writes_to_stderr_is_logged_per_call_and_bounded() {
         "{written:#?}"
     );
     assert_eq!(written.len(), 4, "{written:#?}");
+}
+
+/// `ferrogate run` with the text log, and its output lines as they come.
+struct TextLogGateway {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TextLogGateway {
+    fn start(config: &std::path::Path) -> (Self, std::net::SocketAddr) {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(ferrogate_e2e::binary())
+            .args(["run", "--log-format", "text", "--listen", "127.0.0.1:0"])
+            .arg("--config-dir")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start ferrogate");
+        let stdout = child.stdout.take().expect("piped");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let gateway = TextLogGateway { child, lines };
+        let listening = gateway.wait_for(&["listening address="]);
+        let address = listening
+            .split("address=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {listening}"));
+        (gateway, address)
+    }
+
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.lines.lock().unwrap().clone();
+            if let Some(line) = lines
+                .iter()
+                .find(|line| needles.iter().all(|needle| line.contains(needle)))
+            {
+                return line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line with {needles:?} in:\n{}",
+                lines.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TextLogGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn in_the_text_log_what_a_plugin_wrote_can_never_start_a_record() {
+    let forged = "2026-12-05T00:00:00.000000Z  INFO ferrogate: forged record";
+    let routes = [
+        (
+            "broken",
+            route(
+                "/broken",
+                json!({"type": "StderrWriter", "config": {
+                    "text": "x",
+                    "initError": format!("bad value\n{forged}")
+                }}),
+            ),
+        ),
+        (
+            "chatty",
+            route(
+                "/chatty",
+                json!({"type": "StderrWriter", "config": {"text": format!("note\n{forged}\n")}}),
+            ),
+        ),
+        ("panic", route("/panic", json!({"type": "Panic"}))),
+    ];
+    let config = configure(ALL, json!({}), json!([]), &routes);
+    let (gateway, address) = TextLogGateway::start(config.path());
+    let client = crate::client();
+    let status = |path: &str| {
+        client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status("/chatty"), 200);
+    assert_eq!(status("/panic"), 500);
+
+    let load_error = gateway.wait_for(&["route failed to load", "broken.json"]);
+    assert!(
+        load_error.contains(&format!("bad value\\n{forged}")),
+        "{load_error}"
+    );
+    let written = gateway.wait_for(&["plugin wrote to stderr", "StderrWriter"]);
+    assert!(written.contains("note\\n"), "{written}");
+    // The failure's backtrace, its lines escaped, and the function the plugin named.
+    let failed = gateway.wait_for(&["plugin on-request failed", "Panic"]);
+    assert!(
+        failed.contains("wasm backtrace:\\n")
+            && failed.contains("<panic::Panic as ferrogate_sdk::Filter>::on_request"),
+        "{failed}"
+    );
+    let lines = gateway.lines.lock().unwrap().clone();
+    assert!(
+        lines.iter().all(|line| !line.starts_with(forged)
+            && line.starts_with(|first: char| first.is_ascii_digit())),
+        "a line that is not a record of the gateway's:\n{}",
+        lines.join("\n")
+    );
 }

@@ -266,7 +266,7 @@ impl log::Host for StoreState {
             .unwrap_or_default();
         macro_rules! emit {
             ($level:ident) => {
-                tracing::$level!(plugin_type = %object.type_name, object = %object.object_name, route, transaction, "{}", crate::telemetry::one_line(&message))
+                tracing::$level!(plugin_type = %object.type_name, object = %object.object_name, route, transaction, "{message}")
             };
         }
         match level {

@@ -280,8 +280,7 @@ impl PluginObject {
             file = %self.info.file,
             transaction = %exchange.transaction_id,
             kind,
-            "plugin {phase} failed: {}",
-            crate::telemetry::one_line(&detail)
+            "plugin {phase} failed: {detail}"
         );
         HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
     }

@@ -1,5 +1,6 @@
 //! `StderrWriter`: config `{text, times}` writes `text` to stderr `times` times (default once)
-//! on every request, then passes it on: what a plugin printing diagnostics does.
+//! on every request, then passes it on: what a plugin printing diagnostics does. With
+//! `initError`, its `init` fails with that message instead.
 use std::io::Write;
 
 use ferrogate_sdk::{Filter, Outcome, Request};
@@ -9,6 +10,8 @@ struct Config {
     text: String,
     #[serde(default = "once")]
     times: usize,
+    #[serde(rename = "initError")]
+    init_error: Option<String>,
 }
 
 fn once() -> usize {
@@ -19,7 +22,11 @@ struct StderrWriter(Config);
 
 impl Filter for StderrWriter {
     fn new() -> Result<Self, String> {
-        Ok(Self(ferrogate_sdk::config()?))
+        let config: Config = ferrogate_sdk::config()?;
+        match config.init_error {
+            Some(message) => Err(message),
+            None => Ok(Self(config)),
+        }
     }
 
     fn on_request(&self, _: &Request) -> Result<Outcome, String> {
