@@ -102,11 +102,6 @@ fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/ferrogate/wasmtime"))
 }
 
-/// The compilation cache in `dir`, its artifacts kept at the level they were written with.
-/// wasmtime's default recompresses an artifact at zstd level 20 once it has been loaded 256
-/// times, in a thread of the loading process: every start loads each plugin, so a gateway's
-/// 256th start spent 3.7 s of CPU on its serving core and peaked at 204 MiB of RSS (35 MiB
-/// after) to save a seventh of the cache's disk space (docs/plugin-runtime.md).
 /// The name of wasmtime's cache worker thread (at most 15 bytes: Linux cuts longer ones).
 const CACHE_WORKER: &str = "wasmtime-cache";
 
@@ -123,6 +118,11 @@ fn named_cache(config: wasmtime::CacheConfig) -> wasmtime::Result<wasmtime::Cach
         .map_err(|_| wasmtime::format_err!("the cache worker panicked while starting"))?
 }
 
+/// The compilation cache in `dir`, its artifacts kept at the level they were written with.
+/// wasmtime's default recompresses an artifact at zstd level 20 once it has been loaded 256
+/// times, in a thread of the loading process: every start loads each plugin, so a gateway's
+/// 256th start spent 3.7 s of CPU on its serving core and peaked at 204 MiB of RSS (35 MiB
+/// after) to save a seventh of the cache's disk space (docs/plugin-runtime.md).
 fn cache_config(dir: PathBuf) -> wasmtime::CacheConfig {
     let mut cache = wasmtime::CacheConfig::new();
     let baseline = cache.baseline_compression_level();

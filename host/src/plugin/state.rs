@@ -1,6 +1,6 @@
 //! What a store holds: an empty WASI context (no files, network or environment; stderr kept
-//! for the log), the resource
-//! table, the object the instance serves and, during a call, the exchange being processed.
+//! for the log), the resource table, the object the instance serves and, during a call, the
+//! exchange being processed.
 
 use std::sync::Arc;
 
