@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ferrogate_e2e::Gateway;
 use serde_json::{Value, json};
 
 use crate::plugins_support::{ALL, configure, start};
@@ -17,17 +18,21 @@ fn route(path: &str, filter: Value) -> Value {
     )
 }
 
-/// The gateway's JSON log records whose message is `message`.
-fn records(gateway: &ferrogate_e2e::Gateway, message: &str) -> Vec<Value> {
+/// The gateway's JSON log records whose message `matches`.
+fn records_where(gateway: &Gateway, matches: impl Fn(&str) -> bool) -> Vec<Value> {
     gateway
         .logs()
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|record| record["message"].as_str() == Some(message))
+        .filter(|record| record["message"].as_str().is_some_and(&matches))
         .collect()
 }
 
-fn wait_for_records(gateway: &ferrogate_e2e::Gateway, message: &str, count: usize) -> Vec<Value> {
+fn records(gateway: &Gateway, message: &str) -> Vec<Value> {
+    records_where(gateway, |logged| logged == message)
+}
+
+fn wait_for_records(gateway: &Gateway, message: &str, count: usize) -> Vec<Value> {
     let found = gateway.wait_for_log(&[message], Duration::from_secs(5));
     assert!(found.is_some(), "no {message:?} in {:#?}", gateway.logs());
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -69,16 +74,12 @@ fn a_panics_message_is_logged_with_its_failure_and_the_backtrace_names_functions
     assert_eq!(written["left_out"], 0);
 
     gateway.wait_for_log(&["plugin on-request failed"], Duration::from_secs(5));
-    let failure = gateway
-        .logs()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|record| {
-            record["message"]
-                .as_str()
-                .is_some_and(|message| message.starts_with("plugin on-request failed"))
-        })
-        .expect("the failure is logged");
+    let failure = records_where(&gateway, |message| {
+        message.starts_with("plugin on-request failed")
+    })
+    .into_iter()
+    .next()
+    .expect("the failure is logged");
     let transaction = written["transaction"].as_str().unwrap();
     assert!(!transaction.is_empty());
     assert_eq!(
@@ -164,74 +165,6 @@ fn what_a_plugin_writes_to_stderr_is_logged_per_call_and_bounded() {
     assert_eq!(written.len(), 4, "{written:#?}");
 }
 
-/// `ferrogate run` with the text log, and its output lines as they come.
-struct TextLogGateway {
-    child: std::process::Child,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl TextLogGateway {
-    fn start(config: &std::path::Path) -> (Self, std::net::SocketAddr) {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(ferrogate_e2e::binary())
-            .args(["run", "--log-format", "text", "--listen", "127.0.0.1:0"])
-            .arg("--config-dir")
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start ferrogate");
-        let stdout = child.stdout.take().expect("piped");
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let gateway = TextLogGateway { child, lines };
-        let listening = gateway.wait_for(&["listening address="]);
-        let address = listening
-            .split("address=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {listening}"));
-        (gateway, address)
-    }
-
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let lines = self.lines.lock().unwrap().clone();
-            if let Some(line) = lines
-                .iter()
-                .find(|line| needles.iter().all(|needle| line.contains(needle)))
-            {
-                return line.clone();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no line with {needles:?} in:\n{}",
-                lines.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for TextLogGateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn in_the_text_log_what_a_plugin_wrote_can_never_start_a_record() {
     let forged = "2026-12-05T00:00:00.000000Z  INFO ferrogate: forged record";
@@ -256,34 +189,30 @@ fn in_the_text_log_what_a_plugin_wrote_can_never_start_a_record() {
         ("panic", route("/panic", json!({"type": "Panic"}))),
     ];
     let config = configure(ALL, json!({}), json!([]), &routes);
-    let (gateway, address) = TextLogGateway::start(config.path());
-    let client = crate::client();
-    let status = |path: &str| {
-        client
-            .get(format!("http://{address}{path}"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16()
-    };
-    assert_eq!(status("/chatty"), 200);
-    assert_eq!(status("/panic"), 500);
+    let gateway = Gateway::start_with(config.path(), &["--log-format", "text"], &[]);
+    assert_eq!(get(&gateway, "/chatty").status, 200);
+    assert_eq!(get(&gateway, "/panic").status, 500);
 
-    let load_error = gateway.wait_for(&["route failed to load", "broken.json"]);
+    let logged = |needles: &[&str]| {
+        gateway
+            .wait_for_log(needles, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no line with {needles:?} in {:#?}", gateway.logs()))
+    };
+    let load_error = logged(&["route failed to load", "broken.json"]);
     assert!(
         load_error.contains(&format!("bad value\\n{forged}")),
         "{load_error}"
     );
-    let written = gateway.wait_for(&["plugin wrote to stderr", "StderrWriter"]);
+    let written = logged(&["plugin wrote to stderr", "StderrWriter"]);
     assert!(written.contains("note\\n"), "{written}");
     // The failure's backtrace, its lines escaped, and the function the plugin named.
-    let failed = gateway.wait_for(&["plugin on-request failed", "Panic"]);
+    let failed = logged(&["plugin on-request failed", "Panic"]);
     assert!(
         failed.contains("wasm backtrace:\\n")
             && failed.contains("<panic::Panic as ferrogate_sdk::Filter>::on_request"),
         "{failed}"
     );
-    let lines = gateway.lines.lock().unwrap().clone();
+    let lines = gateway.logs();
     assert!(
         lines.iter().all(|line| !line.starts_with(forged)
             && line.starts_with(|first: char| first.is_ascii_digit())),

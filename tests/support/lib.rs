@@ -139,6 +139,30 @@ impl ConfigDir {
     }
 }
 
+/// The listener, (scheme, address), that a "listening" record announces, in the JSON log or
+/// in the text log (`... INFO ferrogate: listening address=127.0.0.1:8080 scheme="http"`).
+fn announced_listener(line: &str) -> Option<(String, SocketAddr)> {
+    if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
+        if event["message"] != "listening" {
+            return None;
+        }
+        let address = event["address"].as_str()?.parse().ok()?;
+        let scheme = event["scheme"].as_str().unwrap_or("http");
+        return Some((scheme.to_owned(), address));
+    }
+    let fields = line.split_once(": listening ")?.1;
+    let mut address = None;
+    let mut scheme = "http";
+    for field in fields.split_whitespace() {
+        if let Some(value) = field.strip_prefix("address=") {
+            address = value.parse().ok();
+        } else if let Some(value) = field.strip_prefix("scheme=") {
+            scheme = value.trim_matches('"');
+        }
+    }
+    Some((scheme.to_owned(), address?))
+}
+
 /// A running gateway; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Gateway {
     child: Child,
@@ -163,7 +187,7 @@ impl Gateway {
 
     /// Starts `ferrogate run` with exactly `args` (no `--listen` of its own: admin.json's
     /// connectors apply unless `args` has listener flags) and waits for `listeners`
-    /// "listening" log lines.
+    /// "listening" log lines. The log is JSON unless `args` has a `--log-format`.
     pub fn start_listening(
         config: &Path,
         args: &[&str],
@@ -194,12 +218,15 @@ impl Gateway {
             .arg("run")
             .arg("--config-dir")
             .arg(config)
-            .args(["--log-format", "json", "--drain-timeout", "5"])
+            .args(["--drain-timeout", "5"])
             .args(args)
             .env("RUST_LOG", "info,ferrogate=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if !args.contains(&"--log-format") {
+            command.args(["--log-format", "json"]);
+        }
         for (name, value) in env {
             command.env(name, value);
         }
@@ -210,14 +237,8 @@ impl Gateway {
         let stdout_logs = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                    && event["message"] == "listening"
-                    && let Some(address) = event["address"]
-                        .as_str()
-                        .and_then(|a| a.parse::<SocketAddr>().ok())
-                {
-                    let scheme = event["scheme"].as_str().unwrap_or("http").to_owned();
-                    let _ = address_tx.send((scheme, address));
+                if let Some(listener) = announced_listener(&line) {
+                    let _ = address_tx.send(listener);
                 }
                 stdout_logs.lock().unwrap().push(line);
             }

@@ -5,10 +5,11 @@
 //! wasmtime runs a component on a fiber, with a boxed future per call, as soon as one
 //! function it imports is async, and every Rust plugin imports a blocking flush and
 //! `pollable.block` through the standard library's stdout. A plugin's stdio never waits
-//! (stdin is empty, stdout discards what it gets, stderr keeps it in memory), so for a component that can
-//! reach no other stream or pollable (no clock subscription, socket or file: `loader`
-//! checks) these operations complete on their first poll and can be plain calls. Such a
-//! plugin then runs without a fiber (docs/plugin-runtime.md has the measurement). These
+//! (stdin is empty, stdout discards what it gets, stderr keeps it in memory), so for a
+//! component that can reach no other stream or pollable (no clock subscription, socket or
+//! file: `loader` checks) these operations complete on their first poll and can be plain
+//! calls. Such a plugin then runs without a fiber (docs/plugin-runtime.md has the
+//! measurement). These
 //! definitions live only in the runtime's immediate linker.
 
 use std::future::Future;

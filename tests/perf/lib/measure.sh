@@ -364,6 +364,14 @@ profile() {
         "($base.data for perf report)"
 }
 
+# prepare_profile: with PROFILE set, makes it an absolute path to an existing directory and
+# gets inferno, into the build's target/perf-tools.
+prepare_profile() {
+    [[ -n ${PROFILE:-} ]] || return 0
+    PROFILE=$(mkdir -p "$PROFILE" && cd "$PROFILE" && pwd)
+    ensure_inferno "${CARGO_TARGET_DIR:-$PERF_DIR/../../target}/perf-tools"
+}
+
 # perf record's settings for the flame graphs (the header of tests/perf/run explains them).
 PROFILE_HZ=${PROFILE_HZ:-999}
 PROFILE_STACK=${PROFILE_STACK:-65528}
@@ -390,10 +398,11 @@ record_stacks() {
 
 # flame_graph SCENARIO ID BASE [OPTION...]: BASE.data's call stacks, folded (BASE.folded,
 # one line per distinct stack, kernel frames marked _[k], inlined ones _[i], plugin code
-# _[j]) and drawn (BASE.svg, to open in a browser: a click zooms, Ctrl-F searches). The folded counts are the nanoseconds of
-# CPU each stack was sampled for; BASE.per-request.folded divides them by the requests of
-# the profiled run (RUN_REQUESTS), so that a frame's width reads as nanoseconds per request
-# (perf's own cost included). OPTIONs go to folded_stacks.py.
+# _[j]) and drawn (BASE.svg, to open in a browser: a click zooms, Ctrl-F searches). The
+# folded counts are the nanoseconds of CPU each stack was sampled for;
+# BASE.per-request.folded divides them by the requests of the profiled run (RUN_REQUESTS),
+# so that a frame's width reads as nanoseconds per request (perf's own cost included).
+# OPTIONs go to folded_stacks.py.
 flame_graph() {
     local scenario=$1 id=$2 base=$3 stacks
     shift 3
