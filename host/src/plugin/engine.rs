@@ -197,7 +197,12 @@ fn perf_map() -> bool {
     }
 }
 
-fn config(allocation: Allocation, memory: usize, perf_map: bool) -> Config {
+fn config(
+    allocation: Allocation,
+    memory: usize,
+    perf_map: bool,
+    cache: Option<&wasmtime::Cache>,
+) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     if perf_map {
@@ -218,31 +223,37 @@ fn config(allocation: Allocation, memory: usize, perf_map: bool) -> Config {
                 .memory_reservation_for_growth(0);
         }
     }
-    if let Some(dir) = cache_dir()
-        && std::fs::create_dir_all(&dir).is_ok()
-    {
-        match named_cache(cache_config(dir)) {
-            Ok(cache) => {
-                config.cache(Some(cache));
-            }
-            Err(error) => tracing::warn!(%error, "plugin compilation cache disabled"),
-        }
-    }
+    config.cache(cache.cloned());
     config
+}
+
+/// The on-disk compilation cache, made once: both configurations `engine` may try share it
+/// (and its worker thread).
+fn compilation_cache() -> Option<wasmtime::Cache> {
+    let dir = cache_dir()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    named_cache(cache_config(dir))
+        .inspect_err(|error| tracing::warn!(%error, "plugin compilation cache disabled"))
+        .ok()
 }
 
 /// The engine with the pooling allocator, or, when its reservation is refused, with instances
 /// allocated on demand (logged: plugin instances then cost more to create).
-fn engine(memory: usize, perf_map: bool) -> wasmtime::Result<(Engine, Allocation)> {
-    match Engine::new(&config(Allocation::Pooling, memory, perf_map)) {
+fn engine(
+    memory: usize,
+    perf_map: bool,
+    cache: Option<&wasmtime::Cache>,
+) -> wasmtime::Result<(Engine, Allocation)> {
+    match Engine::new(&config(Allocation::Pooling, memory, perf_map, cache)) {
         Ok(engine) => Ok((engine, Allocation::Pooling)),
         Err(pool_error) => {
             let allocation = Allocation::OnDemand { memory };
-            let engine = Engine::new(&config(allocation, memory, perf_map)).map_err(|error| {
-                wasmtime::format_err!(
-                    "{error:#} (the pooling allocator was refused too: {pool_error:#})"
-                )
-            })?;
+            let engine =
+                Engine::new(&config(allocation, memory, perf_map, cache)).map_err(|error| {
+                    wasmtime::format_err!(
+                        "{error:#} (the pooling allocator was refused too: {pool_error:#})"
+                    )
+                })?;
             tracing::warn!(
                 error = %format!("{pool_error:#}"),
                 "the plugin instance pool could not reserve its address space (an address-space \
@@ -256,7 +267,7 @@ fn engine(memory: usize, perf_map: bool) -> wasmtime::Result<(Engine, Allocation
 }
 
 fn build(memory: usize) -> wasmtime::Result<Runtime> {
-    let (engine, allocation) = engine(memory, perf_map())?;
+    let (engine, allocation) = engine(memory, perf_map(), compilation_cache().as_ref())?;
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())
