@@ -10,8 +10,7 @@ served while it was recorded. With --per-request, OUT gets the same stacks with 
 in picoseconds per request (integers, as folded counts must be): what the flame graphs
 draw, and what makes two runs that served different numbers of requests comparable
 stack by stack (tests/perf/ab's difference graph, where --rename gives the main threads
-of two binaries one name). Prints one line for the log and the
-flame graph's subtitle:
+of two binaries one name). Prints one line for the log and the flame graph's subtitle:
 CPU per request as sampled, the kernel's share of it, and the share of the samples whose
 stack perf unwound all the way to the thread's start. The others were cut short, and a
 flame graph draws their upper part as a tower of its own, at one of two places:
