@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferrogate_e2e::Gateway;
 use serde_json::{Value, json};
 
-use crate::plugins_support::{ALL, configure, start};
+use crate::plugins_support::{ALL, configure, records_where, start, wait_for_records};
 use crate::{chain, get};
 
 fn route(path: &str, filter: Value) -> Value {
@@ -16,33 +16,6 @@ fn route(path: &str, filter: Value) -> Value {
         json!([filter]),
         json!({"type": "StaticResponseHandler", "config": {"status": 200, "entity": "reached"}}),
     )
-}
-
-/// The gateway's JSON log records whose message `matches`.
-fn records_where(gateway: &Gateway, matches: impl Fn(&str) -> bool) -> Vec<Value> {
-    gateway
-        .logs()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|record| record["message"].as_str().is_some_and(&matches))
-        .collect()
-}
-
-fn records(gateway: &Gateway, message: &str) -> Vec<Value> {
-    records_where(gateway, |logged| logged == message)
-}
-
-fn wait_for_records(gateway: &Gateway, message: &str, count: usize) -> Vec<Value> {
-    let found = gateway.wait_for_log(&[message], Duration::from_secs(5));
-    assert!(found.is_some(), "no {message:?} in {:#?}", gateway.logs());
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let found = records(gateway, message);
-        if found.len() >= count || std::time::Instant::now() > deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use ferrogate_e2e::{ConfigDir, Gateway};
 use serde_json::{Value, json};
@@ -138,4 +139,33 @@ pub fn start(routes: &[(&str, Value)], heap: Value, settings: Value) -> (ConfigD
     let config = configure(ALL, settings, heap, routes);
     let gateway = Gateway::start(config.path());
     (config, gateway)
+}
+
+/// The gateway's JSON log records whose message `matches`.
+pub fn records_where(gateway: &Gateway, matches: impl Fn(&str) -> bool) -> Vec<Value> {
+    gateway
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["message"].as_str().is_some_and(&matches))
+        .collect()
+}
+
+/// The gateway's JSON log records whose message is `message`.
+pub fn records(gateway: &Gateway, message: &str) -> Vec<Value> {
+    records_where(gateway, |logged| logged == message)
+}
+
+/// The records whose message is `message`, once there are `count` (or 5 s have passed).
+pub fn wait_for_records(gateway: &Gateway, message: &str, count: usize) -> Vec<Value> {
+    let found = gateway.wait_for_log(&[message], Duration::from_secs(5));
+    assert!(found.is_some(), "no {message:?} in {:#?}", gateway.logs());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = records(gateway, message);
+        if found.len() >= count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
