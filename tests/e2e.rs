@@ -50,6 +50,8 @@ mod plugins_cache;
 mod plugins_filters;
 #[path = "e2e/plugins_hostile.rs"]
 mod plugins_hostile;
+#[path = "e2e/plugins_log_budget.rs"]
+mod plugins_log_budget;
 #[path = "e2e/plugins_perf_map.rs"]
 mod plugins_perf_map;
 #[path = "e2e/plugins_reload.rs"]

@@ -57,6 +57,7 @@ fn header_filter_plugin(
         handlers: OnceLock::from(Vec::new()),
         filters: OnceLock::from(Vec::new()),
         decoration_point: None,
+        log_budget: None,
     });
     let limits = Limits {
         instances,

@@ -2,7 +2,8 @@
 //! that implement `sdk/wit/plugin.wit`, registered in the type registry by type name.
 //!
 //! Configured by the Ferrogate extension key `"plugins"` of config.json:
-//! `{"directories": ["plugins"], "deadline": "1 second", "memory": "64 MiB", "instances": "reuse"}`.
+//! `{"directories": ["plugins"], "deadline": "1 second", "memory": "64 MiB", "instances": "reuse",
+//! "logRecordsPerSecond": 100}`.
 
 pub mod bindings;
 pub mod embedded;
@@ -10,6 +11,7 @@ pub mod engine;
 pub mod epoch;
 mod imports;
 pub mod loader;
+pub mod log_budget;
 pub mod object;
 mod pool;
 pub mod run;
@@ -46,6 +48,8 @@ pub struct Limits {
     pub deadline: Duration,
     pub memory: usize,
     pub instances: InstanceMode,
+    /// Records a plugin object from a folder may log per second.
+    pub log_records_per_second: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(1),
             memory: 64 << 20,
             instances: InstanceMode::Reuse,
+            log_records_per_second: log_budget::DEFAULT_PER_SECOND,
         }
     }
 }
@@ -72,6 +77,9 @@ pub struct PluginSettings {
     /// "reuse" or "fresh".
     #[serde(default)]
     pub instances: InstanceMode,
+    /// Records one object of a plugin from a folder may log per second.
+    #[serde(rename = "logRecordsPerSecond")]
+    pub log_records_per_second: Option<u32>,
 }
 
 fn parse_memory(text: &str) -> Result<usize, String> {
@@ -155,6 +163,14 @@ pub fn settings_from_config(config_dir: &Path) -> Result<(PluginSettings, Limits
                 "\"memory\": {memory} is too small for a component; use at least 1 MiB"
             )));
         }
+    }
+    if let Some(per_second) = settings.log_records_per_second {
+        if per_second == 0 {
+            return Err(at.error(
+                "\"logRecordsPerSecond\": 0 would drop every record a plugin logs; use at least 1",
+            ));
+        }
+        limits.log_records_per_second = per_second;
     }
     Ok((settings, limits))
 }
@@ -397,6 +413,7 @@ fn factory(file: Arc<PluginFile>, type_name: String, kind: Kind, limits: Limits)
                 handlers: std::sync::OnceLock::new(),
                 filters: std::sync::OnceLock::new(),
                 decoration_point: None,
+                log_budget: log_budget::LogBudget::for_file(&file, &limits),
             });
             let plugin = Arc::new(PluginObject::new(info.clone(), file.clone(), limits));
             let (instance, refs) = block_on(plugin.instantiate(true))

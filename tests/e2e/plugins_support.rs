@@ -103,6 +103,7 @@ pub const ALL: &[&str] = &[
     "trap",
     "panic",
     "stderr-writer",
+    "log-writer",
 ];
 
 /// A configuration directory with the given test plugins installed, config.json's

@@ -258,15 +258,20 @@ impl messages::HostResponse for StoreState {
 
 impl log::Host for StoreState {
     fn log(&mut self, level: log::Level, message: String) -> R<()> {
+        // A record the level filter drops costs the plugin none of its budget.
+        if !self.enabled(level)? || !super::log_budget::admit(&self.object) {
+            return Ok(());
+        }
         let object = &self.object;
         let route = object.route.as_deref().unwrap_or("");
         let transaction = self
             .current()
             .map(|exchange| exchange.transaction_id.as_str().to_owned())
             .unwrap_or_default();
+        let (message, left_out) = super::log_budget::bounded(object, &message);
         macro_rules! emit {
             ($level:ident) => {
-                tracing::$level!(plugin_type = %object.type_name, object = %object.object_name, route, transaction, "{message}")
+                tracing::$level!(plugin_type = %object.type_name, object = %object.object_name, route, transaction, left_out, "{message}")
             };
         }
         match level {
@@ -660,7 +665,18 @@ impl counters::Host for StoreState {
 
 impl metrics::Host for StoreState {
     fn counter_add(&mut self, name: String, value: u64) -> R<()> {
-        super::shared::counter_add(&name, &self.object, value);
+        if let Err(refused) = super::shared::plugin_counter_add(&name, &self.object, value)
+            && super::log_budget::admit(&self.object)
+        {
+            let object = &self.object;
+            tracing::warn!(
+                plugin_type = %object.type_name,
+                object = %object.object_name,
+                route = object.route.as_deref().unwrap_or(""),
+                file = %object.file,
+                "plugin metric refused: {refused}"
+            );
+        }
         Ok(())
     }
 }

@@ -783,6 +783,7 @@ impl PluginDecorator {
             handlers: std::sync::OnceLock::new(),
             filters: std::sync::OnceLock::new(),
             decoration_point: point,
+            log_budget: super::log_budget::LogBudget::for_file(&self.file, &self.limits),
         });
         Arc::new(PluginObject::new(info, self.file.clone(), self.limits))
     }

@@ -1,7 +1,8 @@
 //! Process-wide state behind the `counters`, `metrics` and `client` imports.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::state::ObjectInfo;
@@ -73,7 +74,10 @@ type MetricKey = (String, String, String, String);
 /// the gateway's memory without bound.
 const MAX_SERIES: usize = 10_000;
 
-static METRICS: LazyLock<Mutex<BTreeMap<MetricKey, u64>>> = LazyLock::new(Default::default);
+/// Each series' value is shared, so that a host counter bumped on a hot path (a dropped log
+/// record) is one atomic add on a handle rather than a lookup under the lock.
+static METRICS: LazyLock<Mutex<BTreeMap<MetricKey, Arc<AtomicU64>>>> =
+    LazyLock::new(Default::default);
 
 /// A Prometheus metric name part: what a plugin passes is reduced to `[a-zA-Z0-9_]`.
 fn metric_name(name: &str) -> String {
@@ -82,22 +86,59 @@ fn metric_name(name: &str) -> String {
         .collect()
 }
 
-/// Adds to `ferrogate_plugin_<name>_total{type, object, route}`.
+/// The counters the host keeps about plugin objects. A plugin may not add to them, and the
+/// series limit does not apply to them: a plugin inventing names must not silence the
+/// failures of another.
+pub const HOST_COUNTERS: [&str; 2] = ["failures", "log_records_dropped"];
+
+/// Adds to the host's `ferrogate_plugin_<name>_total{type, object, route}`, one of
+/// [`HOST_COUNTERS`].
 pub fn counter_add(name: &str, object: &ObjectInfo, value: u64) {
+    add(&host_counter(name, object), value);
+}
+
+/// The host's series `ferrogate_plugin_<name>_total{type, object, route}`, one of
+/// [`HOST_COUNTERS`], made if it is not there yet: a handle to add to without the lock.
+pub fn host_counter(name: &str, object: &ObjectInfo) -> Arc<AtomicU64> {
+    debug_assert!(HOST_COUNTERS.contains(&name), "{name} is no host counter");
+    series(metric_name(name), object, usize::MAX).unwrap_or_default()
+}
+
+/// Adds to a plugin's own `ferrogate_plugin_<name>_total{type, object, route}`: refused when
+/// `name` is one of the host's counters; a new series is ignored past `MAX_SERIES`.
+pub fn plugin_counter_add(name: &str, object: &ObjectInfo, value: u64) -> Result<(), String> {
+    let name = metric_name(name);
+    if HOST_COUNTERS.contains(&name.as_str()) {
+        return Err(format!(
+            "the metric name \"{name}\" is the gateway's own (ferrogate_plugin_{name}_total): not added to"
+        ));
+    }
+    if let Some(series) = series(name, object, MAX_SERIES) {
+        add(&series, value);
+    }
+    Ok(())
+}
+
+/// The series of `name` for `object`, made unless there are `max_series` already.
+fn series(name: String, object: &ObjectInfo, max_series: usize) -> Option<Arc<AtomicU64>> {
     let key = (
-        metric_name(name),
+        name,
         object.type_name.clone(),
         object.object_name.clone(),
         object.route.clone().unwrap_or_default(),
     );
-    let Ok(mut metrics) = METRICS.lock() else {
-        return;
-    };
-    if metrics.len() >= MAX_SERIES && !metrics.contains_key(&key) {
-        return;
+    let mut metrics = METRICS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(series) = metrics.get(&key) {
+        return Some(series.clone());
     }
-    let counter = metrics.entry(key).or_insert(0);
-    *counter = counter.saturating_add(value);
+    (metrics.len() < max_series).then(|| metrics.entry(key).or_default().clone())
+}
+
+fn add(series: &AtomicU64, value: u64) {
+    // Saturating, as a plugin may add any value.
+    let _ = series.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+        Some(current.saturating_add(value))
+    });
 }
 
 fn label(value: &str) -> String {
@@ -110,11 +151,10 @@ fn label(value: &str) -> String {
 /// The plugin counters in Prometheus' text exposition format (0.0.4).
 pub fn render_metrics(out: &mut String) {
     use std::fmt::Write as _;
-    let Ok(metrics) = METRICS.lock() else {
-        return;
-    };
+    let metrics = METRICS.lock().unwrap_or_else(PoisonError::into_inner);
     let mut family = "";
     for ((name, type_name, object, route), value) in metrics.iter() {
+        let value = value.load(Ordering::Relaxed);
         if name != family {
             family = name;
             let _ = writeln!(out, "# TYPE ferrogate_plugin_{name}_total counter");

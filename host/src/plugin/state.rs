@@ -34,6 +34,8 @@ pub struct ObjectInfo {
     pub decoration_point: Option<super::bindings::DecorationPoint>,
     /// The filters `heap.resolve-filter` resolved during the first `init`, in order.
     pub filters: std::sync::OnceLock<Vec<Arc<dyn crate::handler::Filter>>>,
+    /// How much the object may log; `None` (no limit) for an embedded plugin.
+    pub log_budget: Option<super::log_budget::LogBudget>,
 }
 
 impl ObjectInfo {
@@ -52,6 +54,7 @@ impl ObjectInfo {
             handlers: std::sync::OnceLock::new(),
             decoration_point: None,
             filters: std::sync::OnceLock::new(),
+            log_budget: None,
         }
     }
 }

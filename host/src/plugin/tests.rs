@@ -36,6 +36,7 @@ fn absent_settings_are_the_defaults() {
     assert_eq!(limits.deadline, Duration::from_secs(1));
     assert_eq!(limits.memory, 64 << 20);
     assert_eq!(limits.instances, InstanceMode::Reuse);
+    assert_eq!(limits.log_records_per_second, 100);
 
     let (_, limits) = load_settings(r#"{"heap": []}"#).unwrap();
     assert_eq!(limits.memory, 64 << 20);
@@ -44,7 +45,7 @@ fn absent_settings_are_the_defaults() {
 #[test]
 fn settings_are_read_from_config_json() {
     let (settings, limits) = load_settings(
-        r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh"}}"#,
+        r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh", "logRecordsPerSecond": 5}}"#,
     )
     .unwrap();
     assert_eq!(
@@ -54,6 +55,7 @@ fn settings_are_read_from_config_json() {
     assert_eq!(limits.deadline, Duration::from_millis(250));
     assert_eq!(limits.memory, 8 << 20);
     assert_eq!(limits.instances, InstanceMode::Fresh);
+    assert_eq!(limits.log_records_per_second, 5);
 }
 
 #[test]
@@ -68,6 +70,19 @@ fn bad_settings_name_the_setting_and_the_file() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("\"deadline\""), "{error}");
+
+    let error = load_settings(r#"{"plugins": {"logRecordsPerSecond": 0}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("\"logRecordsPerSecond\": 0") && error.contains("at least 1"),
+        "{error}"
+    );
+
+    let error = load_settings(r#"{"plugins": {"logRecordsPerSecond": -1}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("logRecordsPerSecond"), "{error}");
 
     let error = load_settings(r#"{"plugins": {"instance": "fresh"}}"#)
         .unwrap_err()
@@ -137,9 +152,18 @@ fn plugin_metrics_render_as_prometheus_counters() {
         handlers: OnceLock::new(),
         filters: OnceLock::new(),
         decoration_point: None,
+        log_budget: None,
     };
-    shared::counter_add("cache hits", &object, 2);
-    shared::counter_add("cache hits", &object, 3);
+    shared::plugin_counter_add("cache hits", &object, 2).unwrap();
+    shared::plugin_counter_add("cache hits", &object, 3).unwrap();
+    // The host's counters are its own: a plugin's name that reduces to one is refused.
+    shared::counter_add("failures", &object, 1);
+    let refused = shared::plugin_counter_add("failures", &object, 1000).unwrap_err();
+    assert!(
+        refused.contains("\"failures\" is the gateway's own"),
+        "{refused}"
+    );
+    assert!(shared::plugin_counter_add("log-records-dropped", &object, 1).is_err());
     let mut out = String::new();
     shared::render_metrics(&mut out);
     assert!(
@@ -149,6 +173,12 @@ fn plugin_metrics_render_as_prometheus_counters() {
     assert!(
         out.contains(
             "ferrogate_plugin_cache_hits_total{type=\"Tést\\\"Type\",object=\"line\\nbreak\",route=\"metrics-route\"} 5\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "ferrogate_plugin_failures_total{type=\"Tést\\\"Type\",object=\"line\\nbreak\",route=\"metrics-route\"} 1\n"
         ),
         "{out}"
     );

@@ -491,7 +491,9 @@ pub fn epoch_millis() -> u64 {
         })
 }
 
-/// Adds to the counter `ferrogate_plugin_<name>_total{type, object, route}`.
+/// Adds to the counter `ferrogate_plugin_<name>_total{type, object, route}`. The names
+/// `failures` and `log_records_dropped` are the gateway's own: adding to them is refused,
+/// with a warning in the log.
 pub fn counter_add(name: &str, value: u64) {
     imports::metrics::counter_add(name, value)
 }
