@@ -228,8 +228,8 @@ fn run(config_dir: PathBuf, listeners: Listeners, drain: Duration) -> anyhow::Re
 
 /// One CPU (an affinity mask, a cgroup quota) gets a current-thread runtime: a multi-thread
 /// runtime would have a single worker anyway, and pays for work stealing (atomic run queues,
-/// the LIFO slot, poll-time statistics) and for wakeups through its injection queue on every
-/// task switch, which is several connection and client tasks per proxied request.
+/// the LIFO slot, poll-time statistics) on every poll of a connection's task, at least two
+/// per proxied request (the request arriving, the upstream's response arriving).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if cpus == 1 {
