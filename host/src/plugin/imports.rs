@@ -668,14 +668,7 @@ impl metrics::Host for StoreState {
         if let Err(refused) = super::shared::plugin_counter_add(&name, &self.object, value)
             && super::log_budget::admit(&self.object)
         {
-            let object = &self.object;
-            tracing::warn!(
-                plugin_type = %object.type_name,
-                object = %object.object_name,
-                route = object.route.as_deref().unwrap_or(""),
-                file = %object.file,
-                "plugin metric refused: {refused}"
-            );
+            super::state::object_event!(warn, &self.object, "plugin metric refused: {refused}");
         }
         Ok(())
     }

@@ -116,11 +116,9 @@ pub fn admit(object: &ObjectInfo) -> bool {
         .get_or_init(|| super::shared::host_counter("log_records_dropped", object))
         .fetch_add(1, Ordering::Relaxed);
     if let Admission::DropWithNotice { dropped_before } = admission {
-        tracing::warn!(
-            plugin_type = %object.type_name,
-            object = %object.object_name,
-            route = object.route.as_deref().unwrap_or(""),
-            file = %object.file,
+        super::state::object_event!(
+            warn,
+            object,
             limit = budget.per_second(),
             dropped_before,
             "plugin logged its limit of records this second: the rest of the second's are dropped"

@@ -273,11 +273,9 @@ impl PluginObject {
             }
             CallError::Guest(message) => ("error", message),
         };
-        tracing::error!(
-            plugin_type = %self.info.type_name,
-            object = %self.info.object_name,
-            route = self.info.route.as_deref().unwrap_or(""),
-            file = %self.info.file,
+        super::state::object_event!(
+            error,
+            &self.info,
             transaction = %exchange.transaction_id,
             kind,
             "plugin {phase} failed: {detail}"

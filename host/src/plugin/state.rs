@@ -59,6 +59,22 @@ impl ObjectInfo {
     }
 }
 
+/// A log record about a plugin object, led by the fields that say which one: its type, heap
+/// object, route and origin file. The record's target stays the module that writes it.
+macro_rules! object_event {
+    ($level:ident, $object:expr, $($fields_and_message:tt)+) => {{
+        let object: &$crate::plugin::state::ObjectInfo = $object;
+        tracing::$level!(
+            plugin_type = %object.type_name,
+            object = %object.object_name,
+            route = object.route.as_deref().unwrap_or(""),
+            file = %object.file,
+            $($fields_and_message)+
+        )
+    }};
+}
+pub(crate) use object_event;
+
 /// Heap references an object's first `init` asked for, as written (JSON text), in order.
 #[derive(Default)]
 pub struct PendingRefs {

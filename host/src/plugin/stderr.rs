@@ -114,8 +114,6 @@ pub fn report(state: &StoreState, trapped: bool) {
 
 #[cold]
 fn log(state: &StoreState, trapped: bool, written: &Written) {
-    let object = &state.object;
-    let route = object.route.as_deref().unwrap_or("");
     let transaction = state
         .current()
         .map(|exchange| exchange.transaction_id.as_str())
@@ -125,11 +123,9 @@ fn log(state: &StoreState, trapped: bool, written: &Written) {
     // tracing fixes a record's level where it is written: one call site per level.
     macro_rules! emit {
         ($level:ident, $message:literal) => {
-            tracing::$level!(
-                plugin_type = %object.type_name,
-                object = %object.object_name,
-                route,
-                file = %object.file,
+            super::state::object_event!(
+                $level,
+                &state.object,
                 transaction = %transaction,
                 stderr,
                 left_out,
