@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ferrogate_e2e::Gateway;
 use serde_json::{Value, json};
 
-use crate::plugins_support::{records, records_where, start, wait_for_records};
+use crate::plugins_support::{records, start, wait_for_records, wait_for_records_where};
 use crate::{chain, get};
 
 const NOTICE: &str =
@@ -142,8 +142,7 @@ fn a_long_message_is_cut_and_the_embedded_plugins_are_not_limited() {
     let (_config, gateway) = start(&routes, json!([]), json!({"logRecordsPerSecond": 1}));
 
     assert_eq!(get(&gateway, "/long").status, 200);
-    gateway.wait_for_log(&["xxxx"], Duration::from_secs(5));
-    let cut = records_where(&gateway, |message| message.starts_with("xxxx"));
+    let cut = wait_for_records_where(&gateway, |message| message.starts_with("xxxx"), 1);
     let [cut] = cut.as_slice() else {
         panic!("one record expected: {cut:#?}");
     };
@@ -154,12 +153,12 @@ fn a_long_message_is_cut_and_the_embedded_plugins_are_not_limited() {
     for _ in 0..5 {
         assert_eq!(get(&gateway, "/captured").status, 200);
     }
-    let captured = || records_where(&gateway, |message| message.starts_with("capture RESPONSE"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while captured().len() < 5 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(captured().len(), 5, "{:#?}", gateway.logs());
+    let captured = wait_for_records_where(
+        &gateway,
+        |message| message.starts_with("capture RESPONSE"),
+        5,
+    );
+    assert_eq!(captured.len(), 5, "{:#?}", gateway.logs());
     assert!(
         records(&gateway, NOTICE)
             .iter()
@@ -185,10 +184,11 @@ fn a_plugin_cannot_add_to_the_gateways_own_counters() {
     for _ in 0..3 {
         assert_eq!(get(&gateway, "/forger").status, 200);
     }
-    gateway.wait_for_log(&["plugin metric refused"], Duration::from_secs(5));
-    let refused = records_where(&gateway, |message| {
-        message.starts_with("plugin metric refused")
-    });
+    let refused = wait_for_records_where(
+        &gateway,
+        |message| message.starts_with("plugin metric refused"),
+        1,
+    );
     assert_eq!(
         refused.first().map(|record| record["message"].clone()),
         Some(json!(

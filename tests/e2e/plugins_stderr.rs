@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferrogate_e2e::Gateway;
 use serde_json::{Value, json};
 
-use crate::plugins_support::{ALL, configure, records_where, start, wait_for_records};
+use crate::plugins_support::{ALL, configure, start, wait_for_records, wait_for_records_where};
 use crate::{chain, get};
 
 fn route(path: &str, filter: Value) -> Value {
@@ -46,10 +46,11 @@ fn a_panics_message_is_logged_with_its_failure_and_the_backtrace_names_functions
     );
     assert_eq!(written["left_out"], 0);
 
-    gateway.wait_for_log(&["plugin on-request failed"], Duration::from_secs(5));
-    let failure = records_where(&gateway, |message| {
-        message.starts_with("plugin on-request failed")
-    })
+    let failure = wait_for_records_where(
+        &gateway,
+        |message| message.starts_with("plugin on-request failed"),
+        1,
+    )
     .into_iter()
     .next()
     .expect("the failure is logged");

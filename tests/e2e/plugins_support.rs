@@ -143,7 +143,7 @@ pub fn start(routes: &[(&str, Value)], heap: Value, settings: Value) -> (ConfigD
 }
 
 /// The gateway's JSON log records whose message `matches`.
-pub fn records_where(gateway: &Gateway, matches: impl Fn(&str) -> bool) -> Vec<Value> {
+fn records_where(gateway: &Gateway, matches: impl Fn(&str) -> bool) -> Vec<Value> {
     gateway
         .logs()
         .iter()
@@ -159,11 +159,20 @@ pub fn records(gateway: &Gateway, message: &str) -> Vec<Value> {
 
 /// The records whose message is `message`, once there are `count` (or 5 s have passed).
 pub fn wait_for_records(gateway: &Gateway, message: &str, count: usize) -> Vec<Value> {
-    let found = gateway.wait_for_log(&[message], Duration::from_secs(5));
-    assert!(found.is_some(), "no {message:?} in {:#?}", gateway.logs());
+    let found = wait_for_records_where(gateway, |logged| logged == message, count);
+    assert!(!found.is_empty(), "no {message:?} in {:#?}", gateway.logs());
+    found
+}
+
+/// The records whose message `matches`, once there are `count` (or 5 s have passed).
+pub fn wait_for_records_where(
+    gateway: &Gateway,
+    matches: impl Fn(&str) -> bool,
+    count: usize,
+) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let found = records(gateway, message);
+        let found = records_where(gateway, &matches);
         if found.len() >= count || std::time::Instant::now() > deadline {
             return found;
         }
