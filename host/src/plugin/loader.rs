@@ -164,6 +164,12 @@ pub struct PluginFile {
 }
 
 impl PluginFile {
+    /// Whether the component is one of the standard plugins built into the binary: the
+    /// gateway's own code, which may be called directly and logs without a budget.
+    pub fn is_embedded(&self) -> bool {
+        self.path.is_none()
+    }
+
     fn new(
         origin: String,
         path: Option<PathBuf>,

@@ -69,9 +69,7 @@ impl LogBudget {
 
     /// The budget of an object of `file`: none for an embedded plugin.
     pub fn for_file(file: &PluginFile, limits: &Limits) -> Option<Self> {
-        file.path
-            .is_some()
-            .then(|| LogBudget::new(limits.log_records_per_second))
+        (!file.is_embedded()).then(|| LogBudget::new(limits.log_records_per_second))
     }
 
     pub fn per_second(&self) -> u32 {
