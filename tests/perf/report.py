@@ -16,7 +16,8 @@ import sys
 
 FORMAT = "ferrogate-perf/1"
 SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
-LOAD_METRICS = ["rps", "avg_ms", "p99_ms", "cpu_us_per_request", "core_us_per_request",
+LATENCY_PERCENTILES = ["p50_ms", "p90_ms", "p99_ms"]
+LOAD_METRICS = ["rps", "avg_ms", *LATENCY_PERCENTILES, "max_ms", "cpu_us_per_request", "core_us_per_request",
                 "user_us_per_request", "system_us_per_request", "minor_faults_per_request",
                 "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
                 "foreign_proxy_core_pct", "foreign_load_core_pct"]
@@ -257,10 +258,13 @@ def targets(scenarios):
             entry.update(result)
         entry["beside"] = []
         # A beside entry compares the same metric unless it names its own for the first
-        # target (the kernel's share of the floor against nginx's whole cost).
+        # target (the kernel's share of the floor against nginx's whole cost), or for both
+        # (another percentile of the same latencies).
         for text, bs, bt, br, *own in beside:
-            r = compare_targets(kind, scenarios, bs, bt, br, own[0] if own else name, limit,
-                                ref_name=name)
+            mine_metric = own[0] if own else name
+            ref_metric = own[1] if len(own) > 1 else name
+            r = compare_targets(kind, scenarios, bs, bt, br, mine_metric, limit,
+                                ref_name=ref_metric)
             if r is not None:
                 entry["beside"].append({"what": text, "value": r["value"]})
         entry["caveats"] = caveats(scenarios, scenario, involved or [mine, ref])
@@ -276,7 +280,12 @@ def targets(scenarios):
     add("1b", "Plain proxy: p99 latency, Ferrogate / nginx", "ratio", 1.0,
         "plain", "ferrogate-proxy", "nginx-proxy", "p99_ms",
         [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy"),
-         ("floor / nginx", "plain", "floor-proxy", "nginx-proxy")])
+         ("floor / nginx", "plain", "floor-proxy", "nginx-proxy"),
+         # Where in the distribution the two part: the body of it or only its tail.
+         ("p50, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
+          "p50_ms", "p50_ms"),
+         ("p90, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
+          "p90_ms", "p90_ms")])
     add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
         1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
     add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",
@@ -372,6 +381,8 @@ def scenario_markdown(name, sc):
                          f"{cell(s.get('proxy_busy_pct'), '{:.0f}')} | {s['errors']} | "
                          f"{s['redone']} |")
     lines.append("")
+    if name != "idle":
+        lines += latency_markdown(sc)
     notes = []
     for target, text in sc.get("checks", {}).items():
         notes.append(f"- check, {target}: {text}")
@@ -385,6 +396,22 @@ def scenario_markdown(name, sc):
             notes.append(f"- {target} logged {log['warnings_and_errors']} warning/error "
                          f"line(s), first: `{log['first'][:300]}`")
     return lines + notes + [""]
+
+
+def latency_markdown(sc):
+    """The latency distribution of each target: where in it two targets part tells a
+    difference of the whole distribution (cost) from one of its tail (stalls). Runs that
+    recorded only the average and p99 render no table."""
+    rows = list(sc["targets"].values())
+    if not any(t["summary"].get("p50_ms") for t in rows):
+        return []
+    lines = ["Latency distribution (ms), median (min–max) of the repetitions:", "",
+             "| target | p50 | p90 | p99 | longest |", "| --- | ---: | ---: | ---: | ---: |"]
+    for t in rows:
+        s = t["summary"]
+        cells = " | ".join(cell(s.get(m), "{:.3f}") for m in [*LATENCY_PERCENTILES, "max_ms"])
+        lines.append(f"| {t['label']} | {cells} |")
+    return lines + [""]
 
 
 def format_value(t, v):
@@ -439,7 +466,13 @@ READING = """\
   other repetition in reverse order; each run follows a warm-up. Tables give the median and,
   in parentheses, the min–max of the repetitions.
 - **requests/s, avg and p99 latency**: wrk's (`--latency`), or, for the HTTP/2 front,
-  h2load's (the mean and p99 come from its per-request log).
+  h2load's (the mean and percentiles come from its per-request log, taken at the nearest
+  rank as wrk takes them).
+- **Latency distribution**: p50, p90, p99 and the longest request of each run. With the
+  proxy's core saturated, a closed loop of wrk's connections makes the body of the
+  distribution follow the CPU per request; the tail follows stalls of the VM as well, which
+  the upstream alone shows in its longest request. Two proxies whose p50 and p90 agree and
+  whose p99 differ part in the tail only; 1b's "beside" gives the p50 and p90 ratios.
 - **proxy CPU (µs/request)**: the proxy's utime+stime (`/proc/PID/stat`: all its threads,
   those that ended included; nginx master + worker) after the run minus before, divided by
   the requests the load generator completed. Clock-tick resolution (usually 10 ms) over the
@@ -476,7 +509,8 @@ READING = """\
   a repetition alike rather than one median. "of medians" is the same figure from the two
   medians, for comparison. A verdict whose range straddles the limit is within the noise;
   rerun with more repetitions. "beside" gives the same figure against HAProxy, the floor's
-  against nginx, or the reference proxies' own cost of the same work.
+  against nginx, other percentiles of the same latencies, or the reference proxies' own
+  cost of the same work.
 - **Rerun one scenario**: `tests/perf/run routes`; the other scenarios of this file are kept
   with the date and commit that measured them.
 """

@@ -8,12 +8,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
 
-def run(target, rep, cpu, user=None, system=None, p99=1.0, scenario="plain"):
-    return {"scenario": scenario, "target": target, "rep": rep, "requests": 1000,
-            "rps": 1000.0, "avg_ms": 0.5, "p99_ms": p99, "errors": 0, "redone": 0,
-            "noisy": False, "cpu_us_per_request": cpu, "core_us_per_request": cpu,
-            "user_us_per_request": user, "system_us_per_request": system,
-            "proxy_busy_pct": 98.0}
+def run(target, rep, cpu, user=None, system=None, p99=1.0, scenario="plain", spread=None):
+    """A run record; spread is (p50, p90, longest) in ms, which runs before the harness
+    recorded them lack."""
+    record = {"scenario": scenario, "target": target, "rep": rep, "requests": 1000,
+              "rps": 1000.0, "avg_ms": 0.5, "p99_ms": p99, "errors": 0, "redone": 0,
+              "noisy": False, "cpu_us_per_request": cpu, "core_us_per_request": cpu,
+              "user_us_per_request": user, "system_us_per_request": system,
+              "proxy_busy_pct": 98.0}
+    if spread:
+        record.update(zip(("p50_ms", "p90_ms", "max_ms"), spread))
+    return record
 
 
 def plain(runs):
@@ -88,6 +93,28 @@ class TargetsTest(unittest.TestCase):
         row = next(line for line in report.scenario_markdown("plain", scenarios["plain"])
                    if line.startswith("| nginx |"))
         self.assertEqual(row.split(" | ")[5], "4.50 / 15.50")
+
+    def test_1b_sets_the_body_of_the_distribution_beside_its_tail(self):
+        # Equal up to p90, apart in p99 only: each ratio is paired by repetition.
+        runs = [run("ferrogate-proxy", 1, 20.0, p99=0.6, spread=(0.30, 0.40, 5.0)),
+                run("ferrogate-proxy", 2, 20.0, p99=0.9, spread=(0.33, 0.44, 9.0)),
+                run("nginx-proxy", 1, 20.0, p99=0.5, spread=(0.30, 0.40, 4.0)),
+                run("nginx-proxy", 2, 20.0, p99=0.6, spread=(0.30, 0.40, 6.0))]
+        one_b = next(t for t in report.targets(plain(runs)) if t["id"] == "1b")
+        beside = {b["what"]: b["value"] for b in one_b["beside"]}
+        self.assertEqual(one_b["value"], 1.35)
+        self.assertEqual(beside["p50, Ferrogate / nginx"], 1.05)
+        self.assertEqual(beside["p90, Ferrogate / nginx"], 1.05)
+
+    def test_latency_distribution_table_only_for_runs_that_recorded_it(self):
+        runs = [run("nginx-proxy", 1, 20.0, p99=0.5, spread=(0.3, 0.4, 4.0)),
+                run("nginx-proxy", 2, 20.0, p99=0.7, spread=(0.3, 0.4, 6.0))]
+        lines = report.scenario_markdown("plain", plain(runs)["plain"])
+        row = next(line for line in lines if line.startswith("| nginx | 0.300"))
+        self.assertEqual(row, "| nginx | 0.300 | 0.400 | 0.600 (0.500–0.700) | "
+                              "5.000 (4.000–6.000) |")
+        older = report.scenario_markdown("plain", plain([run("nginx-proxy", 1, 20.0)])["plain"])
+        self.assertFalse(any(line.startswith("| target | p50") for line in older))
 
     def test_unmeasured_target_is_not_a_pass(self):
         one_a = next(t for t in report.targets(plain([run("nginx-proxy", 1, 20.0)]))

@@ -131,14 +131,19 @@ load_command() {
     esac
 }
 
-# Parses a load generator's output into RUN_REQUESTS RUN_RPS RUN_AVG RUN_P99 RUN_ERRORS.
+# Parses a load generator's output into RUN_REQUESTS RUN_RPS RUN_ERRORS and the latencies
+# in milliseconds: RUN_AVG, RUN_P50 RUN_P90 RUN_P99 and the longest, RUN_MAX.
 parse_load() {
     local kind=$1 out=$2 log=${3:-} stats
     case $kind in
         wrk)
             RUN_REQUESTS=$(awk '/requests in/ {print $1; exit}' "$out")
             RUN_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+            # "Latency 347.39us 243.72us 8.27ms 91.23%": average, deviation, maximum.
             RUN_AVG=$(wrk_ms "$(awk '$1 == "Latency" {print $2; exit}' "$out")")
+            RUN_MAX=$(wrk_ms "$(awk '$1 == "Latency" {print $4; exit}' "$out")")
+            RUN_P50=$(wrk_ms "$(awk '$1 == "50%" {print $2; exit}' "$out")")
+            RUN_P90=$(wrk_ms "$(awk '$1 == "90%" {print $2; exit}' "$out")")
             RUN_P99=$(wrk_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")")
             RUN_ERRORS=$(awk '/Non-2xx or 3xx responses:/ {n += $NF}
                 /Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i }
@@ -154,7 +159,7 @@ parse_load() {
             RUN_ERRORS=$(awk '/^requests:/ {n += $10 + $12 + $14}
                 /^status codes:/ {n += $7 + $9} END {print n + 0}' "$out")
             stats=$(python3 "$PERF_DIR/h2load_latency.py" "$log")
-            read -r RUN_AVG RUN_P99 <<<"$stats"
+            read -r RUN_AVG RUN_P50 RUN_P90 RUN_P99 RUN_MAX <<<"$stats"
             rm -f "$log"
             ;;
     esac
@@ -209,7 +214,8 @@ measure() {
     local proxy_ticks=${delta[0]}
     local record
     record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" \
-        -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" -v p99="$RUN_P99" \
+        -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" \
+        -v p50="$RUN_P50" -v p90="$RUN_P90" -v p99="$RUN_P99" -v max_ms="$RUN_MAX" \
         -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v psys="${delta[13]}" -v pflt="${delta[14]}" \
         -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
@@ -223,6 +229,7 @@ measure() {
             sys_us = has_proxy ? sprintf("%.3f", psys / hz * 1e6 / req) : "null"
             printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"rep\": %d, \"tool\": \"%s\", ", s, id, rep, kind
             printf "\"requests\": %d, \"rps\": %.2f, \"avg_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, ", req, rps, avg, p99, err
+            printf "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"max_ms\": %.3f, ", p50, p90, max_ms
             printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
             printf "\"user_us_per_request\": %s, \"system_us_per_request\": %s, ", user_us, sys_us
             printf "\"minor_faults_per_request\": %s, ", has_proxy ? sprintf("%.4f", pflt / req) : "null"
