@@ -17,7 +17,8 @@ import sys
 FORMAT = "ferrogate-perf/1"
 SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
 LATENCY_PERCENTILES = ["p50_ms", "p90_ms", "p99_ms"]
-LOAD_METRICS = ["rps", "avg_ms", *LATENCY_PERCENTILES, "max_ms", "cpu_us_per_request", "core_us_per_request",
+LOAD_METRICS = ["rps", "avg_ms", *LATENCY_PERCENTILES, "max_ms", "cycle_ms", "turnaround_us",
+                "cpu_us_per_request", "core_us_per_request",
                 "user_us_per_request", "system_us_per_request", "minor_faults_per_request",
                 "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
                 "foreign_proxy_core_pct", "foreign_load_core_pct"]
@@ -129,10 +130,34 @@ def build_scenario(name, runs, meta):
     return scenario
 
 
+def in_flight(settings, tool):
+    """The requests the load generator keeps outstanding: one per connection for wrk, one
+    per stream for h2load."""
+    if tool == "h2load":
+        return int(settings.get("H2_CONNECTIONS", 8)) * int(settings.get("H2_STREAMS", 4))
+    return int(settings.get("CONNECTIONS", 32))
+
+
+def add_cycle(record, settings):
+    """A closed loop's cycle: how long each outstanding request takes, on average, from one
+    request of its connection to the next (Little's law: outstanding / requests per second).
+    The load generator's latency covers the part from its write to its read; the rest,
+    `turnaround_us`, is the load generator's own, from a response read to the next request
+    written, and grows with the batches its event loop takes at once."""
+    if not record.get("rps") or record.get("avg_ms") is None:
+        return
+    cycle_ms = in_flight(settings, record.get("tool")) / record["rps"] * 1000
+    record["cycle_ms"] = round(cycle_ms, 4)
+    record["turnaround_us"] = round((cycle_ms - record["avg_ms"]) * 1000, 1)
+
+
 def summarise(name, scenario):
     """Medians and spreads of each target's runs (again when re-rendering)."""
     metrics = IDLE_METRICS if name == "idle" else LOAD_METRICS
     for target in scenario["targets"].values():
+        if name != "idle":
+            for record in target["runs"]:
+                add_cycle(record, scenario["run"]["settings"])
         target["summary"] = {m: summary([r.get(m) for r in target["runs"]]) for m in metrics}
         rs = target["runs"]
         if name == "idle":
@@ -285,7 +310,10 @@ def targets(scenarios):
          ("p50, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
           "p50_ms", "p50_ms"),
          ("p90, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
-          "p90_ms", "p90_ms")])
+          "p90_ms", "p90_ms"),
+         # The whole cycle, of which wrk's latency leaves out its own turnaround.
+         ("cycle, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
+          "cycle_ms", "cycle_ms")])
     add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
         1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
     add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",
@@ -405,12 +433,15 @@ def latency_markdown(sc):
     rows = list(sc["targets"].values())
     if not any(t["summary"].get("p50_ms") for t in rows):
         return []
-    lines = ["Latency distribution (ms), median (min–max) of the repetitions:", "",
-             "| target | p50 | p90 | p99 | longest |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["Latency distribution (ms), median (min–max) of the repetitions, and each "
+             "request's cycle (ms) with the load generator's turnaround in it (µs):", "",
+             "| target | p50 | p90 | p99 | longest | cycle | turnaround (µs) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for t in rows:
         s = t["summary"]
-        cells = " | ".join(cell(s.get(m), "{:.3f}") for m in [*LATENCY_PERCENTILES, "max_ms"])
-        lines.append(f"| {t['label']} | {cells} |")
+        cells = [cell(s.get(m), "{:.3f}") for m in [*LATENCY_PERCENTILES, "max_ms", "cycle_ms"]]
+        cells.append(cell(s.get("turnaround_us"), "{:.0f}"))
+        lines.append(f"| {t['label']} | {' | '.join(cells)} |")
     return lines + [""]
 
 
@@ -473,6 +504,16 @@ READING = """\
   distribution follow the CPU per request; the tail follows stalls of the VM as well, which
   the upstream alone shows in its longest request. Two proxies whose p50 and p90 agree and
   whose p99 differ part in the tail only; 1b's "beside" gives the p50 and p90 ratios.
+- **cycle and turnaround**: wrk keeps each connection's next request waiting until its
+  event loop comes round to the connection again, so a request's cycle (connections /
+  requests per second, Little's law; for h2load its streams) is wrk's latency plus wrk's
+  own turnaround, from reading a response to writing the next request. With both CPUs
+  busy, the cycle follows the proxy's CPU per request, and the turnaround how the proxy's
+  responses fall into the batches of wrk's event loop: a proxy whose responses come
+  bunched gives wrk longer batches, and keeps its own latency shorter by the same amount,
+  at the same throughput. 1b's "beside" gives the ratio of the cycles. A run with long
+  stalls can show a negative turnaround: wrk's average then exceeds what its requests/s
+  allow (Little's law), a disagreement within wrk's own figures; read the medians.
 - **proxy CPU (µs/request)**: the proxy's utime+stime (`/proc/PID/stat`: all its threads,
   those that ended included; nginx master + worker) after the run minus before, divided by
   the requests the load generator completed. Clock-tick resolution (usually 10 ms) over the
