@@ -105,17 +105,32 @@ pub fn host_counter(name: &str, object: &ObjectInfo) -> Arc<AtomicU64> {
 }
 
 /// Adds to a plugin's own `ferrogate_plugin_<name>_total{type, object, route}`: refused when
-/// `name` is one of the host's counters; a new series is ignored past `MAX_SERIES`.
+/// `name` is one of the host's counters, or is new once there are `MAX_SERIES` series.
 pub fn plugin_counter_add(name: &str, object: &ObjectInfo, value: u64) -> Result<(), String> {
+    plugin_counter_add_within(name, object, value, MAX_SERIES)
+}
+
+fn plugin_counter_add_within(
+    name: &str,
+    object: &ObjectInfo,
+    value: u64,
+    max_series: usize,
+) -> Result<(), String> {
     let name = metric_name(name);
     if HOST_COUNTERS.contains(&name.as_str()) {
         return Err(format!(
             "the metric name \"{name}\" is the gateway's own (ferrogate_plugin_{name}_total): not added to"
         ));
     }
-    if let Some(series) = series(name, object, MAX_SERIES) {
-        add(&series, value);
-    }
+    // Refused, not ignored: the warning is how a plugin author learns that a name made from
+    // request data (a path, a user) has used up the series every plugin shares.
+    let Some(series) = series(name.clone(), object, max_series) else {
+        return Err(format!(
+            "all {max_series} plugin metric series are taken, so the new series \"{name}\" was not \
+             made: a plugin that makes metric names from request data makes one per value"
+        ));
+    };
+    add(&series, value);
     Ok(())
 }
 
@@ -200,4 +215,44 @@ pub async fn send(
         .handle(&mut exchange)
         .await
         .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn object(name: &str) -> ObjectInfo {
+        let mut object = ObjectInfo::probe("shared-tests");
+        object.type_name = "SeriesTest".into();
+        object.object_name = name.into();
+        object
+    }
+
+    fn value_of(name: &str, object: &ObjectInfo) -> Option<u64> {
+        let key = (
+            name.to_owned(),
+            object.type_name.clone(),
+            object.object_name.clone(),
+            String::new(),
+        );
+        let metrics = METRICS.lock().unwrap_or_else(PoisonError::into_inner);
+        metrics.get(&key).map(|value| value.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn a_new_series_past_the_limit_is_refused_and_an_existing_one_still_counts() {
+        // A limit of 0 is full whatever other tests made in the shared map.
+        let object = object("full-series");
+        plugin_counter_add("kept", &object, 2).unwrap();
+        plugin_counter_add_within("kept", &object, 3, 0).unwrap();
+        assert_eq!(value_of("kept", &object), Some(5));
+        let refused = plugin_counter_add_within("per user alice", &object, 1, 0).unwrap_err();
+        assert!(
+            refused.contains("all 0 plugin metric series are taken")
+                && refused.contains("\"per_user_alice\""),
+            "{refused}"
+        );
+        assert_eq!(value_of("per_user_alice", &object), None);
+    }
 }
