@@ -1,6 +1,7 @@
 //! A plugin from a folder adds at most `logRecordsPerSecond` records a second to the log (its
-//! `log` messages and its stderr alike), each `log` message at most 16 KiB; what it drops is
-//! counted and, once a second, said. The embedded plugins have no such limit.
+//! `log` messages, its stderr and the records of its failures alike), each `log` message at
+//! most 16 KiB; what it drops is counted and, once a second, said. The embedded plugins have
+//! no such limit.
 
 use std::time::{Duration, Instant};
 
@@ -21,18 +22,22 @@ fn answered_by_static(path: &str, filter: Value) -> Value {
     )
 }
 
-/// `ferrogate_plugin_log_records_dropped_total` of the route's `type` objects.
-fn dropped_total(gateway: &Gateway, type_name: &str, route: &str) -> Option<u64> {
+/// `ferrogate_plugin_<counter>_total` of the route's `type` objects.
+fn plugin_counter(gateway: &Gateway, counter: &str, type_name: &str, route: &str) -> Option<u64> {
     let metrics = get(gateway, "/openig/metrics/prometheus").body;
     metrics
         .lines()
         .filter(|line| {
             line.starts_with(&format!(
-                "ferrogate_plugin_log_records_dropped_total{{type=\"{type_name}\","
+                "ferrogate_plugin_{counter}_total{{type=\"{type_name}\","
             )) && line.contains(&format!("route=\"{route}\""))
         })
         .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .reduce(|total, value| total + value)
+}
+
+fn dropped_total(gateway: &Gateway, type_name: &str, route: &str) -> Option<u64> {
+    plugin_counter(gateway, "log_records_dropped", type_name, route)
 }
 
 fn notices_of(gateway: &Gateway, route: &str) -> Vec<Value> {
@@ -166,6 +171,39 @@ fn a_long_message_is_cut_and_the_embedded_plugins_are_not_limited() {
         "{:#?}",
         records(&gateway, NOTICE)
     );
+}
+
+#[test]
+fn a_plugin_failing_on_every_request_is_logged_within_its_budget_and_counted_in_full() {
+    let routes = [("trap", answered_by_static("/trap", json!({"type": "Trap"})))];
+    let (_config, gateway) = start(&routes, json!([]), json!({"logRecordsPerSecond": 2}));
+
+    let started = Instant::now();
+    for _ in 0..6 {
+        assert_eq!(get(&gateway, "/trap").status, 500);
+    }
+    let within_a_second = started.elapsed() < Duration::from_millis(900);
+    assert_eq!(
+        plugin_counter(&gateway, "failures", "Trap", "trap"),
+        Some(6)
+    );
+    let failed = wait_for_records_where(
+        &gateway,
+        |message| message.starts_with("plugin on-request failed"),
+        2,
+    );
+    if within_a_second {
+        assert_eq!(failed.len(), 2, "{failed:#?}");
+        assert_eq!(failed[0]["level"], "ERROR", "{:#}", failed[0]);
+        assert_eq!(failed[0]["kind"], "trap", "{:#}", failed[0]);
+        let notices = notices_of(&gateway, "trap");
+        assert_eq!(notices.len(), 1, "{notices:#?}");
+        assert_eq!(notices[0]["plugin_type"], "Trap", "{:#}", notices[0]);
+        assert_eq!(dropped_total(&gateway, "Trap", "trap"), Some(4));
+    } else {
+        // A machine this slow spread the six calls over two seconds.
+        assert!(failed.len() < 6, "{failed:#?}");
+    }
 }
 
 #[test]

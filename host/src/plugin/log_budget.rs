@@ -1,6 +1,6 @@
 //! How many records a plugin object from a folder may add to the log each second, and how long
-//! one may be. A plugin that logs, or writes to stderr, on every request would otherwise add a
-//! record per request: each one a synchronous write on the worker that serves the request,
+//! one may be. A plugin that logs, writes to stderr or fails on every request would otherwise
+//! add a record per request: each one a synchronous write on the worker that serves the request,
 //! burying the gateway's own records. The embedded plugins are the gateway's own code and have
 //! no budget (CaptureDecorator logs every message it sees, as IG's does).
 //!

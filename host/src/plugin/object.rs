@@ -273,13 +273,17 @@ impl PluginObject {
             }
             CallError::Guest(message) => ("error", message),
         };
-        super::state::object_event!(
-            error,
-            &self.info,
-            transaction = %exchange.transaction_id,
-            kind,
-            "plugin {phase} failed: {detail}"
-        );
+        // Within the object's log budget: a plugin failing on every request would otherwise
+        // log as much as one logging on every request. The failure counter above counts all.
+        if super::log_budget::admit(&self.info) {
+            super::state::object_event!(
+                error,
+                &self.info,
+                transaction = %exchange.transaction_id,
+                kind,
+                "plugin {phase} failed: {detail}"
+            );
+        }
         HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
     }
 
