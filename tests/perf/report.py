@@ -15,7 +15,7 @@ import statistics
 import sys
 
 FORMAT = "ferrogate-perf/1"
-SCENARIO_ORDER = ["plain", "h2", "tls", "filters", "routes", "idle"]
+SCENARIO_ORDER = ["plain", "plain-h2load", "h2", "tls", "filters", "routes", "idle"]
 LATENCY_PERCENTILES = ["p50_ms", "p90_ms", "p99_ms"]
 LOAD_METRICS = ["rps", "avg_ms", *LATENCY_PERCENTILES, "max_ms", "cycle_ms", "turnaround_us",
                 "cpu_us_per_request", "core_us_per_request",
@@ -34,6 +34,13 @@ def describe_scenario(name, s):
     wrk = f"wrk -t1 -c{conns} -d{s.get('DURATION')} --latency, after a {s.get('WARMUP')} warm-up"
     return {
         "plain": f"HTTP/1.1 keep-alive to the proxy, {wrk}; 1 KiB responses from the upstream.",
+        "plain-h2load": ("The plain scenario with another client: h2load --h1 -t1 "
+                         f"-c{conns} -m1 -D {s.get('DURATION')} (HTTP/1.1 keep-alive, one "
+                         "request at a time per connection, as wrk sends them), after a "
+                         f"{s.get('WARMUP')} warm-up; latency from h2load's per-request "
+                         "log. Each closed-loop client's own turnaround enters the latency "
+                         "it measures (see cycle and turnaround below), so 1b sets this "
+                         "client's p99 ratio beside wrk's."),
         "h2": ("HTTP/2 front: h2c with prior knowledge (cleartext; all three proxies support "
                f"it, TLS is measured on its own), h2load -t1 -c{s.get('H2_CONNECTIONS')} "
                f"-m{s.get('H2_STREAMS')} -D {s.get('DURATION')}; latency from h2load's "
@@ -313,7 +320,9 @@ def targets(scenarios):
           "p90_ms", "p90_ms"),
          # The whole cycle, of which wrk's latency leaves out its own turnaround.
          ("cycle, Ferrogate / nginx", "plain", "ferrogate-proxy", "nginx-proxy",
-          "cycle_ms", "cycle_ms")])
+          "cycle_ms", "cycle_ms"),
+         ("p99 with h2load --h1 as the client, Ferrogate / nginx", "plain-h2load",
+          "ferrogate-proxy", "nginx-proxy")])
     add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
         1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
     add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",

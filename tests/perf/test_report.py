@@ -106,6 +106,21 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(beside["p50, Ferrogate / nginx"], 1.05)
         self.assertEqual(beside["p90, Ferrogate / nginx"], 1.05)
 
+    def test_1b_sets_the_second_clients_p99_ratio_beside_wrks(self):
+        wrk_runs = [run("ferrogate-proxy", 1, 20.0, p99=0.6), run("nginx-proxy", 1, 20.0, p99=0.5)]
+        h2load_runs = [dict(run("ferrogate-proxy", rep, 20.0, p99=p99, scenario="plain-h2load"),
+                            tool="h2load-h1")
+                       for rep, p99 in ((1, 0.57), (2, 0.55))]
+        h2load_runs += [dict(run("nginx-proxy", rep, 20.0, p99=0.6, scenario="plain-h2load"),
+                             tool="h2load-h1") for rep in (1, 2)]
+        scenarios = plain(wrk_runs)
+        scenarios["plain-h2load"] = report.build_scenario("plain-h2load", h2load_runs,
+                                                          {"setting.REPS": "2"})
+        one_b = next(t for t in report.targets(scenarios) if t["id"] == "1b")
+        beside = {b["what"]: b["value"] for b in one_b["beside"]}
+        self.assertEqual(one_b["value"], 1.2)
+        self.assertEqual(beside["p99 with h2load --h1 as the client, Ferrogate / nginx"], 0.933)
+
     def test_the_cycle_splits_into_latency_and_the_load_generators_turnaround(self):
         # 32 connections at 80,000 requests/s: 0.4 ms from one request of a connection to
         # the next, of which wrk measured 0.35 as latency.

@@ -127,6 +127,11 @@ load_command() {
             LOAD_CMD=(h2load -t1 "-c$H2_CONNECTIONS" "-m$H2_STREAMS" "-D$duration" "$url")
             if [[ -n $log ]]; then LOAD_CMD+=("--log-file=$log"); fi
             ;;
+        h2load-h1)
+            # HTTP/1.1 keep-alive, one request at a time per connection, as wrk sends.
+            LOAD_CMD=(h2load --h1 -t1 "-c$CONNECTIONS" -m1 "-D$duration" "$url")
+            if [[ -n $log ]]; then LOAD_CMD+=("--log-file=$log"); fi
+            ;;
         *) die "unknown load generator $kind" ;;
     esac
 }
@@ -149,9 +154,11 @@ parse_load() {
                 /Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i }
                 END {print n + 0}' "$out")
             ;;
-        h2load)
-            grep -q '^Application protocol: h2c' "$out" ||
-                die "h2load did not speak h2c: $(grep -i protocol "$out" || tail -3 "$out")"
+        h2load | h2load-h1)
+            local protocol=h2c
+            [[ $kind == h2load-h1 ]] && protocol=http/1.1
+            grep -q "^Application protocol: $protocol\$" "$out" ||
+                die "h2load did not speak $protocol: $(grep -i protocol "$out" || tail -3 "$out")"
             # "requests: 100 total, 100 started, 100 done, 98 succeeded, 2 failed, 0 errored,
             # 0 timeout"; "finished in 2.00s, 12345.67 req/s, ..."
             RUN_REQUESTS=$(awk '/^requests:/ {print $6; exit}' "$out")
