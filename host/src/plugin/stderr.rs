@@ -102,7 +102,7 @@ impl Stderr {
 /// Logs what the call that just ended wrote to stderr: at error level beside the failure of a
 /// call that trapped, which it most likely explains, else at warn level. The text is logged
 /// escaped (one line per record, whatever the plugin wrote). The record counts against the
-/// object's log budget; the failure's own record does not.
+/// object's log budget, as the failure's own record does.
 #[inline]
 pub fn report(state: &StoreState, trapped: bool) {
     if let Some(written) = state.stderr.take()
