@@ -124,18 +124,19 @@ fn plugin_counter_add_within(
     }
     // Refused, not ignored: the warning is how a plugin author learns that a name made from
     // request data (a path, a user) has used up the series every plugin shares.
-    let Some(series) = series(name.clone(), object, max_series) else {
-        return Err(format!(
+    let series = series(name, object, max_series).map_err(|name| {
+        format!(
             "all {max_series} plugin metric series are taken, so the new series \"{name}\" was not \
              made: a plugin that makes metric names from request data makes one per value"
-        ));
-    };
+        )
+    })?;
     add(&series, value);
     Ok(())
 }
 
-/// The series of `name` for `object`, made unless there are `max_series` already.
-fn series(name: String, object: &ObjectInfo, max_series: usize) -> Option<Arc<AtomicU64>> {
+/// The series of `name` for `object`, made unless there are `max_series` already; refused, it
+/// gives the name back for the caller to report.
+fn series(name: String, object: &ObjectInfo, max_series: usize) -> Result<Arc<AtomicU64>, String> {
     let key = (
         name,
         object.type_name.clone(),
@@ -144,9 +145,12 @@ fn series(name: String, object: &ObjectInfo, max_series: usize) -> Option<Arc<At
     );
     let mut metrics = METRICS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(series) = metrics.get(&key) {
-        return Some(series.clone());
+        return Ok(series.clone());
     }
-    (metrics.len() < max_series).then(|| metrics.entry(key).or_default().clone())
+    if metrics.len() >= max_series {
+        return Err(key.0);
+    }
+    Ok(metrics.entry(key).or_default().clone())
 }
 
 fn add(series: &AtomicU64, value: u64) {
