@@ -316,10 +316,12 @@ start_instance() {
 wait_instance() {
     local id=$1 port
     [[ -z ${INST_PGID[$id]} ]] && return
-    # Ten thousand route files take Ferrogate a while to load before it listens.
+    # Ten thousand route files take Ferrogate a while to load before it listens, and under
+    # valgrind (tests/perf/instructions) a build new to the compilation cache compiles its
+    # plugins for minutes: START_TIMEOUT (seconds) allows for more.
     for port in "${INST_H1[$id]}" "${INST_H2[$id]}" "${INST_TLS[$id]}"; do
         [[ $port == 0 ]] && continue
-        wait_listening "$port" "${INST_PGID[$id]}" "$id" "${INST_LOG[$id]}" 1500
+        wait_listening "$port" "${INST_PGID[$id]}" "$id" "${INST_LOG[$id]}" $((${START_TIMEOUT:-300} * 5))
     done
 }
 
