@@ -91,24 +91,40 @@ STARTED_GROUPS=()
 start_pinned() {
     local cpu=$1 logfile=$2
     shift 2
-    setsid taskset -c "$cpu" "$@" >"$logfile" 2>&1 </dev/null &
+    # Until it execs, the child is a copy of this shell with its traps: it drops them first,
+    # and what it might still say goes to the server's log.
+    (
+        trap - EXIT INT TERM
+        exec setsid taskset -c "$cpu" "$@"
+    ) >"$logfile" 2>&1 </dev/null &
     STARTED_PID=$!
     STARTED_GROUPS+=("$STARTED_PID")
 }
 
 # Right after the start, setsid may not have made the group yet: the pid itself counts too.
+# (bash reaps its children as they exit, so a stopped server does not linger as a zombie
+# that kill -0 would still find.)
 group_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
 
 signal_group() { kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
 
+# stop_group PGID [GRACE]: SIGTERM, then SIGKILL if the group still runs after GRACE seconds
+# (5). Sets STOPPED_CLEANLY to 1 when every process exited by itself, 0 when it had to be
+# killed: a caller for whom the exit matters (a profiling build writes its profile as it
+# exits) checks it.
+STOPPED_CLEANLY=1
 stop_group() {
-    local pgid=$1 kept=() g
+    local pgid=$1 grace=${2:-5} kept=() g
+    STOPPED_CLEANLY=0
     signal_group TERM "$pgid"
-    for _ in $(seq 50); do
-        group_alive "$pgid" || break
+    for _ in $(seq $((grace * 10))); do
+        group_alive "$pgid" || {
+            STOPPED_CLEANLY=1
+            break
+        }
         sleep 0.1
     done
-    signal_group KILL "$pgid"
+    [[ $STOPPED_CLEANLY == 1 ]] || signal_group KILL "$pgid"
     wait "$pgid" 2>/dev/null || true
     for g in "${STARTED_GROUPS[@]}"; do
         [[ $g == "$pgid" ]] || kept+=("$g")
@@ -134,6 +150,7 @@ PERF_MAPS=()
 # process started and removes TMP (kept with KEEP_TMP=1) and PERF_MAPS.
 with_temporary_dir() {
     TMP=$(mktemp -d -t "$1.XXXXXX")
+    TMP_OWNER=$BASHPID
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -141,6 +158,10 @@ with_temporary_dir() {
 
 cleanup() {
     local status=$?
+    # A server signalled right after its start may still be this shell's forked child, before
+    # it execs its command, and run these traps: the clean-up belongs to the shell that made
+    # TMP, not to it.
+    [[ $BASHPID == "$TMP_OWNER" ]] || exit "$status"
     trap - EXIT INT TERM
     stop_all
     [[ ${#PERF_MAPS[@]} -eq 0 ]] || rm -f "${PERF_MAPS[@]}"

@@ -325,10 +325,11 @@ wait_instance() {
     done
 }
 
+# stop_instance ID [GRACE]: stop_group's GRACE and STOPPED_CLEANLY.
 stop_instance() {
     local id=$1
     if [[ -n ${INST_PGID[$id]:-} ]]; then
-        stop_group "${INST_PGID[$id]}"
+        stop_group "${INST_PGID[$id]}" "${2:-5}"
     fi
     INST_PGID[$id]=""
 }
