@@ -52,7 +52,9 @@ def describe_scenario(name, s):
                     "HAProxy http-response add-header, as a reference. wrk as in plain. "
                     "A HeaderFilter with literal values declares its edit when it loads and "
                     "the gateway makes it with no plugin call; the one with an expression "
-                    "value (${'1'}) is called on every request."),
+                    "value (${'1'}) is called on every request. Each of Ferrogate's filter "
+                    "runs has a run of its plain route just before and just after it, "
+                    "whose mean 2a and 2b subtract."),
         "routes": (f"{s.get('ROUTES_FEW')} vs {s.get('ROUTES_MANY')} routes, each testing the "
                    "path for equality, the request taking the last one. Ferrogate: one route "
                    "file each, condition ${request.uri.path == '/pNNNNN'}, tried in name "
@@ -185,24 +187,47 @@ def metric(scenarios, scenario, target, name):
         return None
 
 
-def by_repetition(scenarios, scenario, target, name):
-    """A target's metric per repetition (a redone run replaced the noisy one)."""
+def runs_of(scenarios, scenario, target):
     try:
-        runs = scenarios[scenario]["targets"][target]["runs"]
+        return scenarios[scenario]["targets"][target]["runs"]
     except (KeyError, TypeError):
-        return {}
-    return {r["rep"]: r[name] for r in runs if r.get(name) is not None and "rep" in r}
+        return []
 
 
-def paired(kind, a, b):
-    """Ratio or difference within each repetition both targets ran."""
+def reference_beside(run, references, name):
+    """The reference's figure at the moment `run` ran, from the reference's runs of the same
+    repetition: the mean of the one just before and the one just after when both are there
+    (a baseline measured on either side; a steady drift of the machine cancels), else the
+    nearest. Runs recorded without their start time (before the harness kept it) pair with
+    the repetition's last run of the reference, as they always did."""
+    same = [r for r in references if r.get("rep") == run.get("rep") and r.get(name) is not None]
+    if not same:
+        return None
+    if "started" not in run or any("started" not in r for r in same):
+        return same[-1][name]
+    before = [r for r in same if r["started"] < run["started"]]
+    after = [r for r in same if r["started"] > run["started"]]
+    beside = [max(before, key=lambda r: r["started"])] if before else []
+    beside += [min(after, key=lambda r: r["started"])] if after else []
+    return statistics.mean(r[name] for r in beside)
+
+
+def paired(kind, mine, references, name, ref_name):
+    """Ratio or difference of each of `mine`'s runs against the reference beside it in the
+    same repetition; runs of a repetition the reference did not run are left out."""
     values = []
-    for rep in sorted(set(a) & set(b)):
+    for run in mine:
+        a = run.get(name)
+        if a is None or "rep" not in run:
+            continue
+        b = reference_beside(run, references, ref_name)
+        if b is None:
+            continue
         if kind == "ratio":
-            if b[rep]:
-                values.append(a[rep] / b[rep])
+            if b:
+                values.append(a / b)
         else:
-            values.append(a[rep] - b[rep])
+            values.append(a - b)
     return values
 
 
@@ -236,9 +261,9 @@ def caveats(scenarios, scenario, targets):
 
 def compare(kind, a, b, limit, pairs=()):
     """Ratio (a/b) or difference (a-b) and a verdict. With pairs (the same figure within each
-    repetition, whose two runs followed each other): their median and min-max, which a drift
-    of the machine from one repetition to the next does not move; the figure of the two
-    medians is kept beside. Without: the medians', and the range the spreads allow."""
+    repetition, from runs next to each other, see paired()): their median and min-max, which
+    a drift of the machine from one repetition to the next does not move; the figure of the
+    two medians is kept beside. Without: the medians', and the range the spreads allow."""
     if a is None or b is None:
         return None
     if kind == "ratio":
@@ -268,8 +293,8 @@ def compare_targets(kind, scenarios, scenario, mine, ref, name, limit, ref_name=
     ref_scenario = ref_scenario or scenario
     pairs = ()
     if ref_scenario == scenario:
-        pairs = paired(kind, by_repetition(scenarios, scenario, mine, name),
-                       by_repetition(scenarios, scenario, ref, ref_name))
+        pairs = paired(kind, runs_of(scenarios, scenario, mine),
+                       runs_of(scenarios, scenario, ref), name, ref_name)
     return compare(kind, metric(scenarios, scenario, mine, name),
                    metric(scenarios, ref_scenario, ref, ref_name), limit, pairs)
 
@@ -556,7 +581,11 @@ READING = """\
   the figure is taken within each repetition and the target's value is the median of those,
   the range their min–max: this machine's speed drifts from one repetition to the next (by
   a third within a minute, with no steal time showing), and a drift then moves both runs of
-  a repetition alike rather than one median. "of medians" is the same figure from the two
+  a repetition alike rather than one median. The differences of the filters scenario (2a,
+  2b), about a microsecond, are smaller than the drift within a repetition, so there the
+  plain route runs before and after each of Ferrogate's filter runs (its row in the table
+  summarises all those runs) and each filter run is set against the mean of its two neighbours, in which
+  a steady drift cancels. "of medians" is the same figure from the two
   medians, for comparison. A verdict whose range straddles the limit is within the noise;
   rerun with more repetitions. "beside" gives the same figure against HAProxy, the floor's
   against nginx, other percentiles of the same latencies, or the reference proxies' own

@@ -55,6 +55,30 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(two_a["range"], [0.5, 2.0])
         self.assertFalse(two_a["clear_of_spread"])
 
+    def test_difference_sets_each_run_against_the_baseline_runs_either_side(self):
+        # The machine slows down steadily through each repetition, by 1 µs per plain-route
+        # run: a filter costing 0.5 µs measures 1.0 or 0.0 against either neighbour alone,
+        # and 0.5 against their mean. The second repetition ran in reverse.
+        def timed(target, rep, started, cpu):
+            return dict(run(target, rep, cpu, scenario="filters"), started=started)
+        order = [(1, "proxy", 20.0), (1, "filter1", 21.0), (1, "proxy", 21.0),
+                 (1, "filter10", 25.5), (1, "proxy", 22.0),
+                 (2, "proxy", 30.0), (2, "filter10", 33.5), (2, "proxy", 29.0),
+                 (2, "filter1", 29.0), (2, "proxy", 28.0)]
+        runs = [timed(f"ferrogate-{variant}", rep, 100.0 + 12 * i, cpu)
+                for i, (rep, variant, cpu) in enumerate(order)]
+        by_id = {t["id"]: t for t in report.targets(filters(runs))}
+        self.assertEqual((by_id["2a"]["value"], by_id["2a"]["range"]), (0.5, [0.5, 0.5]))
+        self.assertEqual((by_id["2b"]["value"], by_id["2b"]["range"]), (4.0, [4.0, 4.0]))
+        self.assertEqual(by_id["2a"]["paired"], 2)
+
+    def test_a_run_with_the_baseline_on_one_side_only_takes_that_one(self):
+        runs = [dict(run("ferrogate-proxy", 1, 20.0, scenario="filters"), started=10.0),
+                dict(run("ferrogate-proxy", 1, 40.0, scenario="filters"), started=30.0),
+                dict(run("ferrogate-filter1", 1, 41.0, scenario="filters"), started=50.0)]
+        two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
+        self.assertEqual(two_a["value"], 1.0)
+
     def test_the_called_header_filter_is_set_beside_2a(self):
         cpu = [("ferrogate-proxy", [20.0, 22.0]), ("ferrogate-filter1", [20.1, 22.1]),
                ("ferrogate-called1", [21.0, 23.4])]

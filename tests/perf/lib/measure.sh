@@ -174,12 +174,46 @@ parse_load() {
         die "no requests completed; $kind said: $(tail -5 "$out")"
 }
 
+# repetition_order REP BASELINE TARGET...: the order of one repetition's runs (BASELINE may
+# be empty). Every other repetition runs in reverse, so that a drift of the machine during
+# the scenario does not always favour the same target. A baseline runs before and after each
+# target of its own proxy, and report.py sets each of their runs against the mean of the two
+# baseline runs beside it: what a difference target measures (a filter, about a
+# microsecond) is less than this machine's speed drifts within the minute that separates
+# runs a repetition apart, and between two neighbours a steady drift cancels.
+repetition_order() {
+    local rep=$1 baseline=$2 order=() i id last=""
+    shift 2
+    for id in "$@"; do
+        [[ $id == "$baseline" ]] && continue
+        if [[ -n $baseline && ${id%%-*} == "${baseline%%-*}" ]]; then
+            [[ $last == "$baseline" ]] || order+=("$baseline")
+            order+=("$id" "$baseline")
+        else
+            order+=("$id")
+        fi
+        last=${order[-1]}
+    done
+    if ((rep % 2 == 0)); then
+        for ((i = ${#order[@]} - 1; i >= 0; i--)); do printf '%s ' "${order[i]}"; done
+    else
+        printf '%s ' "${order[@]}"
+    fi
+    echo
+}
+
 # measure SCENARIO ID REP KIND URL: one measured run (after a warm-up), redone up to MAX_REDO
-# times while another process used one of the two CPUs; appends a record to RUNS.
+# times while another process used one of the two CPUs; appends a record to RUNS, with the
+# moment the kept run started, by which report.py finds the runs next to it. A target may
+# run more than once in a repetition (a baseline between the runs it is compared with).
+declare -A MEASURED_IN_REP
 measure() {
     local scenario=$1 id=$2 rep=$3 kind=$4 url=$5
-    local pgid=${INST_PGID[$id]:-} out="$TMP/$scenario/$id.$rep.out" log="$TMP/$scenario/$id.h2.log"
-    local redone=0 status foreign_p foreign_l steal noisy before after i
+    local occurrence=$((${MEASURED_IN_REP["$scenario/$id/$rep"]:-0} + 1))
+    MEASURED_IN_REP["$scenario/$id/$rep"]=$occurrence
+    local pgid=${INST_PGID[$id]:-} log="$TMP/$scenario/$id.h2.log"
+    local out="$TMP/$scenario/$id.$rep.$occurrence.out"
+    local redone=0 status foreign_p foreign_l steal noisy before after i started
     # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
     # the load generator's, then the two ksoftirqd, then the proxy's system ticks and minor
     # page faults.
@@ -190,6 +224,7 @@ measure() {
             die "$id: warm-up failed: $(tail -3 "$out")"
         load_command "$kind" "$url" "$DURATION" "$out" "$log"
         read -r -a before <<<"$(snapshot "$pgid" before)"
+        started=$EPOCHREALTIME
         status=0
         taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1 || status=$?
         read -r -a after <<<"$(snapshot "$pgid" after)"
@@ -217,10 +252,10 @@ measure() {
         fi
         break
     done
-    cp "$out" "$TMP/$scenario/$id.$rep.kept"
+    cp "$out" "${out%.out}.kept"
     local proxy_ticks=${delta[0]}
     local record
-    record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" \
+    record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" -v started="${started/,/.}" \
         -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" \
         -v p50="$RUN_P50" -v p90="$RUN_P90" -v p99="$RUN_P99" -v max_ms="$RUN_MAX" \
         -v err="$RUN_ERRORS" -v pticks="$proxy_ticks" -v psys="${delta[13]}" -v pflt="${delta[14]}" \
@@ -235,6 +270,7 @@ measure() {
             user_us = has_proxy ? sprintf("%.3f", (pticks - psys) / hz * 1e6 / req) : "null"
             sys_us = has_proxy ? sprintf("%.3f", psys / hz * 1e6 / req) : "null"
             printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"rep\": %d, \"tool\": \"%s\", ", s, id, rep, kind
+            printf "\"started\": %s, ", started
             printf "\"requests\": %d, \"rps\": %.2f, \"avg_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, ", req, rps, avg, p99, err
             printf "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"max_ms\": %.3f, ", p50, p90, max_ms
             printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
