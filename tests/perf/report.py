@@ -242,10 +242,14 @@ def caveats(scenarios, scenario, targets):
         if s.get("errors"):
             notes.append(f"{who}: {s['errors']} errors")
         if s.get("noisy_kept"):
-            worst = max(max(r["foreign_proxy_core_pct"], r["foreign_load_core_pct"])
-                        for r in t["runs"] if r["noisy"])
+            noisy = [r for r in t["runs"] if r["noisy"]]
+            foreign = max(max(r["foreign_proxy_core_pct"], r["foreign_load_core_pct"])
+                          for r in noisy)
+            # Runs recorded before the harness kept the steal time lack it.
+            steal = max(r.get("steal_pct") or 0 for r in noisy)
             notes.append(f"{who}: {s['noisy_kept']} noisy run(s) kept (other processes took "
-                         f"up to {worst:.0f}% of a CPU)")
+                         f"up to {foreign:.0f}% of a CPU, the hypervisor stole up to "
+                         f"{steal:.0f}%)")
         # A proxy CPU with idle time means the other CPU (load generator and upstream)
         # limited the rate; one busy with other processes is a noisy run, listed as such.
         core = s.get("proxy_core_busy_pct")

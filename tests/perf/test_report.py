@@ -100,6 +100,14 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(one_a["value"], 0.8)
         self.assertEqual(one_a["of_medians"], 1.2)
 
+    def test_a_noisy_run_kept_is_a_caveat_naming_what_took_the_cpu(self):
+        noisy = dict(run("ferrogate-proxy", 1, 20.0), noisy=True, foreign_proxy_core_pct=0.4,
+                     foreign_load_core_pct=1.2, steal_pct=21.5)
+        one_a = next(t for t in report.targets(plain([noisy, run("nginx-proxy", 1, 20.0)]))
+                     if t["id"] == "1a")
+        self.assertIn("Ferrogate: 1 noisy run(s) kept (other processes took up to 1% of a CPU, "
+                      "the hypervisor stole up to 22%)", one_a["caveats"])
+
     def test_floor_system_time_is_set_against_nginx_total(self):
         runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 20.0),
                 run("floor-proxy", 1, 16.0, 3.0, 13.0)]
