@@ -22,6 +22,9 @@ LOAD_METRICS = ["rps", "avg_ms", *LATENCY_PERCENTILES, "max_ms", "cycle_ms", "tu
                 "user_us_per_request", "system_us_per_request", "minor_faults_per_request",
                 "proxy_busy_pct", "proxy_core_busy_pct", "load_core_busy_pct",
                 "foreign_proxy_core_pct", "foreign_load_core_pct"]
+SIDE_BY_SIDE_METRICS = ["cpu_us_per_request", "baseline_cpu_us_per_request",
+                        "user_us_per_request", "baseline_user_us_per_request",
+                        "proxy_core_busy_pct"]
 IDLE_METRICS = ["rss_bytes_per_connection", "rss_before_kb", "rss_after_kb", "opened",
                 "still_open", "open_seconds", "oldest_idle_seconds"]
 PROXY_NAMES = {"ferrogate": "Ferrogate", "nginx": "nginx", "haproxy": "HAProxy",
@@ -53,8 +56,9 @@ def describe_scenario(name, s):
                     "A HeaderFilter with literal values declares its edit when it loads and "
                     "the gateway makes it with no plugin call; the one with an expression "
                     "value (${'1'}) is called on every request. Each of Ferrogate's filter "
-                    "runs has a run of its plain route just before and just after it, "
-                    "whose mean 2a and 2b subtract."),
+                    "routes is also measured side by side with the plain route (2a and 2b "
+                    "take their figures from those runs), and each of its runs alone has a "
+                    "run of the plain route just before and just after it."),
         "routes": (f"{s.get('ROUTES_FEW')} vs {s.get('ROUTES_MANY')} routes, each testing the "
                    "path for equality, the request taking the last one. Ferrogate: one route "
                    "file each, condition ${request.uri.path == '/pNNNNN'}, tried in name "
@@ -127,6 +131,12 @@ def build_scenario(name, runs, meta):
         count, _, sample = text.partition(" ")
         scenario["logs"][target] = {"warnings_and_errors": int(count), "first": sample.strip()}
     for record in runs:
+        if record.get("baseline"):
+            side = scenario.setdefault("side_by_side", {}).setdefault(record["target"], {
+                "label": label(record["target"], settings), "baseline": record["baseline"],
+                "runs": []})
+            side["runs"].append(record)
+            continue
         if name == "idle" and record.get("open_seconds") is not None:
             # The first connection opened has been idle that long when the RSS is read.
             record["oldest_idle_seconds"] = round(record["open_seconds"] +
@@ -176,6 +186,20 @@ def summarise(name, scenario):
             target["summary"]["errors"] = sum(r["errors"] for r in rs)
             target["summary"]["redone"] = sum(r["redone"] for r in rs)
             target["summary"]["noisy_kept"] = sum(1 for r in rs if r["noisy"])
+    for side in scenario.get("side_by_side", {}).values():
+        rs = side["runs"]
+        side["summary"] = {m: summary([r.get(m) for r in rs]) for m in SIDE_BY_SIDE_METRICS}
+        side["summary"]["added_cpu_us_per_request"] = summary(added_cpu(rs))
+        side["summary"]["errors"] = sum(r["errors"] for r in rs)
+        side["summary"]["redone"] = sum(r["redone"] for r in rs)
+        side["summary"]["noisy_kept"] = sum(1 for r in rs if r["noisy"])
+
+
+def added_cpu(side_by_side_runs):
+    """Each side-by-side run's CPU per request over its baseline's in the same seconds."""
+    return [r["cpu_us_per_request"] - r["baseline_cpu_us_per_request"] for r in side_by_side_runs
+            if r.get("cpu_us_per_request") is not None
+            and r.get("baseline_cpu_us_per_request") is not None]
 
 
 # ---- targets ----
@@ -374,7 +398,12 @@ def targets(scenarios):
     for entry in out:
         if entry["id"] in ("2a", "2b"):
             n = "1" if entry["id"] == "2a" else "10"
+            alone = entry.get("value")
             entry["beside"] = []
+            if use_side_by_side(scenarios, entry) and alone is not None:
+                entry["beside"].append({
+                    "what": "Ferrogate run alone, against the plain route's runs either side",
+                    "value": alone})
             for proxy in ("nginx", "haproxy"):
                 where, ref_scenario = "filters scenario", "filters"
                 if metric(scenarios, "filters", f"{proxy}-proxy", cpu) is None:
@@ -388,13 +417,58 @@ def targets(scenarios):
                         "value": r["value"]})
         if entry["id"] == "2a":
             # The same filter made to call its plugin: what a template value costs.
-            r = compare_targets("difference", scenarios, "filters", "ferrogate-called1",
-                                "ferrogate-proxy", cpu, entry["limit"])
+            r = (compare_side_by_side(scenarios, "filters", "ferrogate-called1", entry["limit"])
+                 or compare_targets("difference", scenarios, "filters", "ferrogate-called1",
+                                    "ferrogate-proxy", cpu, entry["limit"]))
             if r is not None:
                 entry["beside"].append({
                     "what": "Ferrogate, the HeaderFilter called (an expression value) - plain",
                     "value": r["value"]})
     return out
+
+
+def compare_side_by_side(scenarios, scenario, target, limit):
+    """compare() of a target's side-by-side runs against the baseline beside each of them."""
+    try:
+        side = scenarios[scenario]["side_by_side"][target]
+    except (KeyError, TypeError):
+        return None
+    pairs = added_cpu(side["runs"])
+    if not pairs:
+        return None
+    s = side["summary"]
+    result = compare("difference", s["cpu_us_per_request"], s["baseline_cpu_us_per_request"],
+                     limit, pairs)
+    result["target_median"] = s["cpu_us_per_request"]["median"]
+    result["reference_median"] = s["baseline_cpu_us_per_request"]["median"]
+    return result
+
+
+def use_side_by_side(scenarios, entry):
+    """Makes a difference target's figure that of its side-by-side runs, when the run
+    measured them (older runs did not): the target measured beside its baseline, over the
+    same seconds. Returns whether it did."""
+    result = compare_side_by_side(scenarios, entry["scenario"], entry["target"],
+                                  entry["limit"])
+    if result is None:
+        entry["method"] = "one after the other"
+        return False
+    entry.update(result)
+    entry["method"] = "side by side"
+    entry["caveats"] = side_by_side_caveats(scenarios, entry["scenario"], entry["target"])
+    return True
+
+
+def side_by_side_caveats(scenarios, scenario, target):
+    side = scenarios[scenario]["side_by_side"][target]
+    s = side["summary"]
+    notes = []
+    if s["errors"]:
+        notes.append(f"{side['label']} beside {side['baseline']}: {s['errors']} errors")
+    if s["noisy_kept"]:
+        notes.append(f"{side['label']} beside {side['baseline']}: {s['noisy_kept']} noisy "
+                     "run(s) kept")
+    return notes
 
 
 # ---- markdown ----
@@ -447,6 +521,8 @@ def scenario_markdown(name, sc):
                          f"{cell(s.get('proxy_busy_pct'), '{:.0f}')} | {s['errors']} | "
                          f"{s['redone']} |")
     lines.append("")
+    if sc.get("side_by_side"):
+        lines += side_by_side_markdown(sc)
     if name != "idle":
         lines += latency_markdown(sc)
     notes = []
@@ -462,6 +538,31 @@ def scenario_markdown(name, sc):
             notes.append(f"- {target} logged {log['warnings_and_errors']} warning/error "
                          f"line(s), first: `{log['first'][:300]}`")
     return lines + notes + [""]
+
+
+def side_by_side_markdown(sc):
+    """The runs 2a and 2b take their figures from: each target and its baseline loaded at
+    the same moment on the proxy's CPU."""
+    lines = ["Side by side (targets 2a and 2b): each of these Ferrogate processes and one "
+             "serving the plain route, both on the proxy's CPU, loaded at the same moment by "
+             "two wrk with half the connections each; CPU per request of each over the same "
+             "seconds. Each process then has the CPU about half the time, so both figures "
+             "are above those of runs alone; their difference is the configuration's cost.",
+             "",
+             "| target | its CPU (µs/request) | plain route beside it | added (µs/request) "
+             "| proxy core busy (%) | errors | redone |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for side in sc["side_by_side"].values():
+        s = side["summary"]
+        added = s.get("added_cpu_us_per_request")
+        added_cell = "-" if added is None else (
+            f"{added['median']:+.2f}" if added["n"] == 1 or added["min"] == added["max"]
+            else f"{added['median']:+.2f} ({added['min']:+.2f} – {added['max']:+.2f})")
+        lines.append(f"| {side['label']} | {cell(s.get('cpu_us_per_request'), '{:.2f}')} | "
+                     f"{cell(s.get('baseline_cpu_us_per_request'), '{:.2f}')} | {added_cell} | "
+                     f"{cell(s.get('proxy_core_busy_pct'), '{:.0f}')} | {s['errors']} | "
+                     f"{s['redone']} |")
+    return lines + [""]
 
 
 def latency_markdown(sc):
@@ -505,7 +606,10 @@ def targets_markdown(tlist):
                    + ("" if t["clear_of_spread"] else " (straddles the limit)"))
         beside = "; ".join(f"{b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
         of_medians = format_value(t, t.get("of_medians"))
-        lines.append(f"| {t['id']} | {t['title']} | {format_value(t, t['value'])} | {limit} | "
+        measured = format_value(t, t["value"])
+        if t.get("method") == "side by side":
+            measured += " (side by side)"
+        lines.append(f"| {t['id']} | {t['title']} | {measured} | {limit} | "
                      f"**{t['verdict']}** | {rng} | {of_medians} | {beside} | "
                      f"{'; '.join(t['caveats'])} |")
     return lines
@@ -586,14 +690,17 @@ READING = """\
   the range their min–max: this machine's speed drifts from one repetition to the next (by
   a third within a minute, with no steal time showing), and a drift then moves both runs of
   a repetition alike rather than one median. The differences of the filters scenario (2a,
-  2b), about a microsecond, are smaller than the drift within a repetition, so there the
-  plain route runs before and after each of Ferrogate's filter runs (its row in the table
-  summarises all those runs) and each filter run is set against the mean of its two neighbours, in which
-  a steady drift cancels. "of medians" is the same figure from the two
-  medians, for comparison. A verdict whose range straddles the limit is within the noise;
-  rerun with more repetitions. "beside" gives the same figure against HAProxy, the floor's
-  against nginx, other percentiles of the same latencies, or the reference proxies' own
-  cost of the same work.
+  2b), about a microsecond, are smaller than the drift within seconds, so they are measured
+  side by side: the filter route's Ferrogate and one serving the plain route, both on the
+  proxy's CPU, each loaded by its own wrk at the same moment, each one's CPU time read over
+  the same seconds (the scenario's "Side by side" table). The same targets' runs alone are
+  beside them, each filter run set against the mean of the plain-route runs just before and
+  after it (the plain route runs between Ferrogate's filter runs; its row summarises all
+  those runs), in which a steady drift cancels but not a faster one. "of medians" is the
+  same figure from the two medians, for comparison. A verdict whose range straddles the
+  limit is within the noise; rerun with more repetitions. "beside" gives the same figure
+  against HAProxy, the floor's against nginx, other percentiles of the same latencies, or
+  the reference proxies' own cost of the same work.
 - **Rerun one scenario**: `tests/perf/run routes`; the other scenarios of this file are kept
   with the date and commit that measured them.
 """

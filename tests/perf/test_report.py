@@ -79,6 +79,49 @@ class TargetsTest(unittest.TestCase):
         two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
         self.assertEqual(two_a["value"], 1.0)
 
+    def test_side_by_side_runs_give_2a_and_2b_with_the_runs_alone_beside(self):
+        def side(target, rep, cpu, baseline_cpu):
+            return {"scenario": "filters", "target": target, "baseline": "ferrogate-proxy",
+                    "rep": rep, "tool": "wrk-side-by-side", "started": 10.0 * rep,
+                    "requests": 1000, "baseline_requests": 1000, "errors": 0,
+                    "cpu_us_per_request": cpu, "baseline_cpu_us_per_request": baseline_cpu,
+                    "user_us_per_request": cpu / 2, "baseline_user_us_per_request": cpu / 2,
+                    "proxy_core_busy_pct": 99.0, "redone": 0, "noisy": False}
+        # Alone, the machine's drift between runs made the filter look cheaper than the
+        # plain route; side by side, both moved alike from one repetition to the next.
+        runs = [run("ferrogate-proxy", 1, 30.0, scenario="filters"),
+                run("ferrogate-filter1", 1, 25.0, scenario="filters"),
+                side("ferrogate-filter1", 1, 40.3, 40.0), side("ferrogate-filter1", 2, 30.5, 30.0),
+                side("ferrogate-filter1", 3, 36.9, 36.0),
+                side("ferrogate-filter10", 1, 44.0, 40.0)]
+        scenarios = filters(runs)
+        by_id = {t["id"]: t for t in report.targets(scenarios)}
+        self.assertEqual((by_id["2a"]["value"], by_id["2a"]["range"]), (0.5, [0.3, 0.9]))
+        self.assertEqual(by_id["2a"]["method"], "side by side")
+        self.assertEqual(by_id["2a"]["paired"], 3)
+        self.assertEqual((by_id["2a"]["target_median"], by_id["2a"]["reference_median"]),
+                         (36.9, 36.0))
+        beside = {b["what"]: b["value"] for b in by_id["2a"]["beside"]}
+        self.assertEqual(beside["Ferrogate run alone, against the plain route's runs either side"],
+                         -5.0)
+        self.assertEqual(by_id["2b"]["value"], 4.0)
+        self.assertEqual(by_id["2b"]["method"], "side by side")
+        # The side-by-side records stay out of the targets' own rows.
+        self.assertEqual(len(scenarios["filters"]["targets"]["ferrogate-filter1"]["runs"]), 1)
+        lines = report.scenario_markdown("filters", scenarios["filters"])
+        row = next(line for line in lines if line.startswith("| Ferrogate, 1 HeaderFilter | 36"))
+        self.assertEqual(row, "| Ferrogate, 1 HeaderFilter | 36.90 (30.50–40.30) | "
+                              "36.00 (30.00–40.00) | +0.50 (+0.30 – +0.90) | 99 | 0 | 0 |")
+        table = report.targets_markdown(report.targets(scenarios))
+        two_a_row = next(line for line in table if line.startswith("| 2a"))
+        self.assertIn("| +0.50 µs (side by side) |", two_a_row)
+
+    def test_without_side_by_side_runs_2a_is_taken_from_the_runs_alone(self):
+        runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"),
+                run("ferrogate-filter1", 1, 20.4, scenario="filters")]
+        two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
+        self.assertEqual((two_a["value"], two_a["method"]), (0.4, "one after the other"))
+
     def test_the_called_header_filter_is_set_beside_2a(self):
         cpu = [("ferrogate-proxy", [20.0, 22.0]), ("ferrogate-filter1", [20.1, 22.1]),
                ("ferrogate-called1", [21.0, 23.4])]

@@ -174,6 +174,24 @@ parse_load() {
         die "no requests completed; $kind said: $(tail -5 "$out")"
 }
 
+# run_noise DELTA...: "foreign_proxy_cpu% foreign_load_cpu% steal% noisy" of a run from the
+# difference of its two snapshots (the proxies' own ticks in the first field). Foreign time
+# is what the CPUs were busy with beyond the processes of the run: on the proxy's CPU only
+# the proxy should run, on the other the upstream and the load generator. Interrupt time is
+# left out (the loopback traffic's own softirqs).
+run_noise() {
+    local -a delta=("$@")
+    awk -v pb="${delta[3]}" -v pt="${delta[6]}" -v lb="${delta[7]}" -v lt="${delta[10]}" \
+        -v proxy=$((delta[0] + delta[11])) -v known=$((delta[1] + delta[2] + delta[12])) \
+        -v st=$((delta[5] + delta[9])) -v max="$FOREIGN_MAX" \
+        'function pct(x, t) { return t > 0 ? 100 * x / t : 0 }
+        BEGIN {
+            fp = pct(pb - proxy, pt); if (fp < 0) fp = 0
+            fl = pct(lb - known, lt); if (fl < 0) fl = 0
+            s = pct(st, pt + lt)
+            printf "%.2f %.2f %.2f %d\n", fp, fl, s, (fp > max || fl > max || s > max) }'
+}
+
 # repetition_order REP BASELINE TARGET...: the order of one repetition's runs (BASELINE may
 # be empty). Every other repetition runs in reverse, so that a drift of the machine during
 # the scenario does not always favour the same target. A baseline runs before and after each
@@ -231,19 +249,7 @@ measure() {
         for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
         [[ $status -eq 0 ]] || die "$id: $kind failed ($status): $(tail -3 "$out")"
         parse_load "$kind" "$out" "$log"
-        # Foreign time: what the CPUs were busy with beyond the processes of the run; on the
-        # proxy's CPU only the proxy should run, on the other the upstream and the load
-        # generator. Interrupt time is left out (the loopback traffic's own softirqs).
-        read -r foreign_p foreign_l steal noisy < <(awk \
-            -v pb="${delta[3]}" -v pt="${delta[6]}" -v lb="${delta[7]}" -v lt="${delta[10]}" \
-            -v proxy=$((delta[0] + delta[11])) -v known=$((delta[1] + delta[2] + delta[12])) \
-            -v st=$((delta[5] + delta[9])) -v max="$FOREIGN_MAX" \
-            'function pct(x, t) { return t > 0 ? 100 * x / t : 0 }
-            BEGIN {
-                fp = pct(pb - proxy, pt); if (fp < 0) fp = 0
-                fl = pct(lb - known, lt); if (fl < 0) fl = 0
-                s = pct(st, pt + lt)
-                printf "%.2f %.2f %.2f %d\n", fp, fl, s, (fp > max || fl > max || s > max) }')
+        read -r foreign_p foreign_l steal noisy < <(run_noise "${delta[@]}")
         if [[ $noisy -eq 1 && $redone -lt $MAX_REDO ]]; then
             redone=$((redone + 1))
             log "  $id rep $rep: other processes used ${foreign_p}% of the proxy's CPU," \
@@ -284,6 +290,84 @@ measure() {
     log "  $id rep $rep: $RUN_REQUESTS requests, $RUN_RPS req/s, p99 ${RUN_P99} ms," \
         "errors $RUN_ERRORS, proxy $(awk -v t="$proxy_ticks" -v hz="$CLK_TCK" -v r="$RUN_REQUESTS" \
             'BEGIN { printf "%.1f", t / hz * 1e6 / r }') us/request" \
+        "(foreign ${foreign_p}%/${foreign_l}%, redone $redone)"
+}
+
+# side_by_side_load DURATION OUT_PREFIX BASELINE_URL URL: the two wrk of a side-by-side run
+# at once, half the connections each, so that as many requests are in flight as in a run of
+# one target; their outputs in OUT_PREFIX.baseline.out and OUT_PREFIX.out.
+side_by_side_load() {
+    local duration=$1 out=$2 half=$(((CONNECTIONS + 1) / 2)) baseline_load load
+    taskset -c "$LOAD_CPU" wrk -t1 "-c$half" "-d$duration" --latency "$3" >"$out.baseline.out" 2>&1 &
+    baseline_load=$!
+    taskset -c "$LOAD_CPU" wrk -t1 "-c$half" "-d$duration" --latency "$4" >"$out.out" 2>&1 &
+    load=$!
+    wait "$baseline_load" || die "wrk against the baseline failed: $(tail -3 "$out.baseline.out")"
+    wait "$load" || die "wrk failed: $(tail -3 "$out.out")"
+}
+
+# measure_side_by_side SCENARIO BASELINE ID REP BASELINE_URL URL: BASELINE and ID (two
+# Ferrogate processes, both on the proxy's CPU) loaded at the same moment, each by its own
+# wrk, and each one's CPU time read over the same seconds. A drift of the machine, which
+# within seconds can exceed what a filter costs, then moves both alike, and ID's CPU per
+# request minus BASELINE's is what ID's configuration adds (report.py: targets 2a and 2b).
+# Redone as measure() is; appends a record with both figures to RUNS.
+measure_side_by_side() {
+    local scenario=$1 baseline=$2 id=$3 rep=$4 baseline_url=$5 url=$6
+    local baseline_pgid=${INST_PGID[$baseline]} pgid=${INST_PGID[$id]}
+    local out="$TMP/$scenario/side-by-side.$id.$rep" redone=0 started i record
+    local foreign_p foreign_l steal noisy baseline_requests baseline_errors
+    local -a before after delta mine_before mine_delta
+    while true; do
+        side_by_side_load "$WARMUP" "$out.warm-up" "$baseline_url" "$url"
+        group_times "$pgid"
+        mine_before=("${GROUP_TIMES[@]}")
+        read -r -a before <<<"$(snapshot "$baseline_pgid" before)"
+        started=$EPOCHREALTIME
+        side_by_side_load "$DURATION" "$out" "$baseline_url" "$url"
+        read -r -a after <<<"$(snapshot "$baseline_pgid" after)"
+        group_times "$pgid"
+        for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
+        for i in 0 1 2; do mine_delta[i]=$((GROUP_TIMES[i] - mine_before[i])); done
+        # Both processes are the run's own on the proxy's CPU.
+        read -r foreign_p foreign_l steal noisy < \
+            <(run_noise $((delta[0] + mine_delta[0])) "${delta[@]:1}")
+        if [[ $noisy -eq 1 && $redone -lt $MAX_REDO ]]; then
+            redone=$((redone + 1))
+            log "  $id beside $baseline rep $rep: other processes used ${foreign_p}% of the" \
+                "proxy's CPU, ${foreign_l}% of the other (steal ${steal}%): redoing ($redone/$MAX_REDO)"
+            continue
+        fi
+        break
+    done
+    parse_load wrk "$out.baseline.out"
+    baseline_requests=$RUN_REQUESTS baseline_errors=$RUN_ERRORS
+    parse_load wrk "$out.out"
+    record=$(awk -v s="$scenario" -v id="$id" -v base="$baseline" -v rep="$rep" \
+        -v started="${started/,/.}" -v hz="$CLK_TCK" \
+        -v req="$RUN_REQUESTS" -v base_req="$baseline_requests" \
+        -v err=$((RUN_ERRORS + baseline_errors)) \
+        -v ticks="${mine_delta[0]}" -v sys="${mine_delta[1]}" \
+        -v base_ticks="${delta[0]}" -v base_sys="${delta[13]}" \
+        -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
+        -v fp="$foreign_p" -v fl="$foreign_l" -v steal="$steal" -v redone="$redone" -v noisy="$noisy" \
+        'function us(t, r) { return sprintf("%.3f", t / hz * 1e6 / r) }
+        BEGIN {
+            printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"baseline\": \"%s\", ", s, id, base
+            printf "\"rep\": %d, \"tool\": \"wrk-side-by-side\", \"started\": %s, ", rep, started
+            printf "\"requests\": %d, \"baseline_requests\": %d, \"errors\": %d, ", req, base_req, err
+            printf "\"cpu_us_per_request\": %s, \"baseline_cpu_us_per_request\": %s, ", us(ticks, req), us(base_ticks, base_req)
+            printf "\"user_us_per_request\": %s, ", us(ticks - sys, req)
+            printf "\"baseline_user_us_per_request\": %s, ", us(base_ticks - base_sys, base_req)
+            printf "\"proxy_ticks\": %d, \"baseline_proxy_ticks\": %d, ", ticks, base_ticks
+            printf "\"proxy_core_busy_pct\": %.1f, ", 100 * pbusy / ptotal
+            printf "\"foreign_proxy_core_pct\": %s, \"foreign_load_core_pct\": %s, \"steal_pct\": %s, ", fp, fl, steal
+            printf "\"redone\": %d, \"noisy\": %s}\n", redone, noisy ? "true" : "false" }')
+    echo "$record" >>"$RUNS"
+    log "  $id beside $baseline rep $rep: $(awk -v t="${mine_delta[0]}" -v r="$RUN_REQUESTS" \
+        -v bt="${delta[0]}" -v br="$baseline_requests" -v hz="$CLK_TCK" \
+        'BEGIN { a = t / hz * 1e6 / r; b = bt / hz * 1e6 / br
+                 printf "%.1f against %.1f us/request, %+.2f", a, b, a - b }')" \
         "(foreign ${foreign_p}%/${foreign_l}%, redone $redone)"
 }
 
