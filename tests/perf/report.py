@@ -52,7 +52,8 @@ def describe_scenario(name, s):
                 f"three, HTTP/1.1 keep-alive (handshakes only at connection start), {wrk}."),
         "filters": ("The plain route with response-header filters: Ferrogate's HeaderFilter "
                     "plugin (WebAssembly) once and ten times in a Chain; nginx add_header and "
-                    "HAProxy http-response add-header, as a reference. wrk as in plain. "
+                    "HAProxy http-response add-header, as a reference, their plain routes "
+                    "measured in the same repetitions. wrk as in plain. "
                     "A HeaderFilter with literal values declares its edit when it loads and "
                     "the gateway makes it with no plugin call; the one with an expression "
                     "value (${'1'}) is called on every request. Each of Ferrogate's filter "
@@ -547,7 +548,9 @@ def side_by_side_markdown(sc):
              "serving the plain route, both on the proxy's CPU, loaded at the same moment by "
              "two wrk with half the connections each; CPU per request of each over the same "
              "seconds. Each process then has the CPU about half the time, so both figures "
-             "are above those of runs alone; their difference is the configuration's cost.",
+             "are above those of runs alone; their difference is the configuration's cost, "
+             "erring high, since the process touching more memory also pays for the other's "
+             "cache misses.",
              "",
              "| target | its CPU (µs/request) | plain route beside it | added (µs/request) "
              "| proxy core busy (%) | errors | redone |",
@@ -693,7 +696,9 @@ READING = """\
   2b), about a microsecond, are smaller than the drift within seconds, so they are measured
   side by side: the filter route's Ferrogate and one serving the plain route, both on the
   proxy's CPU, each loaded by its own wrk at the same moment, each one's CPU time read over
-  the same seconds (the scenario's "Side by side" table). The same targets' runs alone are
+  the same seconds (the scenario's "Side by side" table). The two share the core's caches,
+  and the one touching more memory pays for the other's misses too, so the difference
+  errs high: a pass side by side holds alone. The same targets' runs alone are
   beside them, each filter run set against the mean of the plain-route runs just before and
   after it (the plain route runs between Ferrogate's filter runs; its row summarises all
   those runs), in which a steady drift cancels but not a faster one. "of medians" is the
