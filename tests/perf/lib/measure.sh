@@ -192,6 +192,19 @@ run_noise() {
             printf "%.2f %.2f %.2f %d\n", fp, fl, s, (fp > max || fl > max || s > max) }'
 }
 
+# to_redo WHAT DELTA...: whether a run is to be redone, from its noise (run_noise, read into
+# FOREIGN_P FOREIGN_L STEAL NOISY): true, with REDONE counted and the reason logged, while
+# the run was noisy and fewer than MAX_REDO runs were redone.
+to_redo() {
+    local what=$1
+    shift
+    read -r FOREIGN_P FOREIGN_L STEAL NOISY < <(run_noise "$@")
+    [[ $NOISY -eq 1 && $REDONE -lt $MAX_REDO ]] || return 1
+    REDONE=$((REDONE + 1))
+    log "  $what: other processes used ${FOREIGN_P}% of the proxy's CPU, ${FOREIGN_L}% of" \
+        "the other (steal ${STEAL}%): redoing ($REDONE/$MAX_REDO)"
+}
+
 # repetition_order REP BASELINE TARGET...: the order of one repetition's runs (BASELINE may
 # be empty). Every other repetition runs in reverse, so that a drift of the machine during
 # the scenario does not always favour the same target. A baseline runs before and after each
@@ -231,7 +244,8 @@ measure() {
     MEASURED_IN_REP["$scenario/$id/$rep"]=$occurrence
     local pgid=${INST_PGID[$id]:-} log="$TMP/$scenario/$id.h2.log"
     local out="$TMP/$scenario/$id.$rep.$occurrence.out"
-    local redone=0 status foreign_p foreign_l steal noisy before after i started
+    local status before after i started
+    REDONE=0
     # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
     # the load generator's, then the two ksoftirqd, then the proxy's system ticks and minor
     # page faults.
@@ -249,14 +263,7 @@ measure() {
         for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
         [[ $status -eq 0 ]] || die "$id: $kind failed ($status): $(tail -3 "$out")"
         parse_load "$kind" "$out" "$log"
-        read -r foreign_p foreign_l steal noisy < <(run_noise "${delta[@]}")
-        if [[ $noisy -eq 1 && $redone -lt $MAX_REDO ]]; then
-            redone=$((redone + 1))
-            log "  $id rep $rep: other processes used ${foreign_p}% of the proxy's CPU," \
-                "${foreign_l}% of the other (steal ${steal}%): redoing ($redone/$MAX_REDO)"
-            continue
-        fi
-        break
+        to_redo "$id rep $rep" "${delta[@]}" || break
     done
     cp "$out" "${out%.out}.kept"
     local proxy_ticks=${delta[0]}
@@ -268,7 +275,7 @@ measure() {
         -v hz="$CLK_TCK" -v has_proxy=$((${#pgid} > 0)) \
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
         -v lbusy=$((delta[7] + delta[8])) -v ltotal="${delta[10]}" \
-        -v fp="$foreign_p" -v fl="$foreign_l" -v steal="$steal" -v redone="$redone" -v noisy="$noisy" \
+        -v fp="$FOREIGN_P" -v fl="$FOREIGN_L" -v steal="$STEAL" -v redone="$REDONE" -v noisy="$NOISY" \
         -v ticks="$(raw_ticks "${delta[@]}")" \
         'BEGIN {
             cpu = has_proxy ? sprintf("%.3f", pticks / hz * 1e6 / req) : "null"
@@ -290,7 +297,7 @@ measure() {
     log "  $id rep $rep: $RUN_REQUESTS requests, $RUN_RPS req/s, p99 ${RUN_P99} ms," \
         "errors $RUN_ERRORS, proxy $(awk -v t="$proxy_ticks" -v hz="$CLK_TCK" -v r="$RUN_REQUESTS" \
             'BEGIN { printf "%.1f", t / hz * 1e6 / r }') us/request" \
-        "(foreign ${foreign_p}%/${foreign_l}%, redone $redone)"
+        "(foreign ${FOREIGN_P}%/${FOREIGN_L}%, redone $REDONE)"
 }
 
 # side_by_side_load DURATION OUT_PREFIX BASELINE_URL URL: the two wrk of a side-by-side run
@@ -315,8 +322,9 @@ side_by_side_load() {
 measure_side_by_side() {
     local scenario=$1 baseline=$2 id=$3 rep=$4 baseline_url=$5 url=$6
     local baseline_pgid=${INST_PGID[$baseline]} pgid=${INST_PGID[$id]}
-    local out="$TMP/$scenario/side-by-side.$id.$rep" redone=0 started i record
-    local foreign_p foreign_l steal noisy baseline_requests baseline_errors
+    local out="$TMP/$scenario/side-by-side.$id.$rep" started i record
+    local baseline_requests baseline_errors
+    REDONE=0
     local -a before after delta mine_before mine_delta
     while true; do
         side_by_side_load "$WARMUP" "$out.warm-up" "$baseline_url" "$url"
@@ -330,15 +338,8 @@ measure_side_by_side() {
         for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
         for i in 0 1 2; do mine_delta[i]=$((GROUP_TIMES[i] - mine_before[i])); done
         # Both processes are the run's own on the proxy's CPU.
-        read -r foreign_p foreign_l steal noisy < \
-            <(run_noise $((delta[0] + mine_delta[0])) "${delta[@]:1}")
-        if [[ $noisy -eq 1 && $redone -lt $MAX_REDO ]]; then
-            redone=$((redone + 1))
-            log "  $id beside $baseline rep $rep: other processes used ${foreign_p}% of the" \
-                "proxy's CPU, ${foreign_l}% of the other (steal ${steal}%): redoing ($redone/$MAX_REDO)"
-            continue
-        fi
-        break
+        to_redo "$id beside $baseline rep $rep" $((delta[0] + mine_delta[0])) "${delta[@]:1}" ||
+            break
     done
     parse_load wrk "$out.baseline.out"
     baseline_requests=$RUN_REQUESTS baseline_errors=$RUN_ERRORS
@@ -350,7 +351,7 @@ measure_side_by_side() {
         -v ticks="${mine_delta[0]}" -v sys="${mine_delta[1]}" \
         -v base_ticks="${delta[0]}" -v base_sys="${delta[13]}" \
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
-        -v fp="$foreign_p" -v fl="$foreign_l" -v steal="$steal" -v redone="$redone" -v noisy="$noisy" \
+        -v fp="$FOREIGN_P" -v fl="$FOREIGN_L" -v steal="$STEAL" -v redone="$REDONE" -v noisy="$NOISY" \
         'function us(t, r) { return sprintf("%.3f", t / hz * 1e6 / r) }
         BEGIN {
             printf "{\"scenario\": \"%s\", \"target\": \"%s\", \"baseline\": \"%s\", ", s, id, base
@@ -368,7 +369,7 @@ measure_side_by_side() {
         -v bt="${delta[0]}" -v br="$baseline_requests" -v hz="$CLK_TCK" \
         'BEGIN { a = t / hz * 1e6 / r; b = bt / hz * 1e6 / br
                  printf "%.1f against %.1f us/request, %+.2f", a, b, a - b }')" \
-        "(foreign ${foreign_p}%/${foreign_l}%, redone $redone)"
+        "(foreign ${FOREIGN_P}%/${FOREIGN_L}%, redone $REDONE)"
 }
 
 # RSS (VmRSS, KiB) of every process of a group.
