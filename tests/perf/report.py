@@ -456,7 +456,9 @@ def use_side_by_side(scenarios, entry):
         return False
     entry.update(result)
     entry["method"] = "side by side"
-    entry["caveats"] = side_by_side_caveats(scenarios, entry["scenario"], entry["target"])
+    # The runs alone still give the figure beside the target: their caveats stay, marked.
+    entry["caveats"] = (side_by_side_caveats(scenarios, entry["scenario"], entry["target"])
+                        + [f"runs alone: {note}" for note in entry["caveats"]])
     return True
 
 
@@ -465,10 +467,9 @@ def side_by_side_caveats(scenarios, scenario, target):
     s = side["summary"]
     notes = []
     if s["errors"]:
-        notes.append(f"{side['label']} beside {side['baseline']}: {s['errors']} errors")
+        notes.append(f"{side['label']}, side by side: {s['errors']} errors")
     if s["noisy_kept"]:
-        notes.append(f"{side['label']} beside {side['baseline']}: {s['noisy_kept']} noisy "
-                     "run(s) kept")
+        notes.append(f"{side['label']}, side by side: {s['noisy_kept']} noisy run(s) kept")
     return notes
 
 
