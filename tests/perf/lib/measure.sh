@@ -205,6 +205,12 @@ to_redo() {
         "the other (steal ${STEAL}%): redoing ($REDONE/$MAX_REDO)"
 }
 
+# compared_with_baseline BASELINE ID: whether ID is one of the targets BASELINE is
+# subtracted from, those of the same proxy (BASELINE may be empty: none is).
+compared_with_baseline() {
+    [[ -n $1 && $2 != "$1" && ${2%%-*} == "${1%%-*}" ]]
+}
+
 # repetition_order REP BASELINE TARGET...: the order of one repetition's runs (BASELINE may
 # be empty). Every other repetition runs in reverse, so that a drift of the machine during
 # the scenario does not always favour the same target. A baseline runs before and after each
@@ -217,7 +223,7 @@ repetition_order() {
     shift 2
     for id in "$@"; do
         [[ $id == "$baseline" ]] && continue
-        if [[ -n $baseline && ${id%%-*} == "${baseline%%-*}" ]]; then
+        if compared_with_baseline "$baseline" "$id"; then
             [[ $last == "$baseline" ]] || order+=("$baseline")
             order+=("$id" "$baseline")
         else
