@@ -148,7 +148,16 @@ stop_group() {
         }
         sleep 0.1
     done
-    [[ $STOPPED_CLEANLY == 1 ]] || signal_group KILL "$pgid"
+    if [[ $STOPPED_CLEANLY == 0 ]]; then
+        signal_group KILL "$pgid"
+        # kill returns once the signal is queued: the processes die when next scheduled,
+        # and the orphans among them linger as zombies until init reaps them. On a loaded
+        # machine both take moments, and the next server must not find them still there.
+        for _ in $(seq 50); do
+            group_alive "$pgid" || break
+            sleep 0.1
+        done
+    fi
     wait "$pgid" 2>/dev/null || true
     for g in "${STARTED_GROUPS[@]}"; do
         [[ $g == "$pgid" ]] || kept+=("$g")
