@@ -260,31 +260,36 @@ def caveats(scenarios, scenario, targets):
     notes = []
     for target in targets:
         t = scenarios.get(scenario, {}).get("targets", {}).get(target)
-        if t is None:
-            continue
-        s = t["summary"]
-        who = t["label"]
-        if s.get("errors"):
-            notes.append(f"{who}: {s['errors']} errors")
-        if s.get("noisy_kept"):
-            noisy = [r for r in t["runs"] if r["noisy"]]
-            foreign = max(max(r["foreign_proxy_core_pct"], r["foreign_load_core_pct"])
-                          for r in noisy)
-            # Runs recorded before the harness kept the steal time lack it.
-            steal = max(r.get("steal_pct") or 0 for r in noisy)
-            notes.append(f"{who}: {s['noisy_kept']} noisy run(s) kept (other processes took "
-                         f"up to {foreign:.0f}% of a CPU, the hypervisor stole up to "
-                         f"{steal:.0f}%)")
-        # A proxy CPU with idle time means the other CPU (load generator and upstream)
-        # limited the rate; one busy with other processes is a noisy run, listed as such.
-        core = s.get("proxy_core_busy_pct")
-        if core and core["median"] < 90:
-            notes.append(f"{who}: its CPU was idle {100 - core['median']:.0f}% of the time "
-                         "(not the bottleneck)")
-        if s.get("closed_while_idle"):
-            notes.append(f"{who}: {s['closed_while_idle']} connections closed while idle")
-        if s.get("open_failures"):
-            notes.append(f"{who}: {s['open_failures']} connections failed to open")
+        if t is not None:
+            notes += measurement_caveats(t["label"], t["summary"], t["runs"])
+    return notes
+
+
+def measurement_caveats(who, s, runs):
+    """What makes one target's runs (alone, or side by side with their baseline) less sure
+    than their figures look."""
+    notes = []
+    if s.get("errors"):
+        notes.append(f"{who}: {s['errors']} errors")
+    if s.get("noisy_kept"):
+        noisy = [r for r in runs if r["noisy"]]
+        foreign = max(max(r["foreign_proxy_core_pct"], r["foreign_load_core_pct"])
+                      for r in noisy)
+        # Runs recorded before the harness kept the steal time lack it.
+        steal = max(r.get("steal_pct") or 0 for r in noisy)
+        notes.append(f"{who}: {s['noisy_kept']} noisy run(s) kept (other processes took "
+                     f"up to {foreign:.0f}% of a CPU, the hypervisor stole up to "
+                     f"{steal:.0f}%)")
+    # A proxy CPU with idle time means the other CPU (load generator and upstream) limited
+    # the rate; one busy with other processes is a noisy run, listed as such.
+    core = s.get("proxy_core_busy_pct")
+    if core and core["median"] < 90:
+        notes.append(f"{who}: its CPU was idle {100 - core['median']:.0f}% of the time "
+                     "(not the bottleneck)")
+    if s.get("closed_while_idle"):
+        notes.append(f"{who}: {s['closed_while_idle']} connections closed while idle")
+    if s.get("open_failures"):
+        notes.append(f"{who}: {s['open_failures']} connections failed to open")
     return notes
 
 
@@ -328,20 +333,24 @@ def compare_targets(kind, scenarios, scenario, mine, ref, name, limit, ref_name=
                    metric(scenarios, ref_scenario, ref, ref_name), limit, pairs)
 
 
+def target_entry(scenarios, ident, title, kind, limit, scenario, mine, ref, name, result):
+    """A target's record: what it compares, and compare()'s result, or NOT MEASURED."""
+    a = metric(scenarios, scenario, mine, name)
+    b = metric(scenarios, scenario, ref, name)
+    entry = {"id": ident, "title": title, "scenario": scenario, "metric": name,
+             "kind": kind, "limit": limit, "target": mine, "reference": ref,
+             "target_median": a and a["median"], "reference_median": b and b["median"]}
+    entry.update(result or {"verdict": "NOT MEASURED"})
+    return entry
+
+
 def targets(scenarios):
     out = []
 
-    def add(ident, title, kind, limit, scenario, mine, ref, name, beside=(), involved=None):
-        a = metric(scenarios, scenario, mine, name)
-        b = metric(scenarios, scenario, ref, name)
+    def add(ident, title, kind, limit, scenario, mine, ref, name, beside=()):
         result = compare_targets(kind, scenarios, scenario, mine, ref, name, limit)
-        entry = {"id": ident, "title": title, "scenario": scenario, "metric": name,
-                 "kind": kind, "limit": limit, "target": mine, "reference": ref,
-                 "target_median": a and a["median"], "reference_median": b and b["median"]}
-        if result is None:
-            entry.update({"verdict": "NOT MEASURED"})
-        else:
-            entry.update(result)
+        entry = target_entry(scenarios, ident, title, kind, limit, scenario, mine, ref, name,
+                             result)
         entry["beside"] = []
         # A beside entry compares the same metric unless it names its own for the first
         # target (the kernel's share of the floor against nginx's whole cost), or for both
@@ -353,7 +362,7 @@ def targets(scenarios):
                                 ref_name=ref_metric)
             if r is not None:
                 entry["beside"].append({"what": text, "value": r["value"]})
-        entry["caveats"] = caveats(scenarios, scenario, involved or [mine, ref])
+        entry["caveats"] = caveats(scenarios, scenario, [mine, ref])
         out.append(entry)
 
     cpu = "cpu_us_per_request"
@@ -377,10 +386,10 @@ def targets(scenarios):
           "cycle_ms", "cycle_ms"),
          ("p99 with h2load --h1 as the client, Ferrogate / nginx", "plain-h2load",
           "ferrogate-proxy", "nginx-proxy")])
-    add("2a", "1 HeaderFilter: added CPU per request (us) over the plain route", "difference",
-        1.0, "filters", "ferrogate-filter1", "ferrogate-proxy", cpu)
-    add("2b", "Chain of 10 HeaderFilters: added CPU per request (us) over the plain route",
-        "difference", 8.0, "filters", "ferrogate-filter10", "ferrogate-proxy", cpu)
+    out.append(filter_target(scenarios, "2a", "1 HeaderFilter: added CPU per request (us) "
+                             "over the plain route", 1, 1.0))
+    out.append(filter_target(scenarios, "2b", "Chain of 10 HeaderFilters: added CPU per "
+                             "request (us) over the plain route", 10, 8.0))
     add("3", "Many routes / few routes: CPU per request", "ratio", 1.2,
         "routes", "ferrogate-routes-many", "ferrogate-routes-few", cpu,
         [("nginx", "routes", "nginx-routes-many", "nginx-routes-few"),
@@ -394,38 +403,56 @@ def targets(scenarios):
     add("5", "Idle keep-alive connections: RSS per connection, Ferrogate / nginx", "ratio", 2.0,
         "idle", "ferrogate-proxy", "nginx-proxy", "rss_bytes_per_connection",
         [("Ferrogate / HAProxy", "idle", "ferrogate-proxy", "haproxy-proxy")])
+    return out
+
+
+def filter_target(scenarios, ident, title, count, limit):
+    """Target 2a or 2b: the CPU per request that COUNT HeaderFilters add to the plain route.
+    Taken from the side-by-side runs when the run measured them (older runs did not): the
+    filter route's Ferrogate beside one serving the plain route, over the same seconds.
+    Else, and beside them, from the runs alone. The references' cost of the same headers
+    comes beside, and for 2a the same filter made to call its plugin."""
+    cpu = "cpu_us_per_request"
+    mine, ref = f"ferrogate-filter{count}", "ferrogate-proxy"
+    alone = compare_targets("difference", scenarios, "filters", mine, ref, cpu, limit)
+    side = compare_side_by_side(scenarios, "filters", mine, limit)
+    entry = target_entry(scenarios, ident, title, "difference", limit, "filters", mine, ref,
+                         cpu, side or alone)
+    entry["caveats"] = caveats(scenarios, "filters", [mine, ref])
+    entry["beside"] = []
+    if side is None:
+        entry["method"] = "one after the other"
+    else:
+        entry["method"] = "side by side"
+        # The runs alone still give the figure beside the target: their caveats stay, marked.
+        entry["caveats"] = (side_by_side_caveats(scenarios, "filters", mine)
+                            + [f"runs alone: {note}" for note in entry["caveats"]])
+        if alone is not None:
+            entry["beside"].append({
+                "what": "Ferrogate run alone, against the plain route's runs either side",
+                "value": alone["value"]})
     # The references' own filter costs, against their plain route of the filters scenario
     # when it has one, else of the plain scenario (another moment of the run: indicative).
-    for entry in out:
-        if entry["id"] in ("2a", "2b"):
-            n = "1" if entry["id"] == "2a" else "10"
-            alone = entry.get("value")
-            entry["beside"] = []
-            if use_side_by_side(scenarios, entry) and alone is not None:
-                entry["beside"].append({
-                    "what": "Ferrogate run alone, against the plain route's runs either side",
-                    "value": alone})
-            for proxy in ("nginx", "haproxy"):
-                where, ref_scenario = "filters scenario", "filters"
-                if metric(scenarios, "filters", f"{proxy}-proxy", cpu) is None:
-                    where, ref_scenario = "plain scenario", "plain"
-                r = compare_targets("difference", scenarios, "filters", f"{proxy}-filter{n}",
-                                    f"{proxy}-proxy", cpu, entry["limit"],
-                                    ref_scenario=ref_scenario)
-                if r is not None:
-                    entry["beside"].append({
-                        "what": f"{PROXY_NAMES[proxy]}: {n} header(s) - plain ({where})",
-                        "value": r["value"]})
-        if entry["id"] == "2a":
-            # The same filter made to call its plugin: what a template value costs.
-            r = (compare_side_by_side(scenarios, "filters", "ferrogate-called1", entry["limit"])
-                 or compare_targets("difference", scenarios, "filters", "ferrogate-called1",
-                                    "ferrogate-proxy", cpu, entry["limit"]))
-            if r is not None:
-                entry["beside"].append({
-                    "what": "Ferrogate, the HeaderFilter called (an expression value) - plain",
-                    "value": r["value"]})
-    return out
+    for proxy in ("nginx", "haproxy"):
+        where, ref_scenario = "filters scenario", "filters"
+        if metric(scenarios, "filters", f"{proxy}-proxy", cpu) is None:
+            where, ref_scenario = "plain scenario", "plain"
+        r = compare_targets("difference", scenarios, "filters", f"{proxy}-filter{count}",
+                            f"{proxy}-proxy", cpu, limit, ref_scenario=ref_scenario)
+        if r is not None:
+            entry["beside"].append({
+                "what": f"{PROXY_NAMES[proxy]}: {count} header(s) - plain ({where})",
+                "value": r["value"]})
+    if count == 1:
+        # The same filter made to call its plugin: what a template value costs.
+        r = (compare_side_by_side(scenarios, "filters", "ferrogate-called1", limit)
+             or compare_targets("difference", scenarios, "filters", "ferrogate-called1",
+                                ref, cpu, limit))
+        if r is not None:
+            entry["beside"].append({
+                "what": "Ferrogate, the HeaderFilter called (an expression value) - plain",
+                "value": r["value"]})
+    return entry
 
 
 def compare_side_by_side(scenarios, scenario, target, limit):
@@ -445,32 +472,9 @@ def compare_side_by_side(scenarios, scenario, target, limit):
     return result
 
 
-def use_side_by_side(scenarios, entry):
-    """Makes a difference target's figure that of its side-by-side runs, when the run
-    measured them (older runs did not): the target measured beside its baseline, over the
-    same seconds. Returns whether it did."""
-    result = compare_side_by_side(scenarios, entry["scenario"], entry["target"],
-                                  entry["limit"])
-    if result is None:
-        entry["method"] = "one after the other"
-        return False
-    entry.update(result)
-    entry["method"] = "side by side"
-    # The runs alone still give the figure beside the target: their caveats stay, marked.
-    entry["caveats"] = (side_by_side_caveats(scenarios, entry["scenario"], entry["target"])
-                        + [f"runs alone: {note}" for note in entry["caveats"]])
-    return True
-
-
 def side_by_side_caveats(scenarios, scenario, target):
     side = scenarios[scenario]["side_by_side"][target]
-    s = side["summary"]
-    notes = []
-    if s["errors"]:
-        notes.append(f"{side['label']}, side by side: {s['errors']} errors")
-    if s["noisy_kept"]:
-        notes.append(f"{side['label']}, side by side: {s['noisy_kept']} noisy run(s) kept")
-    return notes
+    return measurement_caveats(f"{side['label']}, side by side", side["summary"], side["runs"])
 
 
 # ---- markdown ----

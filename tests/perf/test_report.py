@@ -116,19 +116,23 @@ class TargetsTest(unittest.TestCase):
         two_a_row = next(line for line in table if line.startswith("| 2a"))
         self.assertIn("| +0.50 µs (side by side) |", two_a_row)
 
-    def test_side_by_side_targets_keep_the_caveats_of_the_runs_alone(self):
+    def test_side_by_side_targets_name_their_own_noise_and_keep_the_caveats_of_the_runs_alone(self):
         noisy_alone = dict(run("ferrogate-filter1", 1, 21.0, scenario="filters"), noisy=True,
                            foreign_proxy_core_pct=0.0, foreign_load_core_pct=0.0, steal_pct=9.0)
         beside = {"scenario": "filters", "target": "ferrogate-filter1",
                   "baseline": "ferrogate-proxy", "rep": 1, "tool": "wrk-side-by-side",
                   "started": 5.0, "requests": 1000, "baseline_requests": 1000, "errors": 2,
                   "cpu_us_per_request": 30.4, "baseline_cpu_us_per_request": 30.0,
-                  "proxy_core_busy_pct": 97.0, "redone": 3, "noisy": True}
+                  "proxy_core_busy_pct": 85.0, "redone": 3, "noisy": True,
+                  "foreign_proxy_core_pct": 4.2, "foreign_load_core_pct": 0.3, "steal_pct": 1.0}
         runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"), noisy_alone, beside]
         two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
         self.assertEqual(two_a["caveats"], [
             "Ferrogate, 1 HeaderFilter, side by side: 2 errors",
-            "Ferrogate, 1 HeaderFilter, side by side: 1 noisy run(s) kept",
+            "Ferrogate, 1 HeaderFilter, side by side: 1 noisy run(s) kept (other processes "
+            "took up to 4% of a CPU, the hypervisor stole up to 1%)",
+            "Ferrogate, 1 HeaderFilter, side by side: its CPU was idle 15% of the time "
+            "(not the bottleneck)",
             "runs alone: Ferrogate, 1 HeaderFilter: 1 noisy run(s) kept (other processes "
             "took up to 0% of a CPU, the hypervisor stole up to 9%)"])
 
