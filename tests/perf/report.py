@@ -87,6 +87,7 @@ def label(target, settings):
     filters = {"ferrogate": "HeaderFilter", "nginx": "add_header", "haproxy": "add-header"}
     return {
         "proxy": name,
+        "twin": f"{name}, the plain route again (a second instance)",
         "filter1": f"{name}, 1 {filters[proxy]}",
         "filter10": f"{name}, 10 {filters[proxy]}{'s' if proxy == 'ferrogate' else ''}",
         "called1": f"{name}, 1 {filters[proxy]} with an expression value (called)",
@@ -443,6 +444,18 @@ def filter_target(scenarios, ident, title, count, limit):
             entry["beside"].append({
                 "what": f"{PROXY_NAMES[proxy]}: {count} header(s) - plain ({where})",
                 "value": r["value"]})
+    # The plain route's second instance measured the same way: what the method shows when
+    # there is nothing to show.
+    twin = "ferrogate-twin"
+    zeros = [("side by side", compare_side_by_side(scenarios, "filters", twin, limit))
+             if side is not None else (None, None),
+             ("one after the other",
+              compare_targets("difference", scenarios, "filters", twin, ref, cpu, limit))]
+    for method, zero in zeros:
+        if zero is not None:
+            entry["beside"].append({
+                "what": f"the plain route against itself, {method} (the method's zero)",
+                "value": zero["value"], "range": zero["range"]})
     if count == 1:
         # The same filter made to call its plugin: what a template value costs.
         r = (compare_side_by_side(scenarios, "filters", "ferrogate-called1", limit)
@@ -598,6 +611,13 @@ def format_value(t, v):
     return f"{v:.2f}x" if t["kind"] == "ratio" else f"{v:+.2f} µs"
 
 
+def beside_text(t, b):
+    text = f"{b['what']}: {format_value(t, b['value'])}"
+    if "range" in b:
+        text += f" ({format_value(t, b['range'][0])} – {format_value(t, b['range'][1])})"
+    return text
+
+
 def targets_markdown(tlist):
     lines = ["| # | target | measured | limit | verdict | range of the repetitions | "
              "of medians | beside | caveats |",
@@ -612,7 +632,7 @@ def targets_markdown(tlist):
         else:
             rng = (f"{format_value(t, t['range'][0])} – {format_value(t, t['range'][1])}"
                    + ("" if t["clear_of_spread"] else " (straddles the limit)"))
-        beside = "; ".join(f"{b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
+        beside = "; ".join(beside_text(t, b) for b in t["beside"])
         of_medians = format_value(t, t.get("of_medians"))
         measured = format_value(t, t["value"])
         if t.get("method") == "side by side":
@@ -703,7 +723,10 @@ READING = """\
   proxy's CPU, each loaded by its own wrk at the same moment, each one's CPU time read over
   the same seconds (the scenario's "Side by side" table). The two share the core's caches,
   and the one touching more memory pays for the other's misses too, so the difference
-  errs high: a pass side by side holds alone. The same targets' runs alone are
+  errs high: a pass side by side holds alone. A second Ferrogate serving the plain route
+  (`ferrogate-twin`) is measured both ways as a filter route is: it adds nothing, so what
+  it shows beside 2a and 2b, "the method's zero", is what each method can resolve in that
+  run. The same targets' runs alone are
   beside them, each filter run set against the mean of the plain-route runs just before and
   after it (the plain route runs between Ferrogate's filter runs; its row summarises all
   those runs), in which a steady drift cancels but not a faster one. "of medians" is the
@@ -825,7 +848,7 @@ def write(data, args):
         if t["verdict"] == "NOT MEASURED":
             print(f"  {t['id']:3} {t['title']}: not measured")
             continue
-        beside = "".join(f"; {b['what']}: {format_value(t, b['value'])}" for b in t["beside"])
+        beside = "".join(f"; {beside_text(t, b)}" for b in t["beside"])
         limit = f"{t['limit']}x" if t["kind"] == "ratio" else f"{t['limit']:+} us"
         print(f"  {t['id']:3} {t['title']}: {format_value(t, t['value'])} (limit {limit}) "
               f"{t['verdict']}{beside}")

@@ -136,6 +136,31 @@ class TargetsTest(unittest.TestCase):
             "runs alone: Ferrogate, 1 HeaderFilter: 1 noisy run(s) kept (other processes "
             "took up to 0% of a CPU, the hypervisor stole up to 9%)"])
 
+    def test_the_plain_routes_second_instance_gives_each_methods_zero(self):
+        def side(target, rep, cpu, baseline_cpu):
+            return {"scenario": "filters", "target": target, "baseline": "ferrogate-proxy",
+                    "rep": rep, "tool": "wrk-side-by-side", "started": 10.0 * rep,
+                    "requests": 1000, "baseline_requests": 1000, "errors": 0,
+                    "cpu_us_per_request": cpu, "baseline_cpu_us_per_request": baseline_cpu,
+                    "proxy_core_busy_pct": 99.0, "redone": 0, "noisy": False}
+        runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"),
+                run("ferrogate-twin", 1, 20.75, scenario="filters"),
+                run("ferrogate-filter1", 1, 21.0, scenario="filters"),
+                side("ferrogate-filter1", 1, 30.5, 30.0), side("ferrogate-twin", 1, 30.0, 30.25),
+                side("ferrogate-twin", 2, 25.25, 25.0), side("ferrogate-twin", 3, 25.0, 25.0)]
+        two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
+        zeros = {b["what"]: (b["value"], b["range"]) for b in two_a["beside"] if "range" in b}
+        self.assertEqual(zeros, {
+            "the plain route against itself, side by side (the method's zero)":
+                (0.0, [-0.25, 0.25]),
+            "the plain route against itself, one after the other (the method's zero)":
+                (0.75, [0.75, 0.75])})
+        row = next(line for line in report.targets_markdown([two_a]) if line.startswith("| 2a"))
+        self.assertIn("the plain route against itself, side by side (the method's zero): "
+                      "+0.00 µs (-0.25 µs – +0.25 µs)", row)
+        self.assertEqual(report.label("ferrogate-twin", {}),
+                         "Ferrogate, the plain route again (a second instance)")
+
     def test_without_side_by_side_runs_2a_is_taken_from_the_runs_alone(self):
         runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"),
                 run("ferrogate-filter1", 1, 20.4, scenario="filters")]

@@ -11,6 +11,9 @@
 #   called1    Ferrogate only: filter1 with the header's value an expression (${'1'}), so
 #              that the HeaderFilter plugin is called on every request; with a literal
 #              value it declares its edit at load and the gateway makes it with no call
+#   twin       Ferrogate only: proxy again, a second instance, which the filters scenario
+#              measures like a filter route: beside the first instance it should add
+#              nothing, and what it shows is the resolution of that measurement
 #   routes-few routes-many
 #              ROUTES_FEW or ROUTES_MANY routes each testing the path for equality, the
 #              request matching the last one
