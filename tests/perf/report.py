@@ -59,7 +59,9 @@ def describe_scenario(name, s):
                     "value (${'1'}) is called on every request. Each of Ferrogate's filter "
                     "routes is also measured side by side with the plain route (2a and 2b "
                     "take their figures from those runs), and each of its runs alone has a "
-                    "run of the plain route just before and just after it."),
+                    "run of the plain route just before and just after it. A second "
+                    "instance of the plain route is measured both ways too: the method's "
+                    "zero."),
         "routes": (f"{s.get('ROUTES_FEW')} vs {s.get('ROUTES_MANY')} routes, each testing the "
                    "path for equality, the request taking the last one. Ferrogate: one route "
                    "file each, condition ${request.uri.path == '/pNNNNN'}, tried in name "
