@@ -21,6 +21,18 @@ def run(target, rep, cpu, user=None, system=None, p99=1.0, scenario="plain", spr
     return record
 
 
+def side(target, rep, cpu, baseline_cpu, **fields):
+    """A side-by-side run record: TARGET beside the plain route, each with its CPU."""
+    record = {"scenario": "filters", "target": target, "baseline": "ferrogate-proxy",
+              "rep": rep, "tool": "wrk-side-by-side", "started": 10.0 * rep,
+              "requests": 1000, "baseline_requests": 1000, "errors": 0,
+              "cpu_us_per_request": cpu, "baseline_cpu_us_per_request": baseline_cpu,
+              "user_us_per_request": cpu / 2, "baseline_user_us_per_request": cpu / 2,
+              "proxy_core_busy_pct": 99.0, "redone": 0, "noisy": False}
+    record.update(fields)
+    return record
+
+
 def plain(runs):
     return {"plain": report.build_scenario("plain", runs, {"setting.REPS": "2"})}
 
@@ -80,13 +92,6 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(two_a["value"], 1.0)
 
     def test_side_by_side_runs_give_2a_and_2b_with_the_runs_alone_beside(self):
-        def side(target, rep, cpu, baseline_cpu):
-            return {"scenario": "filters", "target": target, "baseline": "ferrogate-proxy",
-                    "rep": rep, "tool": "wrk-side-by-side", "started": 10.0 * rep,
-                    "requests": 1000, "baseline_requests": 1000, "errors": 0,
-                    "cpu_us_per_request": cpu, "baseline_cpu_us_per_request": baseline_cpu,
-                    "user_us_per_request": cpu / 2, "baseline_user_us_per_request": cpu / 2,
-                    "proxy_core_busy_pct": 99.0, "redone": 0, "noisy": False}
         # Alone, the machine's drift between runs made the filter look cheaper than the
         # plain route; side by side, both moved alike from one repetition to the next.
         runs = [run("ferrogate-proxy", 1, 30.0, scenario="filters"),
@@ -119,12 +124,9 @@ class TargetsTest(unittest.TestCase):
     def test_side_by_side_targets_name_their_own_noise_and_keep_the_caveats_of_the_runs_alone(self):
         noisy_alone = dict(run("ferrogate-filter1", 1, 21.0, scenario="filters"), noisy=True,
                            foreign_proxy_core_pct=0.0, foreign_load_core_pct=0.0, steal_pct=9.0)
-        beside = {"scenario": "filters", "target": "ferrogate-filter1",
-                  "baseline": "ferrogate-proxy", "rep": 1, "tool": "wrk-side-by-side",
-                  "started": 5.0, "requests": 1000, "baseline_requests": 1000, "errors": 2,
-                  "cpu_us_per_request": 30.4, "baseline_cpu_us_per_request": 30.0,
-                  "proxy_core_busy_pct": 85.0, "redone": 3, "noisy": True,
-                  "foreign_proxy_core_pct": 4.2, "foreign_load_core_pct": 0.3, "steal_pct": 1.0}
+        beside = side("ferrogate-filter1", 1, 30.4, 30.0, errors=2, proxy_core_busy_pct=85.0,
+                      redone=3, noisy=True, foreign_proxy_core_pct=4.2,
+                      foreign_load_core_pct=0.3, steal_pct=1.0)
         runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"), noisy_alone, beside]
         two_a = next(t for t in report.targets(filters(runs)) if t["id"] == "2a")
         self.assertEqual(two_a["caveats"], [
@@ -137,12 +139,6 @@ class TargetsTest(unittest.TestCase):
             "took up to 0% of a CPU, the hypervisor stole up to 9%)"])
 
     def test_the_plain_routes_second_instance_gives_each_methods_zero(self):
-        def side(target, rep, cpu, baseline_cpu):
-            return {"scenario": "filters", "target": target, "baseline": "ferrogate-proxy",
-                    "rep": rep, "tool": "wrk-side-by-side", "started": 10.0 * rep,
-                    "requests": 1000, "baseline_requests": 1000, "errors": 0,
-                    "cpu_us_per_request": cpu, "baseline_cpu_us_per_request": baseline_cpu,
-                    "proxy_core_busy_pct": 99.0, "redone": 0, "noisy": False}
         runs = [run("ferrogate-proxy", 1, 20.0, scenario="filters"),
                 run("ferrogate-twin", 1, 20.75, scenario="filters"),
                 run("ferrogate-filter1", 1, 21.0, scenario="filters"),
