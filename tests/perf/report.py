@@ -449,10 +449,10 @@ def filter_target(scenarios, ident, title, count, limit):
     # The plain route's second instance measured the same way: what the method shows when
     # there is nothing to show.
     twin = "ferrogate-twin"
-    zeros = [("side by side", compare_side_by_side(scenarios, "filters", twin, limit))
-             if side is not None else (None, None),
-             ("one after the other",
+    zeros = [("one after the other",
               compare_targets("difference", scenarios, "filters", twin, ref, cpu, limit))]
+    if side is not None:
+        zeros.insert(0, ("side by side", compare_side_by_side(scenarios, "filters", twin, limit)))
     for method, zero in zeros:
         if zero is not None:
             entry["beside"].append({
