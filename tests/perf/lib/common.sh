@@ -132,6 +132,16 @@ group_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
 
 signal_group() { kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
 
+# group_gone_within PGID SECONDS: waits, in tenths of a second, for the group to be gone;
+# fails if it still runs after SECONDS.
+group_gone_within() {
+    for _ in $(seq $(($2 * 10))); do
+        group_alive "$1" || return 0
+        sleep 0.1
+    done
+    ! group_alive "$1"
+}
+
 # stop_group PGID [GRACE]: SIGTERM, then SIGKILL if the group still runs after GRACE seconds
 # (5). Sets STOPPED_CLEANLY to 1 when every process exited by itself, 0 when it had to be
 # killed: a caller for whom the exit matters (a profiling build writes its profile as it
@@ -141,22 +151,13 @@ stop_group() {
     local pgid=$1 grace=${2:-5} kept=() g
     STOPPED_CLEANLY=0
     signal_group TERM "$pgid"
-    for _ in $(seq $((grace * 10))); do
-        group_alive "$pgid" || {
-            STOPPED_CLEANLY=1
-            break
-        }
-        sleep 0.1
-    done
+    group_gone_within "$pgid" "$grace" && STOPPED_CLEANLY=1
     if [[ $STOPPED_CLEANLY == 0 ]]; then
         signal_group KILL "$pgid"
         # kill returns once the signal is queued: the processes die when next scheduled,
         # and the orphans among them linger as zombies until init reaps them. On a loaded
         # machine both take moments, and the next server must not find them still there.
-        for _ in $(seq 50); do
-            group_alive "$pgid" || break
-            sleep 0.1
-        done
+        group_gone_within "$pgid" 5 || true
     fi
     wait "$pgid" 2>/dev/null || true
     for g in "${STARTED_GROUPS[@]}"; do
