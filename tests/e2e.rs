@@ -42,6 +42,8 @@ mod listeners_cli;
 mod listeners_client;
 #[path = "e2e/listeners_https.rs"]
 mod listeners_https;
+#[path = "e2e/logging.rs"]
+mod logging;
 #[path = "e2e/memory.rs"]
 mod memory;
 #[path = "e2e/plugins_cache.rs"]

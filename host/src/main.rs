@@ -13,7 +13,7 @@ use ferrogate::gateway::Gateway;
 use ferrogate::heap::{BuildMode, TypeRegistry};
 use ferrogate::server::Server;
 use ferrogate::server::tls::ServerTlsOptions;
-use ferrogate::telemetry::{LogFormat, init_logging};
+use ferrogate::telemetry::{DEFAULT_LOG_BUFFER_KIB, LogFormat, init_logging};
 
 /// Every proxied request allocates and frees dozens of small blocks (header maps, bodies,
 /// boxed futures, buffers) on one thread; glibc's malloc spent about 13 % of the CPU of a
@@ -59,6 +59,11 @@ enum Command {
         drain_timeout: u64,
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// How much of the log (KiB) may wait for stdout's reader: past it, records are
+        /// dropped and counted rather than make the gateway wait. 0 writes each record in
+        /// place, never dropping one, and a stalled reader then stalls the gateway.
+        #[arg(long, value_name = "KIB", default_value_t = DEFAULT_LOG_BUFFER_KIB)]
+        log_buffer_kib: usize,
     },
     /// Validate config.json, admin.json and every route without serving; exit 1 on any error.
     Check {
@@ -89,8 +94,10 @@ fn main() -> ExitCode {
             tls_key,
             drain_timeout,
             log_format,
+            log_buffer_kib,
         } => {
-            init_logging(log_format);
+            // Flushes the log's queue when the arm ends, after the last record.
+            let _flush_log = init_logging(log_format, log_buffer_kib);
             let listeners = Listeners {
                 plain: listen,
                 tls: listen_tls,

@@ -1,8 +1,12 @@
 //! Logging set-up: human-readable text by default, JSON lines for log pipelines, filtered by
-//! `RUST_LOG` (default [`DEFAULT_FILTER`]).
+//! `RUST_LOG` (default [`DEFAULT_FILTER`]), written to stdout through a queue (`queue`).
+
+mod queue;
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::RecordFields;
@@ -38,12 +42,50 @@ pub fn log_filter(rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
     }
 }
 
-pub fn init_logging(format: LogFormat) {
+pub use queue::FlushOnDrop;
+
+/// How long the records queued at exit may take to reach stdout before the gateway exits
+/// without them: the reader is stalled.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(2);
+
+/// The default of `run --log-buffer-kib`: a few thousand records, seconds of a burst.
+pub const DEFAULT_LOG_BUFFER_KIB: usize = 4096;
+
+static LOG_QUEUE: OnceLock<queue::QueuedWriter> = OnceLock::new();
+
+/// Records the log dropped because stdout's reader fell behind with `buffer_kib` KiB of them
+/// waiting; 0 before logging is set up.
+pub fn dropped_log_records() -> u64 {
+    LOG_QUEUE.get().map_or(0, queue::QueuedWriter::dropped)
+}
+
+/// Logs to stdout, in `format`, through a queue that holds at most `buffer_kib` KiB of
+/// records waiting for stdout's reader (0: each record is written in place by the thread
+/// that logs it). Keep what it returns until exit: dropping it flushes the queue.
+pub fn init_logging(format: LogFormat, buffer_kib: usize) -> Option<FlushOnDrop> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let (filter, refused) = log_filter(rust_log.as_deref());
+    // Stdout on its own writes each line apart; the writer thread writes whole batches.
+    let stdout = || {
+        Box::new(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ))
+    };
+    let limit = buffer_kib.saturating_mul(1024);
+    let (writer, flush) = match queue::QueuedWriter::start(stdout(), limit, FLUSH_AT_EXIT) {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!(
+                "ferrogate: cannot start the log's writer thread ({error}); writing the log in place"
+            );
+            queue::QueuedWriter::start(stdout(), 0, FLUSH_AT_EXIT).ok()?
+        }
+    };
+    let writer = LOG_QUEUE.get_or_init(|| writer).clone();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         // Colour codes belong on a terminal; in a file or a log pipeline they are noise.
         .with_ansi(std::io::stdout().is_terminal());
     let result = match format {
@@ -52,11 +94,12 @@ pub fn init_logging(format: LogFormat) {
     };
     if let Err(error) = result {
         eprintln!("logging was already set up: {error}");
-        return;
+        return None;
     }
     if let Some(refused) = refused {
         tracing::warn!("{refused}");
     }
+    Some(flush)
 }
 
 /// The text log's field formatter: tracing-subscriber's own, with line breaks and other

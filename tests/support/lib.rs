@@ -171,6 +171,9 @@ pub struct Gateway {
     /// Every listener, in the order logged: (scheme, address).
     pub listeners: Vec<(String, SocketAddr)>,
     logs: Arc<Mutex<Vec<String>>>,
+    /// With [`Gateway::start_stalling_log`]: holds the reading of stdout back until sent to
+    /// (or dropped).
+    log_stall: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Gateway {
@@ -206,6 +209,32 @@ impl Gateway {
         env: &[(&str, &str)],
         listeners: usize,
     ) -> Gateway {
+        Self::spawn(wrapper, config, args, env, listeners, false)
+    }
+
+    /// [`Gateway::start_with`], then stops reading its stdout once it has announced its
+    /// listener, as a stalled log pipe does, until [`Gateway::resume_log`].
+    pub fn start_stalling_log(config: &Path, extra_args: &[&str]) -> Gateway {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        Self::spawn(&[], config, &args, &[], 1, true)
+    }
+
+    /// Reads the stdout of a gateway from [`Gateway::start_stalling_log`] again.
+    pub fn resume_log(&mut self) {
+        if let Some(stall) = self.log_stall.take() {
+            let _ = stall.send(());
+        }
+    }
+
+    fn spawn(
+        wrapper: &[&str],
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listeners: usize,
+        stall_log: bool,
+    ) -> Gateway {
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
                 let mut command = Command::new(program);
@@ -235,12 +264,19 @@ impl Gateway {
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stdout_logs = logs.clone();
+        let (log_stall, stalled) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
+            let mut stall = stall_log.then_some(stalled);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(listener) = announced_listener(&line) {
-                    let _ = address_tx.send(listener);
-                }
+                let announced = announced_listener(&line);
                 stdout_logs.lock().unwrap().push(line);
+                if let Some(listener) = announced {
+                    let _ = address_tx.send(listener);
+                    if let Some(stall) = stall.take() {
+                        // Until resumed, or until the Gateway is dropped.
+                        let _ = stall.recv();
+                    }
+                }
             }
         });
         let stderr = child.stderr.take().unwrap();
@@ -270,6 +306,7 @@ impl Gateway {
             address: bound[0].1,
             listeners: bound,
             logs,
+            log_stall: stall_log.then_some(log_stall),
         }
     }
 
@@ -343,6 +380,9 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        // Read again, so that a gateway writing its log in place (--log-buffer-kib 0) can
+        // log its way to the exit.
+        self.resume_log();
         if let Ok(None) = self.child.try_wait() {
             let _ = self.terminate(Duration::from_secs(3));
             let _ = self.child.kill();
