@@ -3,6 +3,8 @@
 
 mod queue;
 
+pub use queue::FlushOnDrop;
+
 use std::fmt;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -42,19 +44,17 @@ pub fn log_filter(rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
     }
 }
 
-pub use queue::FlushOnDrop;
-
 /// How long the records queued at exit may take to reach stdout before the gateway exits
 /// without them: the reader is stalled.
 const FLUSH_AT_EXIT: Duration = Duration::from_secs(2);
 
-/// The default of `run --log-buffer-kib`: a few thousand records, seconds of a burst.
+/// The default of `run --log-buffer-kib`: some ten thousand records of a few hundred bytes.
 pub const DEFAULT_LOG_BUFFER_KIB: usize = 4096;
 
 static LOG_QUEUE: OnceLock<queue::QueuedWriter> = OnceLock::new();
 
-/// Records the log dropped because stdout's reader fell behind with `buffer_kib` KiB of them
-/// waiting; 0 before logging is set up.
+/// Records dropped because stdout's reader fell behind and the queue was full; 0 before
+/// logging is set up.
 pub fn dropped_log_records() -> u64 {
     LOG_QUEUE.get().map_or(0, queue::QueuedWriter::dropped)
 }

@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::{client, get, refused_port, try_send};
 
-#[test]
-fn a_stalled_log_reader_costs_records_not_requests() {
+/// A configuration whose one route's upstream refuses connections: each request a 502 and
+/// its warnings in the log.
+fn down_route() -> ConfigDir {
     let config = ConfigDir::new();
     config.write_route(
         "down.json",
@@ -19,6 +20,12 @@ fn a_stalled_log_reader_costs_records_not_requests() {
                         "baseURI": format!("http://127.0.0.1:{}", refused_port())},
         }),
     );
+    config
+}
+
+#[test]
+fn a_stalled_log_reader_costs_records_not_requests() {
+    let config = down_route();
     // 64 KiB of queue, behind a pipe of 64 KiB that nobody reads: each failed request logs
     // a warning and debug records, hundreds of bytes, so the pipe fills within a few hundred
     // requests, and the queue soon after.
@@ -93,15 +100,7 @@ fn a_stalled_log_reader_costs_records_not_requests() {
 
 #[test]
 fn a_gateway_whose_log_reader_stalled_for_good_still_exits_on_sigterm() {
-    let config = ConfigDir::new();
-    config.write_route(
-        "down.json",
-        &json!({
-            "name": "down",
-            "handler": {"type": "ReverseProxyHandler",
-                        "baseURI": format!("http://127.0.0.1:{}", refused_port())},
-        }),
-    );
+    let config = down_route();
     let mut gateway = Gateway::start_stalling_log(config.path(), &[]);
     // Enough failures to fill the pipe many times over; bounded in time, since a gateway
     // that waits on its log stops answering.
