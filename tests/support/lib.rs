@@ -163,6 +163,13 @@ fn announced_listener(line: &str) -> Option<(String, SocketAddr)> {
     Some((scheme.to_owned(), address?))
 }
 
+/// `extra_args` after a `--listen` on a free loopback port.
+fn listening_on_loopback<'a>(extra_args: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra_args);
+    args
+}
+
 /// A running gateway; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Gateway {
     child: Child,
@@ -183,9 +190,14 @@ impl Gateway {
     }
 
     pub fn start_with(config: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Gateway {
-        let mut args = vec!["--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra_args);
-        Self::start_listening(config, &args, env, 1)
+        Self::spawn(
+            &[],
+            config,
+            &listening_on_loopback(extra_args),
+            env,
+            1,
+            false,
+        )
     }
 
     /// Starts `ferrogate run` with exactly `args` (no `--listen` of its own: admin.json's
@@ -215,9 +227,14 @@ impl Gateway {
     /// [`Gateway::start_with`], then stops reading its stdout once it has announced its
     /// listener, as a stalled log pipe does, until [`Gateway::resume_log`].
     pub fn start_stalling_log(config: &Path, extra_args: &[&str]) -> Gateway {
-        let mut args = vec!["--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra_args);
-        Self::spawn(&[], config, &args, &[], 1, true)
+        Self::spawn(
+            &[],
+            config,
+            &listening_on_loopback(extra_args),
+            &[],
+            1,
+            true,
+        )
     }
 
     /// Reads the stdout of a gateway from [`Gateway::start_stalling_log`] again.

@@ -12,8 +12,8 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -31,17 +31,20 @@ const GATHER: Duration = Duration::from_millis(5);
 
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
 
+/// What the writer thread takes from the queue, in the order it was queued.
+enum Queued {
+    Record(Vec<u8>),
+    /// Answered once every record queued before it is out of the output's buffer.
+    Flush(SyncSender<()>),
+}
+
 struct Shared {
     limit: usize,
     queued_bytes: AtomicUsize,
-    /// Records handed to the writer thread, and those it has written (or failed to: a
-    /// closed stdout loses them all the same).
-    accepted: AtomicU64,
-    written: Mutex<u64>,
-    written_changed: Condvar,
     dropped: AtomicU64,
-    /// Set once the queue is flushed at exit: records logged after that are written in
-    /// place, since nothing would wait for the writer thread to write them.
+    /// Set as the queue is flushed at exit, and cleared if the flush times out: records
+    /// logged after it are written in place, since nothing would wait for the writer thread
+    /// to write them.
     in_place: AtomicBool,
     output: Output,
 }
@@ -49,13 +52,14 @@ struct Shared {
 /// The subscriber's writer: each record it formats is queued whole (see the module's text).
 #[derive(Clone)]
 pub struct QueuedWriter {
-    sender: Option<Sender<Vec<u8>>>,
+    sender: Option<Sender<Queued>>,
     shared: Arc<Shared>,
 }
 
 /// Flushes the queue when dropped, for at most its `flush_timeout`, so that the records
 /// logged up to a normal exit reach stdout. A reader stalled longer than that loses them.
 pub struct FlushOnDrop {
+    sender: Option<Sender<Queued>>,
     shared: Arc<Shared>,
     flush_timeout: Duration,
 }
@@ -77,9 +81,6 @@ impl QueuedWriter {
         let shared = Arc::new(Shared {
             limit,
             queued_bytes: AtomicUsize::new(0),
-            accepted: AtomicU64::new(0),
-            written: Mutex::new(0),
-            written_changed: Condvar::new(),
             dropped: AtomicU64::new(0),
             in_place: AtomicBool::new(limit == 0),
             output: Arc::new(Mutex::new(output)),
@@ -95,6 +96,7 @@ impl QueuedWriter {
             Some(sender)
         };
         let flush = FlushOnDrop {
+            sender: sender.clone(),
             shared: shared.clone(),
             flush_timeout,
         };
@@ -120,13 +122,11 @@ impl QueuedWriter {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        shared.accepted.fetch_add(1, Ordering::AcqRel);
-        if sender.send(bytes).is_err() {
+        if sender.send(Queued::Record(bytes)).is_err() {
             // The writer thread is gone (it cannot be, short of a panic in a write): the
-            // record is lost, and counted so that the flush at exit does not wait for it.
+            // record is lost, and counted.
             shared.queued_bytes.fetch_sub(length, Ordering::AcqRel);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
-            mark_written(shared, 1);
         }
     }
 }
@@ -163,20 +163,16 @@ impl Drop for Record<'_> {
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
+        let Some(sender) = &self.sender else {
+            return; // written in place from the start
+        };
         let shared = &self.shared;
-        if shared.in_place.swap(true, Ordering::AcqRel) {
-            return;
+        shared.in_place.store(true, Ordering::Release);
+        let (done, flushed) = mpsc::sync_channel(1);
+        if sender.send(Queued::Flush(done)).is_err() {
+            return; // no writer thread left to wait for
         }
-        let accepted = shared.accepted.load(Ordering::Acquire);
-        let written = shared
-            .written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (_written, waited) = shared
-            .written_changed
-            .wait_timeout_while(written, self.flush_timeout, |written| *written < accepted)
-            .unwrap_or_else(PoisonError::into_inner);
-        if waited.timed_out() {
+        if flushed.recv_timeout(self.flush_timeout).is_err() {
             // The writer is stuck on stdout: writing in place would hang whoever logs next
             // on the same output lock.
             shared.in_place.store(false, Ordering::Release);
@@ -190,19 +186,10 @@ fn write_in_place(output: &Output, bytes: &[u8]) {
     let _ = output.write_all(bytes).and_then(|()| output.flush());
 }
 
-fn mark_written(shared: &Shared, records: u64) {
-    let mut written = shared
-        .written
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    *written += records;
-    shared.written_changed.notify_all();
-}
-
 /// The writer thread: writes what is queued, a batch at a time, flushing when the queue is
 /// empty and then letting the next batch gather ([`GATHER`]), until every [`QueuedWriter`]
 /// is gone.
-fn write_queue(receiver: &Receiver<Vec<u8>>, shared: &Shared) {
+fn write_queue(receiver: &Receiver<Queued>, shared: &Shared) {
     let mut reported = 0;
     let mut last_report: Option<Instant> = None;
     loop {
@@ -223,18 +210,24 @@ fn write_queue(receiver: &Receiver<Vec<u8>>, shared: &Shared) {
         };
         if let Some(first) = first {
             let mut output = shared.output.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut batch = 0;
-            let mut record = Some(first);
-            while let Some(bytes) = record {
-                // A failed write (stdout closed) loses the record; the queue must still drain.
-                let _ = output.write_all(&bytes);
-                shared.queued_bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
-                batch += 1;
-                record = receiver.try_recv().ok();
+            let mut next = Some(first);
+            while let Some(queued) = next {
+                match queued {
+                    Queued::Record(bytes) => {
+                        // A failed write (stdout closed) loses the record; the queue must
+                        // still drain.
+                        let _ = output.write_all(&bytes);
+                        shared.queued_bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
+                    }
+                    Queued::Flush(done) => {
+                        let _ = output.flush();
+                        let _ = done.try_send(());
+                    }
+                }
+                next = receiver.try_recv().ok();
             }
             let _ = output.flush();
             drop(output);
-            mark_written(shared, batch);
             std::thread::sleep(GATHER);
         }
         let dropped = shared.dropped.load(Ordering::Relaxed);
@@ -253,7 +246,7 @@ fn write_queue(receiver: &Receiver<Vec<u8>>, shared: &Shared) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::mpsc::SyncSender;
+    use std::sync::Condvar;
 
     use super::*;
 
