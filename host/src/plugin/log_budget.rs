@@ -1,7 +1,8 @@
 //! How many records a plugin object from a folder may add to the log each second, and how long
 //! one may be. A plugin that logs, writes to stderr or fails on every request would otherwise
-//! add a record per request: each one a synchronous write on the worker that serves the request,
-//! burying the gateway's own records. The embedded plugins are the gateway's own code and have
+//! add a record per request: each one formatted on the worker that serves the request and
+//! queued for the log's writer (`telemetry::queue`), filling the queue and burying the
+//! gateway's own records. The embedded plugins are the gateway's own code and have
 //! no budget (CaptureDecorator logs every message it sees, as IG's does).
 //!
 //! Records over the limit are dropped and counted (`ferrogate_plugin_log_records_dropped_total`);
