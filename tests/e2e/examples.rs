@@ -1,6 +1,7 @@
 //! The configurations in examples/ served by the real binary, so they stay correct.
 
 use std::path::Path;
+use std::time::Duration;
 
 use ferrogate_e2e::Gateway;
 use ferrogate_e2e::upstream::Upstream;
@@ -169,8 +170,14 @@ fn the_quick_start_routes_serve_a_protected_api_without_other_servers() {
         "Retry-After: {retry_after}"
     );
 
-    // capture and timer decorate the API's chain.
-    let logs = gateway.logs().join("\n");
-    assert!(logs.contains("capture REQUEST"), "{logs}");
-    assert!(logs.contains("timer: handler finished in"), "{logs}");
+    // capture and timer decorate the API's chain; their records leave through the log's queue.
+    for needle in ["capture REQUEST", "timer: handler finished in"] {
+        assert!(
+            gateway
+                .wait_for_log(&[needle], Duration::from_secs(5))
+                .is_some(),
+            "no {needle:?} in:\n{}",
+            gateway.logs().join("\n")
+        );
+    }
 }

@@ -116,6 +116,8 @@ fn a_plugin_logs_at_most_its_limit_a_second_and_what_it_drops_is_counted_and_sai
     let printed = records(&gateway, "plugin wrote to stderr");
     if within_a_second {
         assert_eq!(printed.len(), 3, "{printed:#?}");
+        // The fourth call's notice follows the third record through the log's queue.
+        wait_for_records(&gateway, NOTICE, 3);
         assert_eq!(notices_of(&gateway, "printer").len(), 1);
         assert_eq!(dropped_total(&gateway, "StderrWriter", "printer"), Some(2));
     } else {

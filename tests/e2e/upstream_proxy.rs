@@ -90,7 +90,8 @@ fn global_proxy_options_per_handler_override_and_bypass() {
             json!({"type": "ClientHandler", "config": {"tls": tls}}),
         ),
     );
-    let gateway = Gateway::start_with(config.path(), &[], &[("PROXY_PASSWORD", PROXY_PASSWORD)]);
+    let mut gateway =
+        Gateway::start_with(config.path(), &[], &[("PROXY_PASSWORD", PROXY_PASSWORD)]);
 
     let reply = get(&gateway, "/global/a");
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -130,7 +131,7 @@ fn global_proxy_options_per_handler_override_and_bypass() {
         "no CONNECT in the proxy log:\n{}",
         proxy.log()
     );
-    let output = gateway.logs().join("\n");
+    let output = gateway.stop_and_read_all_logs().join("\n");
     assert!(
         !output.contains(PROXY_PASSWORD),
         "the password leaked into the gateway's output"
@@ -159,7 +160,7 @@ fn wrong_password_is_a_502_naming_the_proxy_without_the_password() {
         }})),
     );
     // SystemAndEnvSecretStore's default format is BASE64.
-    let gateway = Gateway::start_with(config.path(), &[], &[("WRONG_PASSWORD", wrong_base64)]);
+    let mut gateway = Gateway::start_with(config.path(), &[], &[("WRONG_PASSWORD", wrong_base64)]);
 
     // tinyproxy 1.11 refuses a plain (absolute-form) request with 401 and WWW-Authenticate,
     // which cannot be told apart from the upstream's own 401: it is relayed. A 407 is the
@@ -183,7 +184,7 @@ fn wrong_password_is_a_502_naming_the_proxy_without_the_password() {
         "no log line naming the proxy and its refusal:\n{}",
         gateway.logs().join("\n")
     );
-    let output = gateway.logs().join("\n");
+    let output = gateway.stop_and_read_all_logs().join("\n");
     assert!(
         !output.contains(wrong),
         "the password leaked into the gateway's output"
@@ -267,7 +268,7 @@ fn password_from_a_base64_secret_and_an_unreachable_proxy() {
         }})),
     );
     let encoded = base64_encode(PROXY_PASSWORD);
-    let gateway = Gateway::start_with(config.path(), &[], &[("PROXY_PASSWORD", &encoded)]);
+    let mut gateway = Gateway::start_with(config.path(), &[], &[("PROXY_PASSWORD", &encoded)]);
     let reply = send(client().post(gateway.url("/secret/post")).body("through"));
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["body"], "through");
@@ -293,7 +294,7 @@ fn password_from_a_base64_secret_and_an_unreachable_proxy() {
         "{}",
         gateway.logs().join("\n")
     );
-    let output = gateway.logs().join("\n");
+    let output = gateway.stop_and_read_all_logs().join("\n");
     assert!(!output.contains(PROXY_PASSWORD));
 }
 
@@ -368,7 +369,7 @@ fn system_proxy_options_from_the_environment() {
         "http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{}",
         proxy.port
     );
-    let gateway = Gateway::start_with(
+    let mut gateway = Gateway::start_with(
         config.path(),
         &[],
         &[
@@ -388,5 +389,10 @@ fn system_proxy_options_from_the_environment() {
     let reply = get(&gateway, "/direct/2");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(!proxy.log().contains("/direct/2"), "NO_PROXY was ignored");
-    assert!(!gateway.logs().join("\n").contains(PROXY_PASSWORD));
+    assert!(
+        !gateway
+            .stop_and_read_all_logs()
+            .join("\n")
+            .contains(PROXY_PASSWORD)
+    );
 }

@@ -138,12 +138,23 @@ fn tls_h2_h2c_and_client_certificates() {
     let reply = get(&gateway, "/insecure");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let _ = get(&gateway, "/insecure");
-    let warnings = gateway
-        .logs()
-        .into_iter()
-        .filter(|line| line.contains("INSECURE: connecting to"))
-        .count();
-    assert_eq!(warnings, 1, "one warning per upstream");
+    let warnings = || {
+        gateway
+            .logs()
+            .into_iter()
+            .filter(|line| line.contains("INSECURE: connecting to"))
+            .count()
+    };
+    // The warning leaves through the log's queue: wait for it, then for any second one.
+    assert!(
+        gateway
+            .wait_for_log(&["INSECURE: connecting to"], Duration::from_secs(5))
+            .is_some(),
+        "no warning on connecting:\n{}",
+        gateway.logs().join("\n")
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(warnings(), 1, "one warning per upstream");
     assert!(
         gateway
             .logs()

@@ -362,6 +362,25 @@ impl Gateway {
         }
     }
 
+    /// Stops the gateway and returns every line it wrote. Records wait in the gateway's log
+    /// queue until its writer thread takes them; at exit the queue is flushed, so a line
+    /// missing from these is one the gateway never wrote.
+    pub fn stop_and_read_all_logs(&mut self) -> Vec<String> {
+        let status = self.terminate(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|status| status.success()),
+            "the gateway did not exit cleanly ({status:?}):\n{}",
+            self.logs().join("\n")
+        );
+        assert!(
+            self.wait_for_log(&["all connections closed"], Duration::from_secs(5))
+                .is_some(),
+            "no record of the stop:\n{}",
+            self.logs().join("\n")
+        );
+        self.logs()
+    }
+
     /// Sends SIGTERM and waits for the process to exit, returning its exit status.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         self.send_sigterm();
