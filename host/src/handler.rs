@@ -96,6 +96,14 @@ impl<'a> Next<'a> {
 
 /// Why a handler produced no response. The gateway turns it into an error response at the
 /// edge; routes count these separately from error statuses.
+///
+/// Some failures are logged where they happen, with the transaction, and the gateway's edge
+/// logs only the others ([`HandlerError::is_logged`]), so that a failed request is one
+/// record. The upstream failures are logged by the client handler that meets them: a filter
+/// may recover from them, and nothing else would say why the upstream failed. A plugin's
+/// failure is logged by the plugin runtime within the plugin's log budget: a plugin failing
+/// on every request must not log a record per request through the edge. Whoever returns
+/// one of these must have logged it that way.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("upstream {target} failed: {reason}")]
@@ -105,6 +113,8 @@ pub enum HandlerError {
         target: String,
         after: std::time::Duration,
     },
+    #[error("plugin {object} failed")]
+    Plugin { object: String },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -116,9 +126,21 @@ impl HandlerError {
         match self {
             HandlerError::Upstream { .. } => http::StatusCode::BAD_GATEWAY,
             HandlerError::UpstreamTimeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
+            HandlerError::Plugin { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
             HandlerError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
             HandlerError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the failure was logged where it happened, so that the edge does not log it a
+    /// second time.
+    pub fn is_logged(&self) -> bool {
+        matches!(
+            self,
+            HandlerError::Upstream { .. }
+                | HandlerError::UpstreamTimeout { .. }
+                | HandlerError::Plugin { .. }
+        )
     }
 
     /// The short body sent to the client: the reason phrase, never internal detail.

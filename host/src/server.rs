@@ -373,7 +373,9 @@ impl Shared {
             match self.gateway.handle(&mut exchange).await {
                 Ok(response) => response,
                 Err(error) => {
-                    tracing::warn!(transaction = %exchange.transaction_id, %error, status = error.status().as_u16(), "request failed");
+                    if !error.is_logged() {
+                        tracing::warn!(transaction = %exchange.transaction_id, %error, status = error.status().as_u16(), "request failed");
+                    }
                     error.into_response()
                 }
             }

@@ -178,7 +178,7 @@ fn a_long_message_is_cut_and_the_embedded_plugins_are_not_limited() {
 #[test]
 fn a_plugin_failing_on_every_request_is_logged_within_its_budget_and_counted_in_full() {
     let routes = [("trap", answered_by_static("/trap", json!({"type": "Trap"})))];
-    let (_config, gateway) = start(&routes, json!([]), json!({"logRecordsPerSecond": 2}));
+    let (_config, mut gateway) = start(&routes, json!([]), json!({"logRecordsPerSecond": 2}));
 
     let started = Instant::now();
     for _ in 0..6 {
@@ -206,6 +206,13 @@ fn a_plugin_failing_on_every_request_is_logged_within_its_budget_and_counted_in_
         // A machine this slow spread the six calls over two seconds.
         assert!(failed.len() < 6, "{failed:#?}");
     }
+    // Nor does the gateway's edge log a record per failed request beside the budget's.
+    let at_the_edge: Vec<String> = gateway
+        .stop_and_read_all_logs()
+        .into_iter()
+        .filter(|line| line.contains("\"message\":\"request failed\""))
+        .collect();
+    assert!(at_the_edge.is_empty(), "{at_the_edge:#?}");
 }
 
 #[test]

@@ -178,3 +178,99 @@ fn a_connection_that_never_completes_is_a_504() {
         gateway.logs().join("\n")
     );
 }
+
+/// A failed request is one record: the client handler's, which names the upstream, the
+/// reason, the transaction and the status. The edge logs only what nobody logged before it.
+#[test]
+fn a_failed_request_is_one_record_naming_the_upstream_the_reason_and_the_transaction() {
+    let upstream = http_server(None);
+    let config = ConfigDir::new();
+    config.write_route(
+        "down.json",
+        &json!({
+            "condition": "${request.uri.path == '/down'}",
+            "baseURI": format!("http://127.0.0.1:{}", crate::refused_port()),
+            "handler": "ReverseProxyHandler"
+        }),
+    );
+    config.write_route(
+        "slow.json",
+        &json!({
+            "condition": "${request.uri.path == '/slow'}",
+            "baseURI": upstream.url("http"),
+            "handler": {"type": "ReverseProxyHandler", "config": {"soTimeout": "300 ms"}}
+        }),
+    );
+    // Two bindings replay the request, so its body must fit in memory: a larger one is a 400
+    // that no handler logged.
+    config.write_route(
+        "replayed.json",
+        &json!({
+            "condition": "${request.uri.path == '/replayed'}",
+            "handler": {"type": "SequenceHandler", "config": {"bindings": [
+                {"handler": {"type": "StaticResponseHandler", "config": {"status": 404}}},
+                {"handler": {"type": "StaticResponseHandler", "config": {"status": 200}}}
+            ]}}
+        }),
+    );
+    let mut gateway = Gateway::start(config.path());
+
+    for _ in 0..3 {
+        assert_eq!(get(&gateway, "/down").status, 502);
+    }
+    let (slow, _) = crate::get_delayed(&gateway, "/slow", Duration::from_millis(2000));
+    assert_eq!(slow.status, 504);
+    let too_large = send(
+        client()
+            .post(gateway.url("/replayed"))
+            .body(vec![b'x'; (1 << 20) + 1]),
+    );
+    assert_eq!(too_large.status, 400, "{}", too_large.body);
+
+    let records: Vec<serde_json::Value> = gateway
+        .stop_and_read_all_logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|record: &serde_json::Value| record["level"] == "WARN")
+        .collect();
+    let with_message = |message: &str| -> Vec<&serde_json::Value> {
+        records
+            .iter()
+            .filter(|record| record["message"] == message)
+            .collect()
+    };
+    let failed = with_message("upstream request failed");
+    assert_eq!(failed.len(), 3, "{records:#?}");
+    let mut transactions = std::collections::HashSet::new();
+    for record in &failed {
+        assert!(
+            record["upstream"]
+                .as_str()
+                .is_some_and(|upstream| upstream.starts_with("127.0.0.1:")),
+            "{record}"
+        );
+        assert!(
+            record["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("cannot connect")),
+            "{record}"
+        );
+        assert_eq!(record["status"], 502, "{record}");
+        let transaction = record["transaction"].as_str().unwrap_or_default();
+        assert!(!transaction.is_empty(), "{record}");
+        transactions.insert(transaction.to_owned());
+    }
+    assert_eq!(transactions.len(), 3, "one transaction each: {failed:#?}");
+    let timed_out = with_message("upstream did not answer in time");
+    let [timed_out] = timed_out.as_slice() else {
+        panic!("one timeout record expected: {records:#?}");
+    };
+    assert_eq!(timed_out["status"], 504, "{timed_out}");
+    assert!(timed_out["transaction"].is_string(), "{timed_out}");
+    // The edge's record is left for the failure nobody logged: the 400.
+    let at_the_edge = with_message("request failed");
+    let [at_the_edge] = at_the_edge.as_slice() else {
+        panic!("one record at the edge expected: {records:#?}");
+    };
+    assert_eq!(at_the_edge["status"], 400, "{at_the_edge}");
+}

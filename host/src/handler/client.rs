@@ -246,6 +246,25 @@ impl ClientHandler {
     }
 }
 
+/// The upstream's failure, logged (see [`HandlerError`]): one record per failed request,
+/// which the edge does not repeat.
+fn failed(exchange: &Exchange, target: String, reason: String) -> HandlerError {
+    let error = HandlerError::Upstream { target, reason };
+    if let HandlerError::Upstream { target, reason } = &error {
+        tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = error.status().as_u16(), "upstream request failed");
+    }
+    error
+}
+
+/// The upstream's timeout, logged as [`failed`] logs a failure.
+fn timed_out(exchange: &Exchange, target: String, reason: &str, after: Duration) -> HandlerError {
+    let error = HandlerError::UpstreamTimeout { target, after };
+    if let HandlerError::UpstreamTimeout { target, .. } = &error {
+        tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = error.status().as_u16(), "upstream did not answer in time");
+    }
+    error
+}
+
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     // One scan of the message's few names finds which of the hop-by-hop fields it has (most
     // have none, or only `Connection: keep-alive`), and only those are removed: a removal
@@ -318,14 +337,10 @@ impl Handler for ClientHandler {
             let mut response = match sent {
                 Ok(response) => response,
                 Err(Failure::Timeout { reason, after }) => {
-                    let target = authority();
-                    tracing::warn!(upstream = %target, %reason, "upstream did not answer in time");
-                    return Err(HandlerError::UpstreamTimeout { target, after });
+                    return Err(timed_out(exchange, authority(), &reason, after));
                 }
                 Err(Failure::Failed(reason)) => {
-                    let target = authority();
-                    tracing::warn!(upstream = %target, %reason, "upstream request failed");
-                    return Err(HandlerError::Upstream { target, reason });
+                    return Err(failed(exchange, authority(), reason));
                 }
             };
             if upgrade && response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -338,10 +353,11 @@ impl Handler for ClientHandler {
                         splice(client_side, upstream_side, target);
                     }
                     _ => {
-                        return Err(HandlerError::Upstream {
+                        return Err(failed(
+                            exchange,
                             target,
-                            reason: "the upstream switched protocols on a connection that cannot be upgraded".to_owned(),
-                        });
+                            "the upstream switched protocols on a connection that cannot be upgraded".to_owned(),
+                        ));
                     }
                 }
                 let (parts, _) = response.into_parts();

@@ -177,4 +177,34 @@ fn handler_errors_map_to_gateway_statuses() {
         timeout.into_response().status(),
         http::StatusCode::GATEWAY_TIMEOUT
     );
+    let plugin = HandlerError::Plugin {
+        object: "auth".to_owned(),
+    };
+    assert_eq!(plugin.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[test]
+fn the_edge_logs_only_the_failures_not_logged_where_they_happened() {
+    let logged_where_they_happened = [
+        HandlerError::Upstream {
+            target: "app:80".to_owned(),
+            reason: "connection refused".to_owned(),
+        },
+        HandlerError::UpstreamTimeout {
+            target: "app:80".to_owned(),
+            after: std::time::Duration::from_secs(1),
+        },
+        HandlerError::Plugin {
+            object: "auth".to_owned(),
+        },
+    ];
+    for error in &logged_where_they_happened {
+        assert!(error.is_logged(), "{error}");
+    }
+    for error in [
+        HandlerError::BadRequest("no entity".to_owned()),
+        HandlerError::Internal("baseURI rebasing failed".to_owned()),
+    ] {
+        assert!(!error.is_logged(), "{error}");
+    }
 }

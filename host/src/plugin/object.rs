@@ -284,7 +284,9 @@ impl PluginObject {
                 "plugin {phase} failed: {detail}"
             );
         }
-        HandlerError::Internal(format!("plugin {} failed", self.info.object_name))
+        HandlerError::Plugin {
+            object: self.info.object_name.clone(),
+        }
     }
 
     /// The phases this object's filters take part in, as its first `init` declared them.
