@@ -246,23 +246,17 @@ impl ClientHandler {
     }
 }
 
-/// The upstream's failure, logged (see [`HandlerError`]): one record per failed request,
+/// The upstream's failure, logged (see [`HandlerError`]): the failed request's one record,
 /// which the edge does not repeat.
 fn failed(exchange: &Exchange, target: String, reason: String) -> HandlerError {
-    let error = HandlerError::Upstream { target, reason };
-    if let HandlerError::Upstream { target, reason } = &error {
-        tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = error.status().as_u16(), "upstream request failed");
-    }
-    error
+    tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = http::StatusCode::BAD_GATEWAY.as_u16(), "upstream request failed");
+    HandlerError::Upstream { target, reason }
 }
 
 /// The upstream's timeout, logged as [`failed`] logs a failure.
 fn timed_out(exchange: &Exchange, target: String, reason: &str, after: Duration) -> HandlerError {
-    let error = HandlerError::UpstreamTimeout { target, after };
-    if let HandlerError::UpstreamTimeout { target, .. } = &error {
-        tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = error.status().as_u16(), "upstream did not answer in time");
-    }
-    error
+    tracing::warn!(upstream = %target, %reason, transaction = %exchange.transaction_id, status = http::StatusCode::GATEWAY_TIMEOUT.as_u16(), "upstream did not answer in time");
+    HandlerError::UpstreamTimeout { target, after }
 }
 
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
