@@ -51,17 +51,10 @@ fn a_stalled_log_reader_costs_records_not_requests() {
     );
 
     gateway.resume_log();
-    let report = gateway
-        .wait_for_log(
-            &["the log's reader fell behind", "\"dropped\""],
-            Duration::from_secs(10),
-        )
-        .unwrap_or_else(|| {
-            panic!(
-                "no report of the dropped records; the log:\n{}",
-                gateway.logs().join("\n")
-            )
-        });
+    let report = gateway.expect_log(
+        &["the log's reader fell behind", "\"dropped\""],
+        Duration::from_secs(10),
+    );
     let reported: serde_json::Value = serde_json::from_str(&report).unwrap();
     let reported = reported["dropped_since_start"].as_u64().unwrap();
     assert!(
@@ -80,22 +73,7 @@ fn a_stalled_log_reader_costs_records_not_requests() {
             .unwrap_or_else(|error| panic!("not one whole JSON record ({error}): {line}"));
     }
     // The records of a normal exit still reach the reader, flushed from the queue.
-    let status = gateway.terminate(Duration::from_secs(10)).expect("exits");
-    assert!(status.success(), "{status:?}");
-    assert!(
-        gateway
-            .wait_for_log(&["all connections closed"], Duration::from_secs(5))
-            .is_some(),
-        "no record of the stop; the log's end:\n{}",
-        gateway
-            .logs()
-            .iter()
-            .rev()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    gateway.stop_and_read_all_logs();
 }
 
 #[test]

@@ -362,6 +362,24 @@ impl Gateway {
         }
     }
 
+    /// [`Gateway::wait_for_log`] for a line that must come (records leave through the
+    /// gateway's log queue, a few milliseconds after they are logged); panics with the
+    /// log's end if none does.
+    pub fn expect_log(&self, needles: &[&str], timeout: Duration) -> String {
+        self.wait_for_log(needles, timeout).unwrap_or_else(|| {
+            panic!(
+                "no line with {needles:?} within {timeout:?}; the log's end:\n{}",
+                self.log_end()
+            )
+        })
+    }
+
+    /// The last lines of the log, for a failure's message.
+    fn log_end(&self) -> String {
+        let logs = self.logs();
+        logs[logs.len().saturating_sub(20)..].join("\n")
+    }
+
     /// Stops the gateway and returns every line it wrote. Records wait in the gateway's log
     /// queue until its writer thread takes them; at exit the queue is flushed, so a line
     /// missing from these is one the gateway never wrote.
@@ -369,15 +387,10 @@ impl Gateway {
         let status = self.terminate(Duration::from_secs(10));
         assert!(
             status.is_some_and(|status| status.success()),
-            "the gateway did not exit cleanly ({status:?}):\n{}",
-            self.logs().join("\n")
+            "the gateway did not exit cleanly ({status:?}); the log's end:\n{}",
+            self.log_end()
         );
-        assert!(
-            self.wait_for_log(&["all connections closed"], Duration::from_secs(5))
-                .is_some(),
-            "no record of the stop:\n{}",
-            self.logs().join("\n")
-        );
+        self.expect_log(&["all connections closed"], Duration::from_secs(5));
         self.logs()
     }
 
