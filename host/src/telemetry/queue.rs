@@ -297,6 +297,25 @@ mod tests {
         record.write_all(text.as_bytes()).unwrap();
     }
 
+    /// A queue of `limit` bytes onto a stalled output, and what tells when its writer
+    /// thread has entered a write.
+    fn queue_onto_stalled(
+        limit: usize,
+        flush_timeout: Duration,
+    ) -> (Stalled, Receiver<()>, QueuedWriter, FlushOnDrop) {
+        let (output, entered) = Stalled::new();
+        let (writer, flush) =
+            QueuedWriter::start(Box::new(output.clone()), limit, flush_timeout).unwrap();
+        (output, entered, writer, flush)
+    }
+
+    /// A queue of `limit` bytes onto an output that takes every write at once.
+    fn queue_onto_open(limit: usize) -> (Stalled, QueuedWriter, FlushOnDrop) {
+        let (output, _entered, writer, flush) = queue_onto_stalled(limit, Duration::from_secs(5));
+        output.open();
+        (output, writer, flush)
+    }
+
     fn wait_until(what: &str, condition: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !condition() {
@@ -307,10 +326,7 @@ mod tests {
 
     #[test]
     fn records_reach_the_output_whole_and_in_order() {
-        let (output, _entered) = Stalled::new();
-        output.open();
-        let (writer, flush) =
-            QueuedWriter::start(Box::new(output.clone()), 1 << 20, Duration::from_secs(5)).unwrap();
+        let (output, writer, flush) = queue_onto_open(1 << 20);
         let threads: Vec<_> = (0..4)
             .map(|thread| {
                 let writer = writer.clone();
@@ -343,9 +359,7 @@ mod tests {
 
     #[test]
     fn a_stalled_output_drops_records_past_the_limit_and_never_blocks_the_logger() {
-        let (output, entered) = Stalled::new();
-        let (writer, _flush) =
-            QueuedWriter::start(Box::new(output.clone()), 100, Duration::from_secs(5)).unwrap();
+        let (output, entered, writer, _flush) = queue_onto_stalled(100, Duration::from_secs(5));
         log(&writer, "first\n");
         // The writer thread is now stuck in the output's write, as on a full pipe.
         entered.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -376,10 +390,7 @@ mod tests {
 
     #[test]
     fn a_record_longer_than_the_limit_goes_when_nothing_waits() {
-        let (output, _entered) = Stalled::new();
-        output.open();
-        let (writer, flush) =
-            QueuedWriter::start(Box::new(output.clone()), 8, Duration::from_secs(5)).unwrap();
+        let (output, writer, flush) = queue_onto_open(8);
         log(&writer, "a record of more than eight bytes\n");
         drop(flush);
         assert_eq!(output.text(), "a record of more than eight bytes\n");
@@ -388,10 +399,7 @@ mod tests {
 
     #[test]
     fn the_flush_at_exit_waits_for_the_queue_then_records_are_written_in_place() {
-        let (output, entered) = Stalled::new();
-        let (writer, flush) =
-            QueuedWriter::start(Box::new(output.clone()), 1 << 20, Duration::from_secs(10))
-                .unwrap();
+        let (output, entered, writer, flush) = queue_onto_stalled(1 << 20, Duration::from_secs(10));
         log(&writer, "one\n");
         entered.recv_timeout(Duration::from_secs(10)).unwrap();
         log(&writer, "two\n");
@@ -412,13 +420,8 @@ mod tests {
 
     #[test]
     fn the_flush_at_exit_gives_up_on_a_stalled_output() {
-        let (output, entered) = Stalled::new();
-        let (writer, flush) = QueuedWriter::start(
-            Box::new(output.clone()),
-            1 << 20,
-            Duration::from_millis(100),
-        )
-        .unwrap();
+        let (output, entered, writer, flush) =
+            queue_onto_stalled(1 << 20, Duration::from_millis(100));
         log(&writer, "stuck\n");
         entered.recv_timeout(Duration::from_secs(10)).unwrap();
         log(&writer, "behind it\n");
@@ -433,10 +436,7 @@ mod tests {
 
     #[test]
     fn a_limit_of_zero_writes_in_place() {
-        let (output, _entered) = Stalled::new();
-        output.open();
-        let (writer, _flush) =
-            QueuedWriter::start(Box::new(output.clone()), 0, Duration::from_secs(5)).unwrap();
+        let (output, writer, _flush) = queue_onto_open(0);
         log(&writer, "in place\n");
         assert_eq!(output.text(), "in place\n");
     }
