@@ -269,6 +269,23 @@ fn parse_error(error: httparse::Error) -> HeadError {
     }
 }
 
+/// The length of a complete head, `None` while it may still come whole: a partial head
+/// already past `max_bytes` cannot, and neither can a complete one that is longer.
+fn head_length(
+    parsed: httparse::Status<usize>,
+    buffered: usize,
+    max_bytes: usize,
+) -> Result<Option<usize>, HeadError> {
+    match parsed {
+        httparse::Status::Complete(length) if length > max_bytes => {
+            Err(HeadError::TooLarge(max_bytes))
+        }
+        httparse::Status::Complete(length) => Ok(Some(length)),
+        httparse::Status::Partial if buffered > max_bytes => Err(HeadError::TooLarge(max_bytes)),
+        httparse::Status::Partial => Ok(None),
+    }
+}
+
 /// Room a response's header map leaves for the fields filters add (CORS, security headers,
 /// a HeaderFilter or two) before it must grow, which rehashes and moves every entry.
 const RESPONSE_ROOM: usize = 4;
@@ -306,22 +323,12 @@ pub fn parse_request(
     let mut slots = slots();
     let base = buf.as_ptr();
     let mut request = httparse::Request::new(&mut []);
-    let length = match request
+    let parsed = request
         .parse_with_uninit_headers(buf, &mut slots)
-        .map_err(parse_error)?
-    {
-        httparse::Status::Partial => {
-            return if buf.len() > max_bytes {
-                Err(HeadError::TooLarge(max_bytes))
-            } else {
-                Ok(None)
-            };
-        }
-        httparse::Status::Complete(length) => length,
+        .map_err(parse_error)?;
+    let Some(length) = head_length(parsed, buf.len(), max_bytes)? else {
+        return Ok(None);
     };
-    if length > max_bytes {
-        return Err(HeadError::TooLarge(max_bytes));
-    }
     let mut host = None;
     let mut fields = Fields::with_capacity(request.headers.len());
     for header in request.headers.iter() {
@@ -382,22 +389,12 @@ pub fn parse_response(
     let mut slots = slots();
     let base = buf.as_ptr();
     let mut response = httparse::Response::new(&mut []);
-    let length = match httparse::ParserConfig::default()
+    let parsed = httparse::ParserConfig::default()
         .parse_response_with_uninit_headers(&mut response, buf, &mut slots)
-        .map_err(parse_error)?
-    {
-        httparse::Status::Partial => {
-            return if buf.len() > max_bytes {
-                Err(HeadError::TooLarge(max_bytes))
-            } else {
-                Ok(None)
-            };
-        }
-        httparse::Status::Complete(length) => length,
+        .map_err(parse_error)?;
+    let Some(length) = head_length(parsed, buf.len(), max_bytes)? else {
+        return Ok(None);
     };
-    if length > max_bytes {
-        return Err(HeadError::TooLarge(max_bytes));
-    }
     let fields: Fields = response
         .headers
         .iter()

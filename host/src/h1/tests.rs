@@ -69,6 +69,26 @@ fn a_partial_head_waits_and_an_oversized_one_is_refused() {
         parse_request(&mut BytesMut::from(long.as_str()), 1024, None).unwrap_err(),
         HeadError::TooLarge(1024)
     );
+    // Complete, but longer than the limit: refused as well, not taken because it ended.
+    let whole = format!("{long}\r\n");
+    assert_eq!(
+        parse_request(&mut BytesMut::from(whole.as_str()), 1024, None).unwrap_err(),
+        HeadError::TooLarge(1024)
+    );
+    assert!(parse_request(&mut BytesMut::from(whole.as_str()), whole.len(), None).is_ok());
+    let response =
+        |text: &str| parse_response(&mut BytesMut::from(text), 1024, &mut RecentNames::default());
+    let long = format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n", "a".repeat(2000));
+    assert_eq!(response(&long).unwrap_err(), HeadError::TooLarge(1024));
+    assert_eq!(
+        response(&format!("{long}\r\n")).unwrap_err(),
+        HeadError::TooLarge(1024)
+    );
+    assert!(
+        response("HTTP/1.1 200 OK\r\nServer: a\r\n")
+            .unwrap()
+            .is_none()
+    );
     let many: String = (0..MAX_HEADERS + 1)
         .map(|i| format!("X-{i}: v\r\n"))
         .collect();
