@@ -45,6 +45,20 @@ impl<R: Transport> Reader<R> {
         }
     }
 
+    /// Reads as a plain stream would: the bytes still buffered first, then the transport's.
+    fn poll_read_through(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.buf.is_empty() {
+            let take = self.buf.len().min(out.remaining());
+            out.put_slice(&self.buf.split_to(take));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, out)
+    }
+
     /// Reads what is available into the buffer, making room for `room` bytes first; 0 at the
     /// end of the stream.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>, room: usize) -> Poll<io::Result<usize>> {
@@ -193,13 +207,7 @@ impl<R: Transport, W: AsyncWrite + Unpin> AsyncRead for Joined<R, W> {
         cx: &mut Context<'_>,
         out: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.reader.buf.is_empty() {
-            let take = this.reader.buf.len().min(out.remaining());
-            out.put_slice(&this.reader.buf.split_to(take));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.reader.io).poll_read(cx, out)
+        self.get_mut().reader.poll_read_through(cx, out)
     }
 }
 
@@ -241,13 +249,7 @@ impl<T: Transport + AsyncWrite> AsyncRead for Reader<T> {
         cx: &mut Context<'_>,
         out: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.buf.is_empty() {
-            let take = this.buf.len().min(out.remaining());
-            out.put_slice(&this.buf.split_to(take));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, out)
+        self.get_mut().poll_read_through(cx, out)
     }
 }
 
