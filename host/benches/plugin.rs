@@ -8,34 +8,18 @@
 
 #[path = "support/allocator.rs"]
 mod allocator;
+#[path = "support/request.rs"]
+mod request;
 
 use std::sync::{Arc, OnceLock};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ferrogate::exchange::{ClientInfo, Exchange};
+use ferrogate::exchange::Exchange;
 use ferrogate::handler::{Filter, FnHandler, Handler, HandlerFuture, Next};
 use ferrogate::plugin::embedded::EMBEDDED;
 use ferrogate::plugin::object::{PluginFilter, PluginObject};
 use ferrogate::plugin::state::ObjectInfo;
 use ferrogate::plugin::{InstanceMode, Limits, engine, loader};
-
-fn exchange() -> Exchange {
-    let request = http::Request::builder()
-        .method("GET")
-        .uri("http://gateway.example.com/api")
-        .body(ferrogate::http::empty_body())
-        .expect("request");
-    let client = ClientInfo::new(
-        "127.0.0.1:40000".parse().expect("address"),
-        "127.0.0.1:8080".parse().expect("address"),
-        false,
-    );
-    Exchange::new(
-        request,
-        client.into(),
-        ferrogate::exchange::TransactionId::named("bench"),
-    )
-}
 
 fn header_filter_plugin(
     file: &Arc<loader::PluginFile>,
@@ -131,7 +115,7 @@ fn bench(c: &mut Criterion) {
     for (name, filter) in &filters {
         group.bench_function(*name, |b| {
             b.iter(|| {
-                let mut exchange = exchange();
+                let mut exchange = request::get("/api", &[]);
                 runtime
                     .block_on(filter.filter(&mut exchange, Next::new(&[], &*handler)))
                     .expect("response")
@@ -158,7 +142,7 @@ fn bench(c: &mut Criterion) {
     for (name, filter) in &filters {
         group.bench_function(*name, |b| {
             b.iter(|| {
-                let mut exchange = exchange();
+                let mut exchange = request::get("/api", &[]);
                 let response = runtime
                     .block_on(filter.filter(&mut exchange, Next::new(&[], &*answering)))
                     .expect("response");

@@ -12,11 +12,12 @@
 
 #[path = "support/allocator.rs"]
 mod allocator;
+#[path = "support/request.rs"]
+mod request;
 
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ferrogate::exchange::{ClientInfo, Exchange};
 use ferrogate::gateway::Gateway;
 use ferrogate::heap::{BuildMode, TypeRegistry};
 use ferrogate::router::Snapshot;
@@ -68,27 +69,9 @@ fn snapshot(gateway: &Gateway) -> Arc<Snapshot> {
         .snapshot()
 }
 
-fn exchange(path: &str) -> Exchange {
-    let request = http::Request::builder()
-        .method("GET")
-        .uri(format!("http://gateway.example.com{path}"))
-        .body(ferrogate::http::empty_body())
-        .expect("request");
-    let client = ClientInfo::new(
-        "127.0.0.1:40000".parse().expect("address"),
-        "127.0.0.1:8080".parse().expect("address"),
-        false,
-    );
-    Exchange::new(
-        request,
-        client.into(),
-        ferrogate::exchange::TransactionId::named("bench"),
-    )
-}
-
 /// Dispatches the request through the gateway, as a server would.
 fn serve(gateway: &Gateway, path: &str) -> ferrogate::http::Response {
-    let mut exchange = exchange(path);
+    let mut exchange = request::get(path, &[]);
     let response = gateway
         .handle(&mut exchange)
         .now_or_never()
@@ -133,7 +116,7 @@ fn dispatch(c: &mut Criterion) {
             count,
             |b, _| {
                 b.iter(|| {
-                    let mut exchange = exchange(&path);
+                    let mut exchange = request::get(&path, &[]);
                     let route = routes.select_linear(&exchange).expect("a route matches");
                     let response = route
                         .handle(&mut exchange)
@@ -158,7 +141,7 @@ fn dispatch(c: &mut Criterion) {
     let mut group = c.benchmark_group("router_select");
     for (count, gateway, _) in &gateways {
         let routes = snapshot(gateway);
-        let exchange = exchange(&format!("/api/r{}/items", count - 1));
+        let exchange = request::get(&format!("/api/r{}/items", count - 1), &[]);
         group.bench_with_input(BenchmarkId::new("indexed", count), count, |b, _| {
             b.iter(|| routes.select(&exchange).map(|route| route.name.len()))
         });

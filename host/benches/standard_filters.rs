@@ -7,11 +7,12 @@
 
 #[path = "support/allocator.rs"]
 mod allocator;
+#[path = "support/request.rs"]
+mod request;
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ferrogate::exchange::{ClientInfo, Exchange};
 use ferrogate::gateway::Gateway;
 use ferrogate::heap::{BuildMode, TypeRegistry};
 use serde_json::json;
@@ -69,25 +70,6 @@ fn configuration() -> tempfile::TempDir {
     dir
 }
 
-fn exchange(path: &str) -> Exchange {
-    let request = http::Request::builder()
-        .method("GET")
-        .uri(format!("http://gateway.example.com{path}"))
-        .header("origin", "https://app.example.com")
-        .body(ferrogate::http::empty_body())
-        .expect("request");
-    let client = ClientInfo::new(
-        "127.0.0.1:40000".parse().expect("address"),
-        "127.0.0.1:8080".parse().expect("address"),
-        false,
-    );
-    Exchange::new(
-        request,
-        client.into(),
-        ferrogate::exchange::TransactionId::named("bench"),
-    )
-}
-
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -109,7 +91,7 @@ fn bench(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut exchange = exchange(path);
+                let mut exchange = request::get(path, &[("origin", "https://app.example.com")]);
                 let response = runtime
                     .block_on(gateway.handle(&mut exchange))
                     .expect("a response");

@@ -239,6 +239,11 @@ pub(crate) mod test_support {
             .uri(uri)
             .body(crate::http::empty_body())
             .unwrap_or_else(|error| panic!("bad test request {uri}: {error}"));
+        exchange_of(request)
+    }
+
+    /// The exchange of a request from a loopback client.
+    pub fn exchange_of(request: crate::http::Request) -> Exchange {
         let client = ClientInfo::new(
             SocketAddr::from(([127, 0, 0, 1], 40000)),
             SocketAddr::from(([127, 0, 0, 1], 8080)),

@@ -4,7 +4,8 @@
 //! condition is true.
 
 use super::*;
-use crate::exchange::{ClientInfo, Exchange, ExchangeScope};
+use crate::exchange::test_support::{exchange, exchange_of};
+use crate::exchange::{Exchange, ExchangeScope};
 
 /// SplitMix64: enough randomness for test cases, and reproducible from the seed in a failure.
 struct Rng(u64);
@@ -75,18 +76,10 @@ fn request(rng: &mut Rng) -> Exchange {
     if rng.chance(30) {
         builder = builder.header("X-T", "y");
     }
-    let request = builder
-        .body(crate::http::empty_body())
-        .unwrap_or_else(|error| panic!("test request {uri}: {error}"));
-    let client = ClientInfo::new(
-        "127.0.0.1:40000".parse().expect("address"),
-        "127.0.0.1:8080".parse().expect("address"),
-        false,
-    );
-    Exchange::new(
-        request,
-        client.into(),
-        crate::exchange::TransactionId::named("test"),
+    exchange_of(
+        builder
+            .body(crate::http::empty_body())
+            .unwrap_or_else(|error| panic!("test request {uri}: {error}")),
     )
 }
 
@@ -256,23 +249,6 @@ fn routes_come_out_once_and_in_order() {
         .map(|source| Expression::parse(source).expect("parses"))
         .collect();
     let index = RouteIndex::build(conditions.iter().map(Some));
-    let exchange = |method: &str, uri: &str| {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(crate::http::empty_body())
-            .expect("request");
-        let client = ClientInfo::new(
-            "127.0.0.1:1".parse().expect("address"),
-            "127.0.0.1:2".parse().expect("address"),
-            false,
-        );
-        Exchange::new(
-            request,
-            client.into(),
-            crate::exchange::TransactionId::named("t"),
-        )
-    };
     let candidates = |exchange: &Exchange| {
         let keys = index.keys(&exchange.request);
         index.candidates(&keys).collect::<Vec<_>>()
