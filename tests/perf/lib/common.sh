@@ -16,11 +16,11 @@ tool_path() {
     return 1
 }
 
-# ensure_tools [haproxy] [perf] [valgrind]: installs the Debian packages of the missing tools; does
-# nothing when all are there, so repeated runs cost one lookup per tool. Every script needs
-# the upstream, the load generators and the process tools; HAProxy only the scripts that
-# measure it, perf (with nstat) those that profile, or any when PROFILE is set, and valgrind
-# those that count instructions.
+# ensure_tools [haproxy] [perf] [valgrind]: installs the Debian packages of the missing
+# tools; does nothing when all are there, so repeated runs cost one lookup per tool. Every
+# script needs the upstream, the load generators and the process tools; HAProxy only the
+# scripts that measure it, perf (with nstat) those that profile (PROFILE set asks for it
+# too), and valgrind those that count instructions.
 ensure_tools() {
     local -A package_of=(
         [nginx]=nginx-light [wrk]=wrk [h2load]=nghttp2-client
@@ -28,6 +28,7 @@ ensure_tools() {
         [curl]=curl [openssl]=openssl [python3]=python3
     )
     local extra
+    [[ -n ${PROFILE:-} ]] && set -- "$@" perf
     for extra in "$@"; do
         case $extra in
             haproxy) package_of[haproxy]=haproxy ;;
@@ -36,7 +37,6 @@ ensure_tools() {
             *) die "ensure_tools: no such extra tool: $extra" ;;
         esac
     done
-    [[ -n ${PROFILE:-} ]] && package_of[perf]=linux-perf && package_of[nstat]=iproute2
     local tool packages=()
     for tool in "${!package_of[@]}"; do
         tool_path "$tool" >/dev/null && continue
