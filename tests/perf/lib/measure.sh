@@ -466,11 +466,14 @@ EOF
 # call stacks to SCENARIO.ID.folded and the flame graph drawn from them to SCENARIO.ID.svg.
 # The profiled runs are not measured: perf's own cost would count against the proxy.
 profile() {
-    local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base
-    [[ -n ${PROFILE:-} && -n $pgid && $kind == wrk ]] || return 0
+    local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base latency_log
+    [[ -n ${PROFILE:-} && -n $pgid ]] || return 0
     pids=$(group_pids "$pgid" | paste -sd, -)
     base="$PROFILE/$scenario.$id"
-    load_command "$kind" "$url" "$DURATION"
+    # h2load's latencies come only from its per-request log, which parse_load reads and
+    # removes; wrk ignores it.
+    latency_log="$base.requests.log"
+    load_command "$kind" "$url" "$DURATION" "" "$latency_log"
     # The kernel's counters are per network namespace, so they count the client's and the
     # upstream's segments too; those are the same for every proxy, and a proxy that splits
     # its writes or makes the kernel send more acknowledgements shows as more per request.
@@ -480,7 +483,7 @@ profile() {
         -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.stat.out" 2>&1 ||
         die "$id: perf stat failed: $(tail -3 "$base.stat.out" "$base.stat")"
     NSTAT_HISTORY="$base.nstat.history" nstat -z >"$base.nstat"
-    parse_load "$kind" "$base.stat.out"
+    parse_load "$kind" "$base.stat.out" "$latency_log"
     awk -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" '
         FILENAME ~ /\.stat$/ { split($0, f, ",") }
         FILENAME ~ /\.stat$/ && f[3] == "raw_syscalls:sys_enter" { sc = f[1] }
@@ -495,7 +498,7 @@ profile() {
         "$base.stat" "$base.nstat" | tee -a "$PROFILE/summary.tsv" >&2
     record_stacks "$base" "$pids" taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" ||
         die "$id: perf record failed: $(tail -3 "$base.record.out")"
-    parse_load "$kind" "$base.record.out"
+    parse_load "$kind" "$base.record.out" "$latency_log"
     perf report -q -i "$base.data" --stdio --no-children -g none --sort sym \
         --percent-limit 0.5 >"$base.symbols.txt" 2>/dev/null || true
     perf report -q -i "$base.data" --stdio --no-children -g none --sort dso \
