@@ -40,6 +40,8 @@ mod limits;
 mod listeners_cli;
 #[path = "e2e/listeners_client.rs"]
 mod listeners_client;
+#[path = "e2e/listeners_h2.rs"]
+mod listeners_h2;
 #[path = "e2e/listeners_https.rs"]
 mod listeners_https;
 #[path = "e2e/logging.rs"]

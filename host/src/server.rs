@@ -1,6 +1,7 @@
 //! Listeners: each accepted connection gets its own task, HTTP/1.1 served by [`h1`] and
 //! HTTP/2 (by ALPN on TLS, by its preface on plain listeners: h2c with prior knowledge) by
-//! hyper. Either way a request becomes an [`Exchange`]: admin paths go to the admin surface,
+//! hyper, over a transport that gathers the writes of a scheduler round ([`coalesce`]).
+//! Either way a request becomes an [`Exchange`]: admin paths go to the admin surface,
 //! everything else to the top-level handler.
 
 use std::convert::Infallible;
@@ -18,10 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
+mod coalesce;
 mod h1;
 mod idle;
 pub mod tls;
 
+use self::coalesce::CoalescedWrites;
 use crate::admin::Admin;
 use crate::config::ConnectorSettings;
 use crate::exchange::{ClientInfo, Exchange};
@@ -334,7 +337,7 @@ where
     builder
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let connection = builder.serve_connection(TokioIo::new(CoalescedWrites::new(io)), service);
     tokio::pin!(connection);
     let mut closing = drain.closing.clone();
     let result = tokio::select! {
