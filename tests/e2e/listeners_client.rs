@@ -76,7 +76,8 @@ pub struct Answer {
     pub alpn: Option<String>,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A runtime for one client's requests, on the test's thread.
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use ferrogate_e2e::{ConfigDir, Gateway};
 
+use crate::listeners_client::runtime;
 use crate::upstream_support::http_server;
 
 /// Bodies from empty to past the coalescing buffer (64 KiB) and the stream window (64 KiB).
@@ -29,11 +30,7 @@ fn concurrent_streams_of_every_size_each_get_their_own_response() {
     let gateway = Gateway::start(config.path());
     let address = gateway.address;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
+    runtime().block_on(async move {
         let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
         let (sender, connection) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
