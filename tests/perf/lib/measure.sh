@@ -516,16 +516,17 @@ prepare_profile() {
     ensure_inferno "${CARGO_TARGET_DIR:-$PERF_DIR/../../target}/perf-tools"
 }
 
-# require_symbolizable BINARY...: with PROFILE set, refuses binaries whose real path starts
-# with /tmp/perf-. perf takes every such file for a JIT symbol map (/tmp/perf-PID.map, as
-# the plugin runtime writes them), reads no symbols from it and unwinds none of its frames:
-# the profile would come out as bare addresses, with no error anywhere (a checkout cloned to
+# require_symbolizable PATH...: with PROFILE set, refuses binaries (or the directory they
+# will be built in, which need not exist yet) whose real path starts with /tmp/perf-. perf
+# takes every such file for a JIT symbol map (/tmp/perf-PID.map, as the plugin runtime
+# writes them), reads no symbols from it and unwinds none of its frames: the profile would
+# come out as bare addresses, with no error anywhere (a checkout cloned to
 # /tmp/perf-something did exactly that).
 require_symbolizable() {
     [[ -n ${PROFILE:-} ]] || return 0
     local binary real
     for binary in "$@"; do
-        real=$(realpath -- "$binary") || die "cannot resolve the path of $binary"
+        real=$(realpath -m -- "$binary") || die "cannot resolve the path of $binary"
         [[ $real != /tmp/perf-* ]] ||
             die "PROFILE: perf would read no symbols from $real: it takes every file under" \
                 "/tmp/perf-* for a JIT symbol map. Run from a checkout elsewhere, or point" \
