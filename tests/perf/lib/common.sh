@@ -95,6 +95,9 @@ ensure_inferno() {
 
 # ---- builds ----
 
+# target_dir ROOT: where cargo puts the builds of the checkout at ROOT.
+target_dir() { echo "${CARGO_TARGET_DIR:-$1/target}"; }
+
 # release_ferrogate ROOT: builds the gateway's release binary and prints its path. The
 # gateway embeds the standard plugins, built for wasm32-wasip2: scripts/setup adds that
 # target on a machine new to the project. (Both run in a command substitution, where set -e
@@ -104,14 +107,15 @@ release_ferrogate() {
     "$1/scripts/setup" >&2 || die "scripts/setup failed"
     (cd "$1" && cargo build --release --locked -p ferrogate --bin ferrogate >&2) ||
         die "the release build of ferrogate failed"
-    echo "${CARGO_TARGET_DIR:-$1/target}/release/ferrogate"
+    echo "$(target_dir "$1")/release/ferrogate"
 }
 
 # release_floor ROOT: builds the load test's reference floor (tests/perf/floor, a crate of
 # its own) and prints its path.
 release_floor() {
     log "building the reference floor (tests/perf/floor)"
-    local floor_target=${CARGO_TARGET_DIR:-$1/target}/perf-floor
+    local floor_target
+    floor_target=$(target_dir "$1")/perf-floor
     (cd "$1/tests/perf/floor" && CARGO_TARGET_DIR=$floor_target cargo build --release --locked >&2) ||
         die "the release build of tests/perf/floor failed"
     echo "$floor_target/release/perf-floor"

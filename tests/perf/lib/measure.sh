@@ -513,7 +513,7 @@ profile() {
 prepare_profile() {
     [[ -n ${PROFILE:-} ]] || return 0
     PROFILE=$(mkdir -p "$PROFILE" && cd "$PROFILE" && pwd)
-    ensure_inferno "${CARGO_TARGET_DIR:-$PERF_DIR/../../target}/perf-tools"
+    ensure_inferno "$(target_dir "$PERF_DIR/../..")/perf-tools"
 }
 
 # require_symbolizable PATH...: with PROFILE set, refuses binaries (or the directory they

@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# The reporting shared by the load-test scripts' own tests (test_processes, test_order,
+# test_profile_paths; sourced, never run): each check prints "ok" or "FAILED" with what it
+# checks, and the test ends failed after the last check if any did, so that one run shows
+# every failure.
+
+CHECK_FAILURES=0
+
+# check_outcome WHAT PASSED [DETAIL]: PASSED is 1 or 0; DETAIL says what went wrong.
+check_outcome() {
+    local what=$1 passed=$2 detail=${3:-}
+    if [[ $passed == 1 ]]; then
+        echo "ok: $what"
+    else
+        echo "FAILED: $what${detail:+: $detail}"
+        CHECK_FAILURES=$((CHECK_FAILURES + 1))
+    fi
+}
+
+# finish_checks KIND: the summary line ("all KIND checks passed"), exit status 1 after a
+# failed check.
+finish_checks() {
+    if [[ $CHECK_FAILURES -gt 0 ]]; then
+        echo "$CHECK_FAILURES check(s) failed"
+        exit 1
+    fi
+    echo "all $1 checks passed"
+}
