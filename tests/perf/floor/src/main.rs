@@ -13,8 +13,9 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::BytesMut;
+use http::HeaderValue;
+use perf_floor::{Head, content_length, forward_request, put_head, take_head};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -23,8 +24,6 @@ static ALLOCATOR: ferrogate_alloc::MiMalloc = ferrogate_alloc::MiMalloc;
 
 /// Idle upstream connections with what was read past their last response.
 type Pool = Rc<RefCell<Vec<(TcpStream, BytesMut)>>>;
-
-const MAX_HEADERS: usize = 64;
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -65,70 +64,6 @@ struct Connection {
     forwarded_for: HeaderValue,
 }
 
-struct Head {
-    first_line: Bytes,
-    headers: HeaderMap,
-}
-
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
-}
-
-/// Parses a head off the front of `buf` once it is complete: the first line as sent, and
-/// the fields, whose values share the head's bytes.
-fn take_head(buf: &mut BytesMut, request: bool) -> io::Result<Option<Head>> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let (length, spans) = {
-        let (status, parsed) = if request {
-            let mut head = httparse::Request::new(&mut fields);
-            let status = head.parse(buf).map_err(|_| invalid("request head"))?;
-            (status, head.headers.len())
-        } else {
-            let mut head = httparse::Response::new(&mut fields);
-            let status = head.parse(buf).map_err(|_| invalid("response head"))?;
-            (status, head.headers.len())
-        };
-        let httparse::Status::Complete(length) = status else {
-            return Ok(None);
-        };
-        let base = buf.as_ptr() as usize;
-        let spans: Vec<(HeaderName, usize, usize)> = fields[..parsed]
-            .iter()
-            .map(|field| {
-                let name = HeaderName::from_bytes(field.name.as_bytes())
-                    .map_err(|_| invalid("field name"))?;
-                let start = field.value.as_ptr() as usize - base;
-                Ok((name, start, start + field.value.len()))
-            })
-            .collect::<io::Result<_>>()?;
-        (length, spans)
-    };
-    let head = buf.split_to(length).freeze();
-    let line_end = head.iter().position(|&byte| byte == b'\r').unwrap_or(0);
-    let mut headers = HeaderMap::with_capacity(spans.len() + 3);
-    for (name, start, end) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
-            .map_err(|_| invalid("field value"))?;
-        headers.append(name, value);
-    }
-    Ok(Some(Head {
-        first_line: head.slice(..line_end),
-        headers,
-    }))
-}
-
-fn put_head(out: &mut BytesMut, first_line: &[u8], headers: &HeaderMap) {
-    out.put_slice(first_line);
-    out.put_slice(b"\r\n");
-    for (name, value) in headers {
-        out.put_slice(name.as_str().as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
-    }
-    out.put_slice(b"\r\n");
-}
-
 async fn read_head(io: &mut TcpStream, buf: &mut BytesMut, request: bool) -> io::Result<Head> {
     loop {
         if let Some(head) = take_head(buf, request)? {
@@ -147,20 +82,11 @@ impl Connection {
         let mut out = BytesMut::new();
         loop {
             let mut request = read_head(&mut client, &mut buf, true).await?;
-            if request.headers.contains_key(http::header::CONTENT_LENGTH)
-                || request
-                    .headers
-                    .contains_key(http::header::TRANSFER_ENCODING)
-            {
-                return Err(invalid("request bodies are not proxied"));
-            }
-            let headers = &mut request.headers;
-            if let Some(host) = headers.remove(http::header::HOST) {
-                headers.insert("x-forwarded-host", host);
-            }
-            headers.insert(http::header::HOST, self.upstream_host.clone());
-            headers.insert("x-forwarded-for", self.forwarded_for.clone());
-            headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+            forward_request(
+                &mut request.headers,
+                &self.upstream_host,
+                &self.forwarded_for,
+            )?;
 
             let pooled = self.pool.borrow_mut().pop();
             let (mut upstream, mut upstream_buf) = match pooled {
@@ -176,11 +102,7 @@ impl Connection {
             upstream.write_all(&out).await?;
 
             let response = read_head(&mut upstream, &mut upstream_buf, false).await?;
-            let length: usize = response
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|value| value.to_str().ok()?.trim().parse().ok())
-                .ok_or_else(|| invalid("a response without Content-Length"))?;
+            let length = content_length(&response.headers)?;
             while upstream_buf.len() < length {
                 upstream_buf.reserve(length - upstream_buf.len());
                 if upstream.read_buf(&mut upstream_buf).await? == 0 {
