@@ -85,6 +85,8 @@ def label(target, settings):
     if proxy == "upstream":
         return "upstream direct (no proxy)"
     if proxy == "floor":
+        if variant == "uring":
+            return "floor over io_uring: the same minimal proxy (tests/perf/floor, perf-floor-uring)"
         return "floor: minimal tokio proxy (tests/perf/floor)"
     filters = {"ferrogate": "HeaderFilter", "nginx": "add_header", "haproxy": "add-header"}
     return {
@@ -374,7 +376,10 @@ def targets(scenarios):
         [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy"),
          ("floor / nginx", "plain", "floor-proxy", "nginx-proxy"),
          ("floor's system time alone / nginx", "plain", "floor-proxy", "nginx-proxy",
-          "system_us_per_request")])
+          "system_us_per_request"),
+         ("floor over io_uring / nginx", "plain", "floor-uring", "nginx-proxy"),
+         ("floor over io_uring, its system time alone / nginx", "plain", "floor-uring",
+          "nginx-proxy", "system_us_per_request")])
     add("1b", "Plain proxy: p99 latency, Ferrogate / nginx", "ratio", 1.0,
         "plain", "ferrogate-proxy", "nginx-proxy", "p99_ms",
         [("Ferrogate / HAProxy", "plain", "ferrogate-proxy", "haproxy-proxy"),
@@ -657,8 +662,13 @@ READING = """\
   Ferrogate) is the least a tokio proxy on the `http` types does per request: parse the head
   into a header map, add the three X-Forwarded fields, forward it over a pooled connection,
   relay a Content-Length response with one `writev`; no routing, timeouts, limits or
-  bodies. It shows what the kernel and the bare parsing cost any such proxy here. The load
-  generator and the upstream share the other CPU
+  bodies. It shows what the kernel and the bare parsing cost any such proxy here.
+  `floor over io_uring` (perf-floor-uring, the same crate) does the same work on one
+  io_uring instead of tokio's epoll loop: a multishot receive armed on every socket with
+  provided buffers (no `recv` call, no readiness wait, no re-arming per request), sends and
+  writes queued and submitted by the one `io_uring_enter` per pass of its loop that also
+  waits for completions. It shows whether batching the system calls lowers that cost. The
+  load generator and the upstream share the other CPU
   (`LOAD_CPU`). No proxy logs requests. Each proxy adds X-Forwarded-For, -Proto and -Host
   (what Ferrogate's ReverseProxyHandler does) and keeps its upstream connections alive;
   nothing closes a connection during a run (keep-alive request limits and timeouts are

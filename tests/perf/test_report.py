@@ -200,6 +200,22 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(beside["floor / nginx"], 0.8)
         self.assertEqual(beside["floor's system time alone / nginx"], 0.65)
 
+    def test_io_uring_floor_is_set_against_nginx_when_it_ran(self):
+        runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 20.0),
+                run("floor-proxy", 1, 16.0, 3.0, 13.0), run("floor-uring", 1, 17.0, 2.0, 15.0)]
+        one_a = next(t for t in report.targets(plain(runs)) if t["id"] == "1a")
+        beside = {b["what"]: b["value"] for b in one_a["beside"]}
+        self.assertEqual(beside["floor over io_uring / nginx"], 0.85)
+        self.assertEqual(beside["floor over io_uring, its system time alone / nginx"], 0.75)
+        self.assertIn("io_uring", report.label("floor-uring", {}))
+        self.assertNotIn("io_uring", report.label("floor-proxy", {}))
+
+    def test_without_io_uring_the_floor_over_it_is_left_out(self):
+        runs = [run("ferrogate-proxy", 1, 20.0), run("nginx-proxy", 1, 20.0),
+                run("floor-proxy", 1, 16.0, 3.0, 13.0)]
+        one_a = next(t for t in report.targets(plain(runs)) if t["id"] == "1a")
+        self.assertFalse(any("io_uring" in b["what"] for b in one_a["beside"]))
+
     def test_runs_without_the_split_render_a_dash(self):
         scenarios = plain([run("nginx-proxy", 1, 20.0)])
         lines = report.scenario_markdown("plain", scenarios["plain"])

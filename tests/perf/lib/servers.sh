@@ -216,15 +216,17 @@ EOF
     register_instance "$id" "$STARTED_PID" "$h1" "$h2" "$tls" "$dir/stderr.log"
 }
 
-# ---- the reference floor ----
+# ---- the reference floors ----
 
-# tests/perf/floor: the least a tokio proxy does per request (HTTP/1.1 only; its h2 and TLS
-# ports stay 0, and it runs only in the plain scenario).
+# tests/perf/floor: the least a proxy does per request, on tokio (floor-proxy) or on io_uring
+# (floor-uring); HTTP/1.1 only, so their h2 and TLS ports stay 0, and they run only in the
+# plain scenario.
 start_floor() {
-    local id=$1 dir=$2 h1=0
+    local id=$1 variant=$2 dir=$3 h1=0 binary=$FLOOR
+    [[ $variant == uring ]] && binary=$FLOOR_URING
     free_port h1
     mkdir -p "$dir"
-    start_pinned "$PROXY_CPU" "$dir/stderr.log" "$FLOOR" "127.0.0.1:$h1" "127.0.0.1:$UPSTREAM_PORT"
+    start_pinned "$PROXY_CPU" "$dir/stderr.log" "$binary" "127.0.0.1:$h1" "127.0.0.1:$UPSTREAM_PORT"
     register_instance "$id" "$STARTED_PID" "$h1" 0 0 "$dir/stderr.log"
 }
 
@@ -309,7 +311,7 @@ start_instance() {
     case $proxy in
         upstream) return ;;
         ferrogate) start_ferrogate "$id" "$variant" "$dir" ;;
-        floor) start_floor "$id" "$dir" ;;
+        floor) start_floor "$id" "$variant" "$dir" ;;
         nginx) start_nginx "$id" "$variant" "$dir" ;;
         haproxy) start_haproxy "$id" "$variant" "$dir" ;;
         *) die "unknown proxy $proxy" ;;
