@@ -458,15 +458,41 @@ EOF
     log "  $id rep $rep: RSS ${before} -> ${after} KiB; $ready; after the hold: $result"
 }
 
+# wake_interrupts SOURCE: the rescheduling and function-call interrupts each CPU has taken,
+# from a listing laid out as /proc/interrupts, as "CPU COUNT" lines. A CPU takes one of them
+# when another wakes a task on it while it is idle (or must preempt what it runs), which a
+# VM pays for dearly. Nothing where the kernel lists neither (other architectures).
+wake_interrupts() {
+    awk 'NR == 1 { for (i = 1; i <= NF; i++) cpu[i] = substr($i, 4); n = NF; next }
+        $1 == "RES:" || $1 == "CAL:" { for (i = 1; i <= n; i++) count[i] += $(i + 1); seen = 1 }
+        END { if (seen) for (i = 1; i <= n; i++) print cpu[i], count[i] + 0 }' "$1"
+}
+
+# wake_interrupts_per_request BEFORE AFTER CPU REQUESTS: CPU's wake-up interrupts between two
+# wake_interrupts listings, per request ("n/a" without both counts or requests).
+wake_interrupts_per_request() {
+    awk -v cpu="$3" -v requests="$4" '
+        FILENAME == ARGV[1] { before[$1] = $2; next }
+        { after[$1] = $2 }
+        END {
+            if ((cpu in before) && (cpu in after) && requests > 0)
+                printf "%.3f\n", (after[cpu] - before[cpu]) / requests
+            else
+                print "n/a"
+        }' "$1" "$2"
+}
+
 # profile SCENARIO ID KIND URL: with PROFILE set (a directory), one more run of the target
-# under `perf stat` (system calls and context switches of the proxy's processes) and
-# `nstat` (the TCP segments and acknowledgements of the whole run), and one under
-# `perf record`, after the measured runs; the counts per request go to
-# PROFILE/summary.tsv, the hottest symbols to PROFILE/SCENARIO.ID.{symbols,dso}.txt, the
-# call stacks to SCENARIO.ID.folded and the flame graph drawn from them to SCENARIO.ID.svg.
+# under `perf stat` (system calls and context switches of the proxy's processes), `nstat`
+# (the TCP segments and acknowledgements of the whole run) and /proc/interrupts (the wake-up
+# interrupts each of the two CPUs took), and one under `perf record`, after the measured
+# runs; the counts per request go to PROFILE/summary.tsv, the hottest symbols to
+# PROFILE/SCENARIO.ID.{symbols,dso}.txt, the call stacks to SCENARIO.ID.folded and the flame
+# graph drawn from them to SCENARIO.ID.svg.
 # The profiled runs are not measured: perf's own cost would count against the proxy.
 profile() {
     local scenario=$1 id=$2 kind=$3 url=$4 pgid=${INST_PGID[$2]:-} pids base latency_log
+    local load_wakes proxy_wakes
     [[ -n ${PROFILE:-} && -n $pgid ]] || return 0
     pids=$(group_pids "$pgid" | paste -sd, -)
     base="$PROFILE/$scenario.$id"
@@ -478,13 +504,23 @@ profile() {
     # upstream's segments too; those are the same for every proxy, and a proxy that splits
     # its writes or makes the kernel send more acknowledgements shows as more per request.
     NSTAT_HISTORY="$base.nstat.history" nstat -n
+    wake_interrupts /proc/interrupts >"$base.wakes.before"
     # No CPU time here: counting every system call slows the proxy down.
     perf stat -x, -o "$base.stat" -e raw_syscalls:sys_enter,context-switches \
         -p "$pids" -- taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$base.stat.out" 2>&1 ||
         die "$id: perf stat failed: $(tail -3 "$base.stat.out" "$base.stat")"
     NSTAT_HISTORY="$base.nstat.history" nstat -z >"$base.nstat"
+    wake_interrupts /proc/interrupts >"$base.wakes.after"
     parse_load "$kind" "$base.stat.out" "$latency_log"
-    awk -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" '
+    # A proxy that leaves the load generator's CPU idle between its responses wakes it with
+    # an interrupt for each; one that keeps it busy rarely does (docs/development.md, "The
+    # floor over io_uring").
+    load_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
+        "$LOAD_CPU" "$RUN_REQUESTS")
+    proxy_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
+        "$PROXY_CPU" "$RUN_REQUESTS")
+    awk -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" -v load_wakes="$load_wakes" \
+        -v proxy_wakes="$proxy_wakes" '
         FILENAME ~ /\.stat$/ { split($0, f, ",") }
         FILENAME ~ /\.stat$/ && f[3] == "raw_syscalls:sys_enter" { sc = f[1] }
         FILENAME ~ /\.stat$/ && f[3] == "context-switches" { cs = f[1] }
@@ -493,8 +529,9 @@ profile() {
         FILENAME ~ /\.nstat$/ && $1 == "TcpExtDelayedACKs" { delayed = $2 }
         END { printf "%s\t%s\tsyscalls/request %.2f\tcontext switches/request %.3f" \
             "\tTCP segments/request %.2f\tpure ACKs received/request %.3f" \
-            "\tdelayed ACKs/request %.3f\n", \
-            s, id, sc / r, cs / r, segs / r, acks / r, delayed / r }' \
+            "\tdelayed ACKs/request %.3f\twake-up interrupts/request, load CPU %s" \
+            "\twake-up interrupts/request, proxy CPU %s\n", \
+            s, id, sc / r, cs / r, segs / r, acks / r, delayed / r, load_wakes, proxy_wakes }' \
         "$base.stat" "$base.nstat" | tee -a "$PROFILE/summary.tsv" >&2
     record_stacks "$base" "$pids" taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" ||
         die "$id: perf record failed: $(tail -3 "$base.record.out")"
