@@ -514,7 +514,9 @@ profile() {
     parse_load "$kind" "$base.stat.out" "$latency_log"
     # A proxy that leaves the load generator's CPU idle between its responses wakes it with
     # an interrupt for each; one that keeps it busy rarely does (docs/development.md, "The
-    # floor over io_uring").
+    # floor over io_uring"). Counted under perf stat, whose cost per system call slows the
+    # proxy and so leaves that CPU idle more often: more than an unprofiled run takes, the
+    # more so the more system calls a proxy makes.
     load_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
         "$LOAD_CPU" "$RUN_REQUESTS")
     proxy_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
