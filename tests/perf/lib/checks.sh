@@ -17,6 +17,17 @@ check_outcome() {
     fi
 }
 
+# check_output WHAT EXPECTED COMMAND...: COMMAND prints EXPECTED (a trailing space dropped,
+# which a list printed item by item leaves).
+check_output() {
+    local what=$1 expected=$2 actual passed=0
+    shift 2
+    actual=$("$@")
+    actual=${actual% }
+    [[ $actual == "$expected" ]] && passed=1
+    check_outcome "$what" "$passed" "expected '$expected', got '$actual'"
+}
+
 # finish_checks KIND: the summary line ("all KIND checks passed"), exit status 1 after a
 # failed check.
 finish_checks() {
