@@ -274,6 +274,22 @@ class TargetsTest(unittest.TestCase):
         older = report.scenario_markdown("plain", plain([run("nginx-proxy", 1, 20.0)])["plain"])
         self.assertFalse(any(line.startswith("| target | p50") for line in older))
 
+    def test_load_cpu_wake_ups_get_a_column_once_a_run_counted_them(self):
+        runs = [dict(run("nginx-proxy", rep, 20.0, spread=(0.3, 0.4, 4.0)),
+                     load_cpu_wake_interrupts_per_request=wakes,
+                     proxy_cpu_wake_interrupts_per_request=0.01)
+                for rep, wakes in ((1, 0.2), (2, 0.05), (3, 0.1))]
+        # A listing without them (another architecture) left the floor's runs without a count.
+        runs.append(run("floor-proxy", 1, 15.0, spread=(0.3, 0.4, 4.0)))
+        lines = report.scenario_markdown("plain", plain(runs)["plain"])
+        header = next(line for line in lines if line.startswith("| target | p50"))
+        self.assertTrue(header.endswith("| turnaround (µs) | load CPU wake-ups |"), header)
+        nginx = next(line for line in lines if line.startswith("| nginx | 0.300"))
+        self.assertTrue(nginx.endswith("| 0.100 (0.050–0.200) |"), nginx)
+        floor = next(line for line in lines
+                     if line.startswith("| floor: minimal tokio proxy (tests/perf/floor) | 0.300"))
+        self.assertTrue(floor.endswith("| - |"), floor)
+
     def test_unmeasured_target_is_not_a_pass(self):
         one_a = next(t for t in report.targets(plain([run("nginx-proxy", 1, 20.0)]))
                      if t["id"] == "1a")

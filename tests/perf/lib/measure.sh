@@ -250,7 +250,7 @@ measure() {
     MEASURED_IN_REP["$scenario/$id/$rep"]=$occurrence
     local pgid=${INST_PGID[$id]:-} log="$TMP/$scenario/$id.h2.log"
     local out="$TMP/$scenario/$id.$rep.$occurrence.out"
-    local status before after i started
+    local status before after i started wakes="$TMP/$scenario/$id.wakes"
     REDONE=0
     # delta: proxy upstream children, then busy irq steal total of the proxy's CPU and of
     # the load generator's, then the two ksoftirqd, then the proxy's system ticks and minor
@@ -261,11 +261,14 @@ measure() {
         taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1 ||
             die "$id: warm-up failed: $(tail -3 "$out")"
         load_command "$kind" "$url" "$DURATION" "$out" "$log"
+        # Read outside the snapshots, which stay next to the load generator's run.
+        wake_interrupts /proc/interrupts >"$wakes.before"
         read -r -a before <<<"$(snapshot "$pgid" before)"
         started=$EPOCHREALTIME
         status=0
         taskset -c "$LOAD_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1 || status=$?
         read -r -a after <<<"$(snapshot "$pgid" after)"
+        wake_interrupts /proc/interrupts >"$wakes.after"
         for i in "${!after[@]}"; do delta[i]=$((after[i] - before[i])); done
         [[ $status -eq 0 ]] || die "$id: $kind failed ($status): $(tail -3 "$out")"
         parse_load "$kind" "$out" "$log"
@@ -273,7 +276,14 @@ measure() {
     done
     cp "$out" "${out%.out}.kept"
     local proxy_ticks=${delta[0]}
-    local record
+    local record load_wakes proxy_wakes
+    # A proxy that leaves the load generator's CPU idle between its responses wakes it with an
+    # interrupt for each, which this VM pays for dearly (docs/development.md, "The floor over
+    # io_uring"); counted here, in the measured run, rather than under perf stat.
+    load_wakes=$(wake_interrupts_per_request "$wakes.before" "$wakes.after" "$LOAD_CPU" \
+        "$RUN_REQUESTS")
+    proxy_wakes=$(wake_interrupts_per_request "$wakes.before" "$wakes.after" "$PROXY_CPU" \
+        "$RUN_REQUESTS")
     record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" -v started="${started/,/.}" \
         -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" \
         -v p50="$RUN_P50" -v p90="$RUN_P90" -v p99="$RUN_P99" -v max_ms="$RUN_MAX" \
@@ -282,7 +292,7 @@ measure() {
         -v pbusy=$((delta[3] + delta[4])) -v ptotal="${delta[6]}" \
         -v lbusy=$((delta[7] + delta[8])) -v ltotal="${delta[10]}" \
         -v fp="$FOREIGN_P" -v fl="$FOREIGN_L" -v steal="$STEAL" -v redone="$REDONE" -v noisy="$NOISY" \
-        -v ticks="$(raw_ticks "${delta[@]}")" \
+        -v ticks="$(raw_ticks "${delta[@]}")" -v lwake="$load_wakes" -v pwake="$proxy_wakes" \
         'BEGIN {
             cpu = has_proxy ? sprintf("%.3f", pticks / hz * 1e6 / req) : "null"
             core = has_proxy ? sprintf("%.3f", pbusy / hz * 1e6 / req) : "null"
@@ -295,6 +305,8 @@ measure() {
             printf "\"proxy_cpu_ticks\": %d, \"cpu_us_per_request\": %s, \"core_us_per_request\": %s, ", pticks, cpu, core
             printf "\"user_us_per_request\": %s, \"system_us_per_request\": %s, ", user_us, sys_us
             printf "\"minor_faults_per_request\": %s, ", has_proxy ? sprintf("%.4f", pflt / req) : "null"
+            printf "\"load_cpu_wake_interrupts_per_request\": %s, ", lwake == "n/a" ? "null" : lwake
+            printf "\"proxy_cpu_wake_interrupts_per_request\": %s, ", pwake == "n/a" ? "null" : pwake
             printf "\"proxy_busy_pct\": %s, ", has_proxy ? sprintf("%.1f", 100 * pticks / ptotal) : "null"
             printf "\"proxy_core_busy_pct\": %.1f, \"load_core_busy_pct\": %.1f, ", 100 * pbusy / ptotal, 100 * lbusy / ltotal
             printf "\"foreign_proxy_core_pct\": %s, \"foreign_load_core_pct\": %s, \"steal_pct\": %s, ", fp, fl, steal
@@ -515,8 +527,8 @@ profile() {
     # A proxy that leaves the load generator's CPU idle between its responses wakes it with
     # an interrupt for each; one that keeps it busy rarely does (docs/development.md, "The
     # floor over io_uring"). Counted under perf stat, whose cost per system call slows the
-    # proxy and so leaves that CPU idle more often: more than an unprofiled run takes, the
-    # more so the more system calls a proxy makes.
+    # proxy and so leaves that CPU idle more often: more than the measured runs' records
+    # show, the more so the more system calls a proxy makes.
     load_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
         "$LOAD_CPU" "$RUN_REQUESTS")
     proxy_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
