@@ -602,13 +602,14 @@ def latency_markdown(sc):
     if not any(t["summary"].get("p50_ms") for t in rows):
         return []
     wakes = any(t["summary"].get("load_cpu_wake_interrupts_per_request") for t in rows)
-    lines = ["Latency distribution (ms), median (min–max) of the repetitions, and each "
-             "request's cycle (ms) with the load generator's turnaround in it (µs)"
-             + (", and the wake-up interrupts the load generator's CPU took per request"
-                if wakes else "") + ":", "",
-             "| target | p50 | p90 | p99 | longest | cycle | turnaround (µs) |"
-             + (" load CPU wake-ups |" if wakes else ""),
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if wakes else "")]
+    title = ("Latency distribution (ms), median (min–max) of the repetitions, and each "
+             "request's cycle (ms) with the load generator's turnaround in it (µs)")
+    columns = ["p50", "p90", "p99", "longest", "cycle", "turnaround (µs)"]
+    if wakes:
+        title += ", and the wake-up interrupts the load generator's CPU took per request"
+        columns.append("load CPU wake-ups")
+    lines = [f"{title}:", "", f"| target | {' | '.join(columns)} |",
+             "| --- |" + " ---: |" * len(columns)]
     for t in rows:
         s = t["summary"]
         cells = [cell(s.get(m), "{:.3f}") for m in [*LATENCY_PERCENTILES, "max_ms", "cycle_ms"]]
@@ -700,14 +701,14 @@ READING = """\
   busy, the cycle follows the proxy's CPU per request, and the turnaround how the proxy's
   responses fall into the batches of wrk's event loop: a proxy whose responses come
   bunched gives wrk longer batches, and keeps its own latency shorter by the same amount,
-  at the same throughput. 1b's "beside" gives the ratio of the cycles.
+  at the same throughput. 1b's "beside" gives the ratio of the cycles. A run with long
+  stalls can show a negative turnaround: wrk's average then exceeds what its requests/s
+  allow (Little's law), a disagreement within wrk's own figures; read the medians.
 - **load CPU wake-ups**: the rescheduling and function-call interrupts the load generator's
   CPU took during the run (`/proc/interrupts`), per request. A proxy's send wakes the
   load generator or the upstream with one when that CPU is idle: a proxy that keeps it
   busy rarely needs them, one that leaves it idle between responses pays for each in its
-  system time, dearly on a VM. The proxy's CPU's own count is in performance.json. A run with long
-  stalls can show a negative turnaround: wrk's average then exceeds what its requests/s
-  allow (Little's law), a disagreement within wrk's own figures; read the medians.
+  system time, dearly on a VM. The proxy's CPU's own count is in performance.json.
 - **proxy CPU (µs/request)**: the proxy's utime+stime (`/proc/PID/stat`: all its threads,
   those that ended included; nginx master + worker) after the run minus before, divided by
   the requests the load generator completed. Clock-tick resolution (usually 10 ms) over the

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # The reporting shared by the load-test scripts' own tests (test_processes, test_order,
-# test_profile_paths, test_wake_interrupts; sourced, never run): each check prints "ok" or "FAILED" with what it
-# checks, and the test ends failed after the last check if any did, so that one run shows
-# every failure.
+# test_profile_paths, test_wake_interrupts; sourced, never run): each check prints "ok" or
+# "FAILED" with what it checks, and the test ends failed after the last check if any did, so
+# that one run shows every failure.
 
 CHECK_FAILURES=0
 

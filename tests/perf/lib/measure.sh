@@ -277,13 +277,8 @@ measure() {
     cp "$out" "${out%.out}.kept"
     local proxy_ticks=${delta[0]}
     local record load_wakes proxy_wakes
-    # A proxy that leaves the load generator's CPU idle between its responses wakes it with an
-    # interrupt for each, which this VM pays for dearly (docs/development.md, "The floor over
-    # io_uring"); counted here, in the measured run, rather than under perf stat.
-    load_wakes=$(wake_interrupts_per_request "$wakes.before" "$wakes.after" "$LOAD_CPU" \
-        "$RUN_REQUESTS")
-    proxy_wakes=$(wake_interrupts_per_request "$wakes.before" "$wakes.after" "$PROXY_CPU" \
-        "$RUN_REQUESTS")
+    # Counted here, in the measured run, and not only under perf stat, which inflates them.
+    read -r load_wakes proxy_wakes < <(run_wake_interrupts "$wakes")
     record=$(awk -v s="$scenario" -v id="$id" -v rep="$rep" -v kind="$kind" -v started="${started/,/.}" \
         -v req="$RUN_REQUESTS" -v rps="$RUN_RPS" -v avg="$RUN_AVG" \
         -v p50="$RUN_P50" -v p90="$RUN_P90" -v p99="$RUN_P99" -v max_ms="$RUN_MAX" \
@@ -494,6 +489,17 @@ wake_interrupts_per_request() {
         }' "$1" "$2"
 }
 
+# run_wake_interrupts BASE: "LOAD PROXY", the wake-up interrupts the load generator's CPU and
+# the proxy's took per request of the last run (RUN_REQUESTS), between the listings
+# BASE.before and BASE.after. A proxy that leaves the load generator's CPU idle between its
+# responses wakes it with an interrupt for each; one that keeps it busy rarely does
+# (docs/development.md, "The floor over io_uring" and "Wake-up interrupts in the measured
+# runs").
+run_wake_interrupts() {
+    echo "$(wake_interrupts_per_request "$1.before" "$1.after" "$LOAD_CPU" "$RUN_REQUESTS")" \
+        "$(wake_interrupts_per_request "$1.before" "$1.after" "$PROXY_CPU" "$RUN_REQUESTS")"
+}
+
 # profile SCENARIO ID KIND URL: with PROFILE set (a directory), one more run of the target
 # under `perf stat` (system calls and context switches of the proxy's processes), `nstat`
 # (the TCP segments and acknowledgements of the whole run) and /proc/interrupts (the wake-up
@@ -524,15 +530,10 @@ profile() {
     NSTAT_HISTORY="$base.nstat.history" nstat -z >"$base.nstat"
     wake_interrupts /proc/interrupts >"$base.wakes.after"
     parse_load "$kind" "$base.stat.out" "$latency_log"
-    # A proxy that leaves the load generator's CPU idle between its responses wakes it with
-    # an interrupt for each; one that keeps it busy rarely does (docs/development.md, "The
-    # floor over io_uring"). Counted under perf stat, whose cost per system call slows the
-    # proxy and so leaves that CPU idle more often: more than the measured runs' records
-    # show, the more so the more system calls a proxy makes.
-    load_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
-        "$LOAD_CPU" "$RUN_REQUESTS")
-    proxy_wakes=$(wake_interrupts_per_request "$base.wakes.before" "$base.wakes.after" \
-        "$PROXY_CPU" "$RUN_REQUESTS")
+    # Counted under perf stat, whose cost per system call slows the proxy and so leaves the
+    # load generator's CPU idle more often: more than the measured runs' records show, the
+    # more so the more system calls a proxy makes.
+    read -r load_wakes proxy_wakes < <(run_wake_interrupts "$base.wakes")
     awk -v s="$scenario" -v id="$id" -v r="$RUN_REQUESTS" -v load_wakes="$load_wakes" \
         -v proxy_wakes="$proxy_wakes" '
         FILENAME ~ /\.stat$/ { split($0, f, ",") }
