@@ -58,6 +58,8 @@ mod plugins_hostile;
 mod plugins_log_budget;
 #[path = "e2e/plugins_perf_map.rs"]
 mod plugins_perf_map;
+#[path = "e2e/plugins_pool.rs"]
+mod plugins_pool;
 #[path = "e2e/plugins_reload.rs"]
 mod plugins_reload;
 #[path = "e2e/plugins_runs.rs"]

@@ -245,9 +245,15 @@ pub fn compile(
                 .linker
                 .instantiate_pre(&component)
                 .map_err(|e| format!("{e:#}"))?;
-            let mut store = new_store();
-            let instance = super::block_on(pre.instantiate_async(&mut store))?
-                .map_err(|e| format!("instantiation failed: {e:#}"))?;
+            // A plugin reloaded while the instance pool is full of other objects' idle
+            // instances makes room as any instantiation does.
+            let (store, instance) = super::pool::with_room(|| {
+                let mut store = new_store();
+                super::block_on(pre.instantiate_async(&mut store))
+                    .map_err(wasmtime::Error::msg)?
+                    .map(|instance| (store, instance))
+            })
+            .map_err(|e| format!("instantiation failed: {e:#}"))?;
             (pre, store, instance)
         }
     };

@@ -189,6 +189,10 @@ impl PluginObject {
     /// A new store and instance of the current version, initialised; `pending` collects the
     /// handler references `init` asks for (the first instance of an object).
     pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
+        with_room_async(|| self.instantiate_once(pending)).await
+    }
+
+    async fn instantiate_once(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
         let compiled = self.file.current();
         let immediate = compiled.immediate;
         let mut state = StoreState::new(self.info.clone());
@@ -500,6 +504,26 @@ pub(super) fn new_store(
     });
     PluginObject::arm(&mut store);
     store
+}
+
+/// `pool::with_room` for instantiations that run on the async runtime: `attempt` is tried
+/// again, each time in a store of its own, for as long as the pooling allocator is full and
+/// idle instances can be dropped to make room.
+pub(super) async fn with_room_async<T, F, Fut>(mut attempt: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    loop {
+        match attempt().await {
+            Err(CallError::Trap(error)) if super::pool::is_allocator_full(&error) => {
+                if !super::pool::make_room() {
+                    return Err(CallError::Trap(error.context(super::pool::NO_ROOM)));
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Instantiates the current version in `store`, directly or on a fiber as its calls run.

@@ -1,7 +1,15 @@
 //! The instances kept between requests for one plugin object or run: a few, of the
 //! component's current version only.
+//!
+//! Every idle instance holds slots of the process-wide pooling allocator (an instance, its
+//! memories and tables), which has room for a fixed number at once. So the idle instances
+//! of all pools are a cache on that budget, not a claim on it: when an instantiation finds
+//! the allocator full, [`make_room`] drops idle instances, a few pools at a time in turn, and
+//! the instantiation is tried again. Without it, a configuration with more plugin objects
+//! than the allocator has slots would not load, each object keeping the instance its
+//! validation made.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 
 /// At most this many idle instances are kept; more than the workers can use at once only
 /// hold memory.
@@ -13,39 +21,160 @@ pub trait Versioned {
 }
 
 pub struct Pool<T> {
-    idle: Mutex<Vec<T>>,
+    idle: Arc<Idle<T>>,
 }
 
-impl<T: Versioned> Pool<T> {
-    pub fn new() -> Self {
-        Pool {
-            idle: Mutex::new(Vec::new()),
+struct Idle<T>(Mutex<Vec<T>>);
+
+/// What the shedding sees of a pool, whatever its instances' type.
+trait Shed: Send + Sync {
+    /// Drops every idle instance; how many there were.
+    fn drop_idle(&self) -> usize;
+}
+
+impl<T: Send> Shed for Idle<T> {
+    fn drop_idle(&self) -> usize {
+        // Taken out under the lock, dropped after it: dropping a store returns its slots to
+        // the allocator, which resets their memory.
+        let dropped = match self.0.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => return 0,
+        };
+        dropped.len()
+    }
+}
+
+/// Every live pool, and where the next shedding starts, so that successive sheddings take
+/// from different pools rather than emptying the first ones again and again.
+struct Registry {
+    pools: Vec<Weak<dyn Shed>>,
+    next: usize,
+}
+
+impl Registry {
+    const fn new() -> Self {
+        Registry {
+            pools: Vec::new(),
+            next: 0,
         }
+    }
+
+    fn register(&mut self, pool: Weak<dyn Shed>) {
+        // Reloads replace pools; forgetting the dropped ones whenever the list doubles keeps
+        // it within twice the live count at a constant cost per registration.
+        let len = self.pools.len();
+        if len >= 64 && len.is_power_of_two() {
+            self.pools.retain(|pool| pool.strong_count() > 0);
+        }
+        self.pools.push(pool);
+    }
+
+    /// Drops the idle instances of pools in turn until at least `wanted` are gone or every
+    /// pool has been visited; how many were dropped (0: every slot is held by a call in
+    /// flight).
+    fn shed(&mut self, wanted: usize) -> usize {
+        self.pools.retain(|pool| pool.strong_count() > 0);
+        let count = self.pools.len();
+        let mut dropped = 0;
+        let mut visited = 0;
+        while dropped < wanted && visited < count {
+            let at = self.next % count;
+            self.next = at + 1;
+            visited += 1;
+            if let Some(pool) = self.pools[at].upgrade() {
+                dropped += pool.drop_idle();
+            }
+        }
+        dropped
+    }
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
+
+/// How many idle instances one attempt to make room drops: enough that a configuration
+/// loading more objects than the allocator has slots sheds once per few dozen objects, not
+/// once per object; few enough that the pools it visits keep most of what they hold.
+const SHED_AT_ONCE: usize = 64;
+
+/// What an instantiation that found the allocator full says when no room could be made.
+pub const NO_ROOM: &str = "no idle plugin instance is left to make room: every slot of the \
+                           process-wide instance pool is serving a call in flight";
+
+/// Drops idle instances for an instantiation that found the allocator full; false when none
+/// was idle, so that trying again would fail the same way.
+pub fn make_room() -> bool {
+    make_room_in(&REGISTRY)
+}
+
+fn make_room_in(registry: &Mutex<Registry>) -> bool {
+    registry
+        .lock()
+        .is_ok_and(|mut registry| registry.shed(SHED_AT_ONCE) > 0)
+}
+
+/// Runs `attempt`, an instantiation in a store of its own each time, again for as long as it
+/// finds the allocator full and idle instances can be dropped to make room.
+pub fn with_room<T>(
+    attempt: impl FnMut() -> Result<T, wasmtime::Error>,
+) -> Result<T, wasmtime::Error> {
+    with_room_in(&REGISTRY, attempt)
+}
+
+fn with_room_in<T>(
+    registry: &Mutex<Registry>,
+    mut attempt: impl FnMut() -> Result<T, wasmtime::Error>,
+) -> Result<T, wasmtime::Error> {
+    loop {
+        match attempt() {
+            Err(error) if is_allocator_full(&error) => {
+                if !make_room_in(registry) {
+                    return Err(error.context(NO_ROOM));
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `error` is the pooling allocator saying it has no free slot of some kind.
+pub fn is_allocator_full(error: &wasmtime::Error) -> bool {
+    error.is::<wasmtime::PoolConcurrencyLimitError>()
+}
+
+impl<T: Versioned + Send + 'static> Pool<T> {
+    pub fn new() -> Self {
+        let idle = Arc::new(Idle(Mutex::new(Vec::new())));
+        let shed: Arc<dyn Shed> = idle.clone();
+        if let Ok(mut registry) = REGISTRY.lock() {
+            registry.register(Arc::downgrade(&shed));
+        }
+        Pool { idle }
     }
 
     /// An idle instance of `generation`, if there is one; one of an older version is dropped.
     pub fn take(&self, generation: u64) -> Option<T> {
-        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let pooled = self.idle.0.lock().ok().and_then(|mut idle| idle.pop());
         pooled.filter(|instance| instance.generation() == generation)
     }
 
     /// Drops every idle instance.
     pub fn clear(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.clear();
-        }
+        self.idle.drop_idle();
     }
 
     #[cfg(test)]
     pub fn idle(&self) -> usize {
-        self.idle.lock().map_or(0, |idle| idle.len())
+        self.idle.0.lock().map_or(0, |idle| idle.len())
     }
 
     pub fn put(&self, instance: T) {
-        if let Ok(mut idle) = self.idle.lock()
+        if let Ok(mut idle) = self.idle.0.lock()
             && idle.len() < POOL_SIZE
         {
             idle.push(instance);
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Shedding on a registry of its own (the process-wide one is shared with the other tests'
+//! plugin objects, whose idle instances they count), and the allocator's full signal from a
+//! real pooling allocator.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn idle_pool(instances: usize) -> Arc<Idle<u64>> {
+    Arc::new(Idle(Mutex::new(vec![0; instances])))
+}
+
+fn registered(registry: &mut Registry, pool: &Arc<Idle<u64>>) {
+    let shed: Arc<dyn Shed> = pool.clone();
+    registry.register(Arc::downgrade(&shed));
+}
+
+fn idle(pool: &Idle<u64>) -> usize {
+    pool.0.lock().unwrap().len()
+}
+
+#[test]
+fn shedding_takes_pools_in_turn_until_enough_are_dropped() {
+    let mut registry = Registry::new();
+    let pools = [idle_pool(2), idle_pool(3), idle_pool(5)];
+    for pool in &pools {
+        registered(&mut registry, pool);
+    }
+
+    assert_eq!(registry.shed(4), 5, "the first two pools, whole");
+    assert_eq!(pools.each_ref().map(|pool| idle(pool)), [0, 0, 5]);
+
+    pools[0].0.lock().unwrap().push(0);
+    assert_eq!(
+        registry.shed(1),
+        5,
+        "the next shedding starts where the last one stopped"
+    );
+    assert_eq!(pools.each_ref().map(|pool| idle(pool)), [1, 0, 0]);
+
+    assert_eq!(
+        registry.shed(3),
+        1,
+        "every pool visited once, then it gives up"
+    );
+    assert_eq!(
+        registry.shed(1),
+        0,
+        "nothing idle: nothing to make room with"
+    );
+}
+
+#[test]
+fn dropped_pools_are_forgotten() {
+    let mut registry = Registry::new();
+    let kept = idle_pool(1);
+    registered(&mut registry, &kept);
+    for _ in 0..200 {
+        registered(&mut registry, &idle_pool(1));
+    }
+    assert!(
+        registry.pools.len() < 200,
+        "registration prunes: {}",
+        registry.pools.len()
+    );
+
+    assert_eq!(registry.shed(usize::MAX), 1);
+    assert_eq!(registry.pools.len(), 1);
+}
+
+/// The smallest component: the preamble of the component binary format, nothing in it.
+const EMPTY_COMPONENT: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+/// An engine whose pooling allocator has room for one instance at a time.
+struct OneSlot {
+    engine: wasmtime::Engine,
+    component: wasmtime::component::Component,
+    linker: wasmtime::component::Linker<()>,
+}
+
+impl OneSlot {
+    fn new() -> Self {
+        let mut pooling = wasmtime::PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(1)
+            .total_core_instances(1)
+            .total_memories(1)
+            .total_tables(1)
+            .max_memory_size(1 << 16);
+        let mut config = wasmtime::Config::new();
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        let component = wasmtime::component::Component::new(&engine, EMPTY_COMPONENT).unwrap();
+        let linker = wasmtime::component::Linker::new(&engine);
+        OneSlot {
+            engine,
+            component,
+            linker,
+        }
+    }
+
+    /// A store holding an instance, or the allocator's error.
+    fn instantiate(&self) -> Result<wasmtime::Store<()>, wasmtime::Error> {
+        let mut store = wasmtime::Store::new(&self.engine, ());
+        self.linker.instantiate(&mut store, &self.component)?;
+        Ok(store)
+    }
+}
+
+#[test]
+fn a_full_pooling_allocator_is_told_apart_from_other_errors() {
+    let slot = OneSlot::new();
+    let first = slot.instantiate().unwrap();
+    let full = slot.instantiate().unwrap_err();
+    assert!(is_allocator_full(&full), "{full:#}");
+    assert!(is_allocator_full(&full.context("while loading a route")));
+    assert!(!is_allocator_full(&wasmtime::Error::msg(
+        "the plugin ran past its deadline"
+    )));
+    drop(first);
+    slot.instantiate().unwrap();
+}
+
+#[test]
+fn an_instantiation_finding_the_allocator_full_drops_idle_instances_and_tries_again() {
+    let slot = OneSlot::new();
+    let registry = Mutex::new(Registry::new());
+    let idle = Arc::new(Idle(Mutex::new(vec![slot.instantiate().unwrap()])));
+    let shed: Arc<dyn Shed> = idle.clone();
+    registry.lock().unwrap().register(Arc::downgrade(&shed));
+
+    let mut attempts = 0;
+    let store = with_room_in(&registry, || {
+        attempts += 1;
+        slot.instantiate()
+    })
+    .unwrap();
+    assert_eq!(attempts, 2, "one failure, then room made");
+    assert!(idle.0.lock().unwrap().is_empty());
+
+    // The slot is held by a store in use, not an idle one: the error says so.
+    let error = with_room_in(&registry, || slot.instantiate()).unwrap_err();
+    assert!(is_allocator_full(&error));
+    assert!(format!("{error:#}").starts_with(NO_ROOM), "{error:#}");
+    drop(store);
+}
+
+#[test]
+fn other_errors_are_not_tried_again() {
+    let registry = Mutex::new(Registry::new());
+    let mut attempts = 0;
+    let error = with_room_in(&registry, || -> Result<(), _> {
+        attempts += 1;
+        Err(wasmtime::Error::msg("a trap in init"))
+    })
+    .unwrap_err();
+    assert_eq!(
+        (attempts, format!("{error:#}")),
+        (1, "a trap in init".into())
+    );
+}
