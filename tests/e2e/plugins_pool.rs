@@ -11,13 +11,6 @@ use crate::get;
 /// plugins' own instances.
 const ROUTES: usize = 1_100;
 
-fn named(routes: &[(String, serde_json::Value)]) -> Vec<(&str, serde_json::Value)> {
-    routes
-        .iter()
-        .map(|(name, route)| (name.as_str(), route.clone()))
-        .collect()
-}
-
 fn route(number: usize) -> serde_json::Value {
     json!({
         "condition": format!("${{request.uri.path == '/r{number}'}}"),
@@ -36,10 +29,9 @@ fn route(number: usize) -> serde_json::Value {
 #[test]
 fn more_plugin_objects_than_instance_slots_load_and_each_serves() {
     let config = ConfigDir::new();
-    let routes: Vec<(String, serde_json::Value)> = (0..ROUTES)
-        .map(|number| (format!("r{number:04}"), route(number)))
-        .collect();
-    config.write_routes(&named(&routes));
+    for number in 0..ROUTES {
+        config.write_route(&format!("r{number:04}.json"), &route(number));
+    }
 
     let (valid, stdout, stderr) = check(config.path());
     assert!(valid, "check failed:\n{stdout}\n{stderr}");

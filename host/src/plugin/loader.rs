@@ -247,12 +247,11 @@ pub fn compile(
                 .map_err(|e| format!("{e:#}"))?;
             // A plugin reloaded while the instance pool is full of other objects' idle
             // instances makes room as any instantiation does.
-            let (store, instance) = super::pool::with_room(|| {
+            let (store, instance) = super::block_on(super::pool::with_room(|| async {
                 let mut store = new_store();
-                super::block_on(pre.instantiate_async(&mut store))
-                    .map_err(wasmtime::Error::msg)?
-                    .map(|instance| (store, instance))
-            })
+                let instantiated = pre.instantiate_async(&mut store).await;
+                instantiated.map(|instance| (store, instance))
+            }))?
             .map_err(|e| format!("instantiation failed: {e:#}"))?;
             (pre, store, instance)
         }

@@ -9,7 +9,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::{Compiled, Exports, PluginFile};
-use super::pool::{Pool, Versioned};
+use super::pool::{InstantiationError, Pool, Versioned};
 use super::state::{Declarations, HostRequest, ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -189,7 +189,7 @@ impl PluginObject {
     /// A new store and instance of the current version, initialised; `pending` collects the
     /// handler references `init` asks for (the first instance of an object).
     pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
-        with_room_async(|| self.instantiate_once(pending)).await
+        super::pool::with_room(|| self.instantiate_once(pending)).await
     }
 
     async fn instantiate_once(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
@@ -506,22 +506,15 @@ pub(super) fn new_store(
     store
 }
 
-/// `pool::with_room` for instantiations that run on the async runtime: `attempt` is tried
-/// again, each time in a store of its own, for as long as the pooling allocator is full and
-/// idle instances can be dropped to make room.
-pub(super) async fn with_room_async<T, F, Fut>(mut attempt: F) -> Result<T, CallError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CallError>>,
-{
-    loop {
-        match attempt().await {
-            Err(CallError::Trap(error)) if super::pool::is_allocator_full(&error) => {
-                if !super::pool::make_room() {
-                    return Err(CallError::Trap(error.context(super::pool::NO_ROOM)));
-                }
-            }
-            other => return other,
+impl InstantiationError for CallError {
+    fn allocator_full(&self) -> bool {
+        matches!(self, CallError::Trap(error) if error.allocator_full())
+    }
+
+    fn no_room(self) -> Self {
+        match self {
+            CallError::Trap(error) => CallError::Trap(error.no_room()),
+            guest => guest,
         }
     }
 }

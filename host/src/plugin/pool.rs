@@ -4,7 +4,7 @@
 //! Every idle instance holds slots of the process-wide pooling allocator (an instance, its
 //! memories and tables), which has room for a fixed number at once. So the idle instances
 //! of all pools are a cache on that budget, not a claim on it: when an instantiation finds
-//! the allocator full, [`make_room`] drops idle instances, a few pools at a time in turn, and
+//! the allocator full, [`with_room`] drops idle instances, a few pools at a time in turn, and
 //! the instantiation is tried again. Without it, a configuration with more plugin objects
 //! than the allocator has slots would not load, each object keeping the instance its
 //! validation made.
@@ -97,48 +97,57 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
 const SHED_AT_ONCE: usize = 64;
 
 /// What an instantiation that found the allocator full says when no room could be made.
-pub const NO_ROOM: &str = "no idle plugin instance is left to make room: every slot of the \
+const NO_ROOM: &str = "no idle plugin instance is left to make room: every slot of the \
                            process-wide instance pool is serving a call in flight";
 
-/// Drops idle instances for an instantiation that found the allocator full; false when none
-/// was idle, so that trying again would fail the same way.
-pub fn make_room() -> bool {
-    make_room_in(&REGISTRY)
+/// An instantiation's error, as far as making room goes.
+pub trait InstantiationError: Sized {
+    /// Whether it is the pooling allocator saying it has no free slot of some kind.
+    fn allocator_full(&self) -> bool;
+    /// The same error, saying that no idle instance was left to drop.
+    fn no_room(self) -> Self;
 }
 
-fn make_room_in(registry: &Mutex<Registry>) -> bool {
-    registry
-        .lock()
-        .is_ok_and(|mut registry| registry.shed(SHED_AT_ONCE) > 0)
+impl InstantiationError for wasmtime::Error {
+    fn allocator_full(&self) -> bool {
+        self.is::<wasmtime::PoolConcurrencyLimitError>()
+    }
+
+    fn no_room(self) -> Self {
+        self.context(NO_ROOM)
+    }
 }
 
 /// Runs `attempt`, an instantiation in a store of its own each time, again for as long as it
 /// finds the allocator full and idle instances can be dropped to make room.
-pub fn with_room<T>(
-    attempt: impl FnMut() -> Result<T, wasmtime::Error>,
-) -> Result<T, wasmtime::Error> {
-    with_room_in(&REGISTRY, attempt)
+pub async fn with_room<T, E, F, Fut>(attempt: F) -> Result<T, E>
+where
+    E: InstantiationError,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    with_room_in(&REGISTRY, attempt).await
 }
 
-fn with_room_in<T>(
-    registry: &Mutex<Registry>,
-    mut attempt: impl FnMut() -> Result<T, wasmtime::Error>,
-) -> Result<T, wasmtime::Error> {
+async fn with_room_in<T, E, F, Fut>(registry: &Mutex<Registry>, mut attempt: F) -> Result<T, E>
+where
+    E: InstantiationError,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
     loop {
-        match attempt() {
-            Err(error) if is_allocator_full(&error) => {
-                if !make_room_in(registry) {
-                    return Err(error.context(NO_ROOM));
+        match attempt().await {
+            Err(error) if error.allocator_full() => {
+                let made_room = registry
+                    .lock()
+                    .is_ok_and(|mut registry| registry.shed(SHED_AT_ONCE) > 0);
+                if !made_room {
+                    return Err(error.no_room());
                 }
             }
             other => return other,
         }
     }
-}
-
-/// Whether `error` is the pooling allocator saying it has no free slot of some kind.
-pub fn is_allocator_full(error: &wasmtime::Error) -> bool {
-    error.is::<wasmtime::PoolConcurrencyLimitError>()
 }
 
 impl<T: Versioned + Send + 'static> Pool<T> {

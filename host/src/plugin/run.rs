@@ -18,7 +18,7 @@ use super::bindings::{RequestOutcome, RequestRes, ResponseRes};
 use super::loader::PluginFile;
 use super::object::{
     CallError, Continue, PluginObject, deadline_ticks, give_back, instantiate_in, lend, new_store,
-    reclaim, request_outcome, response_call, run_call, typed, with_room_async,
+    reclaim, request_outcome, response_call, run_call, typed,
 };
 use super::pool::{Pool, Versioned};
 use super::state::{ObjectInfo, Phases, StoreState};
@@ -195,7 +195,7 @@ impl PluginRun {
 
     /// A new instance of the current version with every member initialised in it, in order.
     async fn instantiate(&self) -> Result<RunInstance, CallError> {
-        with_room_async(|| self.instantiate_once()).await
+        super::pool::with_room(|| self.instantiate_once()).await
     }
 
     async fn instantiate_once(&self) -> Result<RunInstance, CallError> {

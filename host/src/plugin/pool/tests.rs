@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use super::super::block_on;
 use super::*;
 
 fn idle_pool(instances: usize) -> Arc<Idle<u64>> {
@@ -112,11 +113,9 @@ fn a_full_pooling_allocator_is_told_apart_from_other_errors() {
     let slot = OneSlot::new();
     let first = slot.instantiate().unwrap();
     let full = slot.instantiate().unwrap_err();
-    assert!(is_allocator_full(&full), "{full:#}");
-    assert!(is_allocator_full(&full.context("while loading a route")));
-    assert!(!is_allocator_full(&wasmtime::Error::msg(
-        "the plugin ran past its deadline"
-    )));
+    assert!(full.allocator_full(), "{full:#}");
+    assert!(full.context("while loading a route").allocator_full());
+    assert!(!wasmtime::Error::msg("the plugin ran past its deadline").allocator_full());
     drop(first);
     slot.instantiate().unwrap();
 }
@@ -130,17 +129,22 @@ fn an_instantiation_finding_the_allocator_full_drops_idle_instances_and_tries_ag
     registry.lock().unwrap().register(Arc::downgrade(&shed));
 
     let mut attempts = 0;
-    let store = with_room_in(&registry, || {
+    let store = block_on(with_room_in(&registry, || {
         attempts += 1;
-        slot.instantiate()
-    })
+        std::future::ready(slot.instantiate())
+    }))
+    .unwrap()
     .unwrap();
     assert_eq!(attempts, 2, "one failure, then room made");
     assert!(idle.0.lock().unwrap().is_empty());
 
     // The slot is held by a store in use, not an idle one: the error says so.
-    let error = with_room_in(&registry, || slot.instantiate()).unwrap_err();
-    assert!(is_allocator_full(&error));
+    let error = block_on(with_room_in(&registry, || {
+        std::future::ready(slot.instantiate())
+    }))
+    .unwrap()
+    .unwrap_err();
+    assert!(error.allocator_full());
     assert!(format!("{error:#}").starts_with(NO_ROOM), "{error:#}");
     drop(store);
 }
@@ -149,10 +153,11 @@ fn an_instantiation_finding_the_allocator_full_drops_idle_instances_and_tries_ag
 fn other_errors_are_not_tried_again() {
     let registry = Mutex::new(Registry::new());
     let mut attempts = 0;
-    let error = with_room_in(&registry, || -> Result<(), _> {
+    let error = block_on(with_room_in(&registry, || {
         attempts += 1;
-        Err(wasmtime::Error::msg("a trap in init"))
-    })
+        std::future::ready(Err::<(), _>(wasmtime::Error::msg("a trap in init")))
+    }))
+    .unwrap()
     .unwrap_err();
     assert_eq!(
         (attempts, format!("{error:#}")),
