@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let engine = engine::runtime(64 << 20).expect("engine");
+    let engine = engine::runtime(engine::Sizing::default()).expect("engine");
     let embedded = EMBEDDED
         .iter()
         .find(|plugin| plugin.name == "header-filter")

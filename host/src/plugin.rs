@@ -3,7 +3,7 @@
 //!
 //! Configured by the Ferrogate extension key `"plugins"` of config.json:
 //! `{"directories": ["plugins"], "deadline": "1 second", "memory": "64 MiB", "instances": "reuse",
-//! "logRecordsPerSecond": 100}`.
+//! "instanceSlots": 1000, "logRecordsPerSecond": 100}`.
 
 pub mod bindings;
 pub mod embedded;
@@ -48,16 +48,30 @@ pub struct Limits {
     pub deadline: Duration,
     pub memory: usize,
     pub instances: InstanceMode,
+    /// Component instances the process may hold at once (`engine::Sizing`).
+    pub instance_slots: u32,
     /// Records a plugin object from a folder may log per second.
     pub log_records_per_second: u32,
 }
 
+impl Limits {
+    /// What the process-wide runtime is sized by, taken from the first configuration loaded.
+    pub fn sizing(&self) -> engine::Sizing {
+        engine::Sizing {
+            memory: self.memory,
+            instance_slots: self.instance_slots,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
+        let sizing = engine::Sizing::default();
         Limits {
             deadline: Duration::from_secs(1),
-            memory: 64 << 20,
+            memory: sizing.memory,
             instances: InstanceMode::Reuse,
+            instance_slots: sizing.instance_slots,
             log_records_per_second: log_budget::DEFAULT_PER_SECOND,
         }
     }
@@ -77,6 +91,9 @@ pub struct PluginSettings {
     /// "reuse" or "fresh".
     #[serde(default)]
     pub instances: InstanceMode,
+    /// Component instances the process may hold at once, idle ones included.
+    #[serde(rename = "instanceSlots")]
+    pub instance_slots: Option<u32>,
     /// Records one object of a plugin from a folder may log per second.
     #[serde(rename = "logRecordsPerSecond")]
     pub log_records_per_second: Option<u32>,
@@ -164,6 +181,17 @@ pub fn settings_from_config(config_dir: &Path) -> Result<(PluginSettings, Limits
             )));
         }
     }
+    if let Some(slots) = settings.instance_slots {
+        if !INSTANCE_SLOTS.contains(&slots) {
+            return Err(at.error(format!(
+                "\"instanceSlots\": {slots} is out of range; use {} to {} (each slot reserves \
+                 about 8 GiB of address space, none of it resident)",
+                INSTANCE_SLOTS.start(),
+                INSTANCE_SLOTS.end()
+            )));
+        }
+        limits.instance_slots = slots;
+    }
     if let Some(per_second) = settings.log_records_per_second {
         if per_second == 0 {
             return Err(at.error(
@@ -178,6 +206,12 @@ pub fn settings_from_config(config_dir: &Path) -> Result<(PluginSettings, Limits
 /// The smallest memory cap that still fits a component's data and stack.
 const MIN_MEMORY: usize = 1 << 20;
 
+/// The instance slots a configuration may ask for. Below 16, a component with many core
+/// instances (up to 50, `engine::pooling`) would not fit at all; above 10,000, the pool's
+/// reservation (two memories of 4 GiB and their guards per slot) nears the 128 TiB of address
+/// space a process has on x86-64 and aarch64.
+const INSTANCE_SLOTS: std::ops::RangeInclusive<u32> = 16..=10_000;
+
 /// The plugins of a gateway: the embedded standard plugins, then every `*.wasm` of the
 /// configured directories, their types registered in `registry`. A type name provided twice
 /// is an error naming both origins. Changed files are picked up while the returned handle
@@ -188,7 +222,7 @@ pub fn register(
     limits: Limits,
     config_dir: &Path,
 ) -> Result<Plugins, ConfigError> {
-    let runtime = engine::runtime(limits.memory)
+    let runtime = engine::runtime(limits.sizing())
         .map_err(|e| ConfigError::new(format!("cannot start the plugin runtime: {e}")))?;
     let mut files = Vec::new();
     for file in embedded_files(runtime)? {

@@ -48,7 +48,7 @@ fn component(name: &str) -> Vec<u8> {
 
 /// Loads a test plugin as the standard library is loaded, or from a plugins folder.
 fn load(name: &str, source: Source) -> Arc<PluginFile> {
-    let runtime = engine::runtime(64 << 20).unwrap();
+    let runtime = engine::runtime(engine::Sizing::default()).unwrap();
     let wasm = component(name);
     match source {
         Source::Embedded => loader::open_embedded(runtime, name, &wasm).unwrap(),

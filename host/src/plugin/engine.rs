@@ -1,7 +1,8 @@
 //! One wasmtime engine per process: epoch interruption driven by a ticker thread, the pooling
-//! allocator sized by the memory cap (or, where the process may not reserve the pool's address
-//! space, instances allocated on demand under a per-store limiter), the on-disk compilation
-//! cache, and on request the names of the compiled code for perf.
+//! allocator sized by the memory cap and the instance slots (or, where the process may not
+//! reserve the pool's address space, instances allocated on demand under a per-store
+//! limiter), the on-disk compilation cache, and on request the names of the compiled code for
+//! perf.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -83,11 +84,33 @@ pub fn current_store_limits() -> Option<StoreLimits> {
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
-/// The process-wide runtime, created on first use with the memory cap of the first
-/// configuration that asks (the pooling allocator's slots are sized once per process).
-pub fn runtime(memory: usize) -> Result<&'static Runtime, String> {
+/// What the pooling allocator is sized by: fixed for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    /// The linear memory cap of one instance, in bytes.
+    pub memory: usize,
+    /// How many component instances may exist at once, idle ones included.
+    pub instance_slots: u32,
+}
+
+impl Sizing {
+    pub const DEFAULT_INSTANCE_SLOTS: u32 = 1000;
+}
+
+impl Default for Sizing {
+    fn default() -> Self {
+        Sizing {
+            memory: 64 << 20,
+            instance_slots: Self::DEFAULT_INSTANCE_SLOTS,
+        }
+    }
+}
+
+/// The process-wide runtime, created on first use with the sizing of the first configuration
+/// that asks (the pooling allocator reserves its slots once per process).
+pub fn runtime(sizing: Sizing) -> Result<&'static Runtime, String> {
     RUNTIME
-        .get_or_init(|| build(memory).map_err(|error| format!("{error:#}")))
+        .get_or_init(|| build(sizing).map_err(|error| format!("{error:#}")))
         .as_ref()
         .map_err(Clone::clone)
 }
@@ -132,15 +155,21 @@ fn cache_config(dir: PathBuf) -> wasmtime::CacheConfig {
     cache
 }
 
-/// The pooling allocator's settings for a memory cap.
-fn pooling(memory: usize) -> PoolingAllocationConfig {
+/// The pooling allocator's settings. A component instance is a handful of core instances
+/// (the main module and the shims between it and its imports), usually one memory and a few
+/// tables: every slot brings room for four core instances, two memories, four tables and a
+/// fiber stack, so that the component instances run out first and the error names them.
+/// A store runs at most one call, on one stack, at a time: one stack per slot.
+fn pooling(sizing: Sizing) -> PoolingAllocationConfig {
+    let slots = sizing.instance_slots;
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .max_memory_size(memory)
-        .total_component_instances(1000)
-        .total_core_instances(4000)
-        .total_memories(2000)
-        .total_tables(4000)
+        .max_memory_size(sizing.memory)
+        .total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(4))
+        .total_memories(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(4))
+        .total_stacks(slots)
         .max_core_instances_per_component(50)
         .max_memories_per_component(10)
         .max_tables_per_component(50)
@@ -199,7 +228,7 @@ fn perf_map() -> bool {
 
 fn config(
     allocation: Allocation,
-    memory: usize,
+    sizing: Sizing,
     perf_map: bool,
     cache: Option<&wasmtime::Cache>,
 ) -> Config {
@@ -210,7 +239,7 @@ fn config(
     }
     match allocation {
         Allocation::Pooling => {
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(memory)));
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(sizing)));
         }
         Allocation::OnDemand { memory } => {
             // Each memory reserves its cap (and a guard) instead of 4 GiB: the reason for
@@ -240,16 +269,18 @@ fn compilation_cache() -> Option<wasmtime::Cache> {
 /// The engine with the pooling allocator, or, when its reservation is refused, with instances
 /// allocated on demand (logged: plugin instances then cost more to create).
 fn engine(
-    memory: usize,
+    sizing: Sizing,
     perf_map: bool,
     cache: Option<&wasmtime::Cache>,
 ) -> wasmtime::Result<(Engine, Allocation)> {
-    match Engine::new(&config(Allocation::Pooling, memory, perf_map, cache)) {
+    match Engine::new(&config(Allocation::Pooling, sizing, perf_map, cache)) {
         Ok(engine) => Ok((engine, Allocation::Pooling)),
         Err(pool_error) => {
-            let allocation = Allocation::OnDemand { memory };
+            let allocation = Allocation::OnDemand {
+                memory: sizing.memory,
+            };
             let engine =
-                Engine::new(&config(allocation, memory, perf_map, cache)).map_err(|error| {
+                Engine::new(&config(allocation, sizing, perf_map, cache)).map_err(|error| {
                     wasmtime::format_err!(
                         "{error:#} (the pooling allocator was refused too: {pool_error:#})"
                     )
@@ -266,8 +297,8 @@ fn engine(
     }
 }
 
-fn build(memory: usize) -> wasmtime::Result<Runtime> {
-    let (engine, allocation) = engine(memory, perf_map(), compilation_cache().as_ref())?;
+fn build(sizing: Sizing) -> wasmtime::Result<Runtime> {
+    let (engine, allocation) = engine(sizing, perf_map(), compilation_cache().as_ref())?;
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("ferrogate-epoch".into())

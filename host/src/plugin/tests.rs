@@ -45,7 +45,7 @@ fn absent_settings_are_the_defaults() {
 #[test]
 fn settings_are_read_from_config_json() {
     let (settings, limits) = load_settings(
-        r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh", "logRecordsPerSecond": 5}}"#,
+        r#"{"plugins": {"directories": ["a", "b"], "deadline": "250 ms", "memory": "8 MiB", "instances": "fresh", "instanceSlots": 3000, "logRecordsPerSecond": 5}}"#,
     )
     .unwrap();
     assert_eq!(
@@ -55,7 +55,15 @@ fn settings_are_read_from_config_json() {
     assert_eq!(limits.deadline, Duration::from_millis(250));
     assert_eq!(limits.memory, 8 << 20);
     assert_eq!(limits.instances, InstanceMode::Fresh);
+    assert_eq!(limits.instance_slots, 3000);
     assert_eq!(limits.log_records_per_second, 5);
+    assert_eq!(
+        limits.sizing(),
+        engine::Sizing {
+            memory: 8 << 20,
+            instance_slots: 3000
+        }
+    );
 }
 
 #[test]
@@ -70,6 +78,18 @@ fn bad_settings_name_the_setting_and_the_file() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("\"deadline\""), "{error}");
+
+    for slots in [0, 15, 10_001] {
+        let error = load_settings(&format!(r#"{{"plugins": {{"instanceSlots": {slots}}}}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!(
+                "\"instanceSlots\": {slots} is out of range; use 16 to 10000"
+            )),
+            "{error}"
+        );
+    }
 
     let error = load_settings(r#"{"plugins": {"logRecordsPerSecond": 0}}"#)
         .unwrap_err()
@@ -188,7 +208,7 @@ fn plugin_metrics_render_as_prometheus_counters() {
 /// all but those that read a body, call a heap handler or call out through the host's client.
 #[test]
 fn standard_plugins_that_wait_on_nothing_are_immediate() {
-    let runtime = engine::runtime(64 << 20).unwrap();
+    let runtime = engine::runtime(engine::Sizing::default()).unwrap();
     let on_a_fiber: Vec<&str> = embedded::EMBEDDED
         .iter()
         .filter(|plugin| {

@@ -11,7 +11,7 @@ use super::*;
 use crate::handler::FnHandler;
 
 fn header_filter_file() -> Arc<PluginFile> {
-    let runtime = engine::runtime(64 << 20).unwrap();
+    let runtime = engine::runtime(engine::Sizing::default()).unwrap();
     let plugin = embedded::EMBEDDED
         .iter()
         .find(|plugin| plugin.name == "header-filter")
@@ -176,7 +176,7 @@ fn members_of_a_run_keep_no_idle_instance_of_their_own() {
 
 #[test]
 fn every_standard_filter_component_serves_runs() {
-    let runtime = engine::runtime(64 << 20).unwrap();
+    let runtime = engine::runtime(engine::Sizing::default()).unwrap();
     for plugin in embedded::EMBEDDED {
         let file = loader::open_embedded(runtime, plugin.name, plugin.wasm).unwrap();
         let compiled = file.current();
