@@ -1,11 +1,17 @@
-//! More plugin objects than the pooling allocator has instance slots (1,000, process-wide):
-//! each object keeps the instance its validation made, so without shedding idle instances
-//! for room the configuration would not load.
+//! The process-wide pool of plugin instance slots (`"instanceSlots"`, 1,000 by default) under
+//! pressure: more plugin objects than slots (each object keeps the instance its validation
+//! made, so without shedding idle instances for room the configuration would not load), and
+//! more requests in flight through a filter that holds its instance across the upstream's
+//! answer than there are slots (they wait for a slot to come back, as long as the plugin
+//! deadline, rather than fail).
 
+use std::time::{Duration, Instant};
+
+use ferrogate_e2e::upstream::Upstream;
 use ferrogate_e2e::{ConfigDir, Gateway, check};
 use serde_json::json;
 
-use crate::get;
+use crate::{Reply, client, get, send};
 
 /// Past the allocator's 1,000 component instances, with room to spare for the embedded
 /// plugins' own instances.
@@ -55,4 +61,103 @@ fn more_plugin_objects_than_instance_slots_load_and_each_serves() {
             );
         }
     }
+}
+
+/// The fewest slots a configuration may ask for.
+const FEW_SLOTS: usize = 16;
+
+/// A gateway with [`FEW_SLOTS`] instance slots and the plugin deadline `deadline`, whose one
+/// route times each request (`"timer": true`, the embedded TimerDecorator, which takes part
+/// in both phases and so holds its instance from the request to the upstream's answer)
+/// and proxies it to `upstream`.
+fn timed_route_with_few_slots(upstream: &Upstream, deadline: &str) -> (ConfigDir, Gateway) {
+    let config = ConfigDir::new();
+    config.write(
+        "config.json",
+        &json!({
+            "plugins": {"instanceSlots": FEW_SLOTS, "deadline": deadline},
+            "handler": {"name": "_router", "type": "Router"}
+        })
+        .to_string(),
+    );
+    config.write_route(
+        "timed.json",
+        &json!({
+            "name": "timed",
+            "timer": true,
+            "baseURI": upstream.base_uri(),
+            "handler": "ReverseProxyHandler"
+        }),
+    );
+    let gateway = Gateway::start(config.path());
+    (config, gateway)
+}
+
+/// `count` requests at once, each answered by the upstream after `upstream_delay`.
+fn at_once(gateway: &Gateway, count: usize, upstream_delay: Duration) -> Vec<Reply> {
+    let url = gateway.url("/slow");
+    std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..count)
+            .map(|_| {
+                let request = client()
+                    .get(&url)
+                    .header("x-delay-ms", upstream_delay.as_millis().to_string());
+                scope.spawn(move || send(request))
+            })
+            .collect();
+        sent.into_iter()
+            .map(|reply| reply.join().unwrap())
+            .collect()
+    })
+}
+
+#[test]
+fn requests_past_the_instance_slots_wait_for_one_to_come_back() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = timed_route_with_few_slots(&upstream, "10 seconds");
+
+    // Three times the slots: a third of the requests find one, the others wait for theirs.
+    let count = 3 * FEW_SLOTS;
+    let upstream_delay = Duration::from_millis(500);
+    let started = Instant::now();
+    let replies = at_once(&gateway, count, upstream_delay);
+    let failed: Vec<_> = replies.iter().filter(|reply| reply.status != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed, the first: {:?}",
+        failed.len(),
+        failed.first().map(|reply| &reply.body)
+    );
+    // Never more requests inside the upstream than slots: at least three rounds of its delay.
+    assert!(
+        started.elapsed() >= 3 * upstream_delay,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_request_that_finds_no_slot_within_the_deadline_fails_with_what_to_raise() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = timed_route_with_few_slots(&upstream, "200 ms");
+
+    let replies = at_once(&gateway, 2 * FEW_SLOTS, Duration::from_millis(1500));
+    let served = replies.iter().filter(|reply| reply.status == 200).count();
+    let failed = replies.iter().filter(|reply| reply.status == 500).count();
+    assert_eq!(served + failed, 2 * FEW_SLOTS, "only 200s and 500s");
+    assert!(
+        (1..=FEW_SLOTS).contains(&served),
+        "at most one request per slot was served: {served}"
+    );
+    assert!(failed >= FEW_SLOTS, "{failed}");
+    gateway.expect_log(
+        &[
+            "no plugin instance slot came free within 200ms",
+            // The log is JSON: the quotes are escaped.
+            r#"raise \"instanceSlots\" in config.json's \"plugins\""#,
+            "maximum concurrent limit of 16 for component instances",
+            "timer",
+        ],
+        Duration::from_secs(5),
+    );
 }

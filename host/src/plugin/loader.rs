@@ -246,8 +246,10 @@ pub fn compile(
                 .instantiate_pre(&component)
                 .map_err(|e| format!("{e:#}"))?;
             // A plugin reloaded while the instance pool is full of other objects' idle
-            // instances makes room as any instantiation does.
-            let (store, instance) = super::block_on(super::pool::with_room(|| async {
+            // instances makes room as any instantiation does, and waits for a slot as long as
+            // a call of an object with the default deadline would.
+            let wait = super::Limits::default().deadline;
+            let (store, instance) = super::block_on(super::pool::with_room(wait, || async {
                 let mut store = new_store();
                 let instantiated = pre.instantiate_async(&mut store).await;
                 instantiated.map(|instance| (store, instance))

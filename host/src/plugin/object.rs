@@ -9,7 +9,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{DecorationPoint, RequestOutcome, RequestRes, ResponseRes};
 use super::loader::{Compiled, Exports, PluginFile};
-use super::pool::{InstantiationError, Pool, Versioned};
+use super::pool::{InstantiationError, Pool, SlotsBack, Versioned};
 use super::state::{Declarations, HostRequest, ObjectInfo, PendingRefs, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -45,6 +45,8 @@ pub struct Instance {
     /// caller's stack.
     immediate: bool,
     generation: u64,
+    /// Last, so dropped after the store.
+    _slots_back: SlotsBack,
 }
 
 impl Versioned for Instance {
@@ -189,7 +191,7 @@ impl PluginObject {
     /// A new store and instance of the current version, initialised; `pending` collects the
     /// handler references `init` asks for (the first instance of an object).
     pub async fn instantiate(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
-        super::pool::with_room(|| self.instantiate_once(pending)).await
+        super::pool::with_room(self.limits.deadline, || self.instantiate_once(pending)).await
     }
 
     async fn instantiate_once(&self, pending: bool) -> Result<(Instance, PendingRefs), CallError> {
@@ -234,6 +236,7 @@ impl PluginObject {
                 calls,
                 immediate,
                 generation: compiled.generation,
+                _slots_back: SlotsBack,
             },
             refs,
         ))
@@ -511,9 +514,9 @@ impl InstantiationError for CallError {
         matches!(self, CallError::Trap(error) if error.allocator_full())
     }
 
-    fn no_room(self) -> Self {
+    fn no_room(self, waited: std::time::Duration) -> Self {
         match self {
-            CallError::Trap(error) => CallError::Trap(error.no_room()),
+            CallError::Trap(error) => CallError::Trap(error.no_room(waited)),
             guest => guest,
         }
     }

@@ -2,14 +2,25 @@
 //! component's current version only.
 //!
 //! Every idle instance holds slots of the process-wide pooling allocator (an instance, its
-//! memories and tables), which has room for a fixed number at once. So the idle instances
-//! of all pools are a cache on that budget, not a claim on it: when an instantiation finds
-//! the allocator full, [`with_room`] drops idle instances, a few pools at a time in turn, and
-//! the instantiation is tried again. Without it, a configuration with more plugin objects
-//! than the allocator has slots would not load, each object keeping the instance its
-//! validation made.
+//! memories and tables), which has room for a fixed number at once (`"instanceSlots"`). So
+//! the idle instances of all pools are a cache on that budget, not a claim on it: when an
+//! instantiation finds the allocator full, [`with_room`] drops idle instances, a few pools at
+//! a time in turn, and the instantiation is tried again. Without it, a configuration with
+//! more plugin objects than the allocator has slots would not load, each object keeping the
+//! instance its validation made.
+//!
+//! When nothing is idle, every slot serves a call in flight (a filter that takes part in both
+//! phases holds its instance across the upstream's answer), and the instantiation waits for
+//! one to come back, as a request waits in HAProxy's queue for a free server slot, rather
+//! than failing a burst of requests that a moment later would have found room.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// At most this many idle instances are kept; more than the workers can use at once only
 /// hold memory.
@@ -96,16 +107,112 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
 /// once per object; few enough that the pools it visits keep most of what they hold.
 const SHED_AT_ONCE: usize = 64;
 
-/// What an instantiation that found the allocator full says when no room could be made.
-const NO_ROOM: &str = "no idle plugin instance is left to make room: every slot of the \
-                           process-wide instance pool is serving a call in flight";
+/// What an instantiation that found the allocator full says when no room was made in time.
+fn no_room_message(waited: Duration) -> String {
+    format!(
+        "no plugin instance slot came free within {waited:?}: every slot of the process-wide \
+         instance pool is serving a call in flight; raise \"instanceSlots\" in config.json's \
+         \"plugins\" (docs/plugin-runtime.md, Sandbox and limits)"
+    )
+}
+
+/// Where instantiations wait for a slot to come back.
+struct Room {
+    /// How many wait: while none do, a slot coming back costs one load.
+    waiting: AtomicUsize,
+    freed: Notify,
+}
+
+impl Room {
+    const fn new() -> Self {
+        Room {
+            waiting: AtomicUsize::new(0),
+            freed: Notify::const_new(),
+        }
+    }
+
+    /// Wakes one waiting instantiation, if any.
+    fn may_be_free(&self) {
+        // SeqCst pairs with the waiter's increment: either the waiter counted itself before
+        // this load, and is woken, or its next attempt comes after the slot came back, and
+        // finds it.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_one();
+        }
+    }
+}
+
+static ROOM: Room = Room::new();
+
+/// How often a waiting instantiation tries again unwoken: stores dropped on failure paths
+/// and the loader's probe give their slots back without saying so.
+const RECHECK: Duration = Duration::from_millis(50);
+
+/// Wakes an instantiation waiting for room, if any: called once a slot is free (a store
+/// dropped) or can be freed (an instance gone idle, which shedding can drop).
+pub fn room_may_be_free() {
+    ROOM.may_be_free();
+}
+
+/// Held by whatever owns a store, as its last field so that it is dropped after the store:
+/// by then the store's slots are back in the allocator.
+pub struct SlotsBack;
+
+impl Drop for SlotsBack {
+    fn drop(&mut self) {
+        room_may_be_free();
+    }
+}
+
+/// An instantiation's registration as a waiter, made before the attempt it follows so that a
+/// slot coming back in between wakes it.
+struct Waiter<'r> {
+    room: &'r Room,
+    notified: Pin<Box<tokio::sync::futures::Notified<'r>>>,
+}
+
+/// How a wait for room ended.
+#[derive(Debug, PartialEq, Eq)]
+enum WaitEnd {
+    Woken,
+    /// [`RECHECK`] passed first.
+    Unwoken,
+    /// The time to wait had run out.
+    Expired,
+}
+
+impl<'r> Waiter<'r> {
+    fn register(room: &'r Room) -> Self {
+        room.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut notified = Box::pin(room.freed.notified());
+        notified.as_mut().enable();
+        Waiter { room, notified }
+    }
+
+    async fn wait(mut self, until: Instant) -> WaitEnd {
+        let now = Instant::now();
+        if now >= until {
+            return WaitEnd::Expired;
+        }
+        match tokio::time::timeout_at(until.min(now + RECHECK), self.notified.as_mut()).await {
+            Ok(()) => WaitEnd::Woken,
+            Err(_) => WaitEnd::Unwoken,
+        }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.room.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// An instantiation's error, as far as making room goes.
 pub trait InstantiationError: Sized {
     /// Whether it is the pooling allocator saying it has no free slot of some kind.
     fn allocator_full(&self) -> bool;
-    /// The same error, saying that no idle instance was left to drop.
-    fn no_room(self) -> Self;
+    /// The same error, saying that no slot came free within `waited`.
+    fn no_room(self, waited: Duration) -> Self;
 }
 
 impl InstantiationError for wasmtime::Error {
@@ -113,36 +220,54 @@ impl InstantiationError for wasmtime::Error {
         self.is::<wasmtime::PoolConcurrencyLimitError>()
     }
 
-    fn no_room(self) -> Self {
-        self.context(NO_ROOM)
+    fn no_room(self, waited: Duration) -> Self {
+        self.context(no_room_message(waited))
     }
 }
 
 /// Runs `attempt`, an instantiation in a store of its own each time, again for as long as it
-/// finds the allocator full and idle instances can be dropped to make room.
-pub async fn with_room<T, E, F, Fut>(attempt: F) -> Result<T, E>
+/// finds the allocator full: at once while idle instances can be dropped to make room, then
+/// as slots come back, for at most `wait`.
+pub async fn with_room<T, E, F, Fut>(wait: Duration, attempt: F) -> Result<T, E>
 where
     E: InstantiationError,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    with_room_in(&REGISTRY, attempt).await
+    with_room_in(&REGISTRY, &ROOM, wait, attempt).await
 }
 
-async fn with_room_in<T, E, F, Fut>(registry: &Mutex<Registry>, mut attempt: F) -> Result<T, E>
+async fn with_room_in<T, E, F, Fut>(
+    registry: &Mutex<Registry>,
+    room: &Room,
+    wait: Duration,
+    mut attempt: F,
+) -> Result<T, E>
 where
     E: InstantiationError,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
+    let until = Instant::now() + wait;
+    let mut waiter: Option<Waiter> = None;
     loop {
         match attempt().await {
             Err(error) if error.allocator_full() => {
                 let made_room = registry
                     .lock()
                     .is_ok_and(|mut registry| registry.shed(SHED_AT_ONCE) > 0);
-                if !made_room {
-                    return Err(error.no_room());
+                if made_room {
+                    continue;
+                }
+                match waiter.take() {
+                    // Registered first, then tried once more: a slot that came back since the
+                    // attempt above woke nobody.
+                    None => waiter = Some(Waiter::register(room)),
+                    Some(registered) => {
+                        if registered.wait(until).await == WaitEnd::Expired {
+                            return Err(error.no_room(wait));
+                        }
+                    }
                 }
             }
             other => return other,
@@ -182,6 +307,9 @@ impl<T: Versioned + Send + 'static> Pool<T> {
         {
             idle.push(instance);
         }
+        // Idle, the instance can be shed for a waiting instantiation (past POOL_SIZE it is
+        // dropped on return, and its SlotsBack wakes one too).
+        room_may_be_free();
     }
 }
 

@@ -20,7 +20,7 @@ use super::object::{
     CallError, Continue, PluginObject, deadline_ticks, give_back, instantiate_in, lend, new_store,
     reclaim, request_outcome, response_call, run_call, typed,
 };
-use super::pool::{Pool, Versioned};
+use super::pool::{Pool, SlotsBack, Versioned};
 use super::state::{ObjectInfo, Phases, StoreState};
 use super::{InstanceMode, Limits};
 use crate::exchange::Exchange;
@@ -71,6 +71,8 @@ struct RunInstance {
     on_response_all: OnResponseAllCall,
     immediate: bool,
     generation: u64,
+    /// Last, so dropped after the store.
+    _slots_back: SlotsBack,
 }
 
 impl Versioned for RunInstance {
@@ -195,7 +197,7 @@ impl PluginRun {
 
     /// A new instance of the current version with every member initialised in it, in order.
     async fn instantiate(&self) -> Result<RunInstance, CallError> {
-        super::pool::with_room(|| self.instantiate_once()).await
+        super::pool::with_room(self.limits.deadline, || self.instantiate_once()).await
     }
 
     async fn instantiate_once(&self) -> Result<RunInstance, CallError> {
@@ -237,6 +239,7 @@ impl PluginRun {
             on_response_all,
             immediate,
             generation: compiled.generation,
+            _slots_back: SlotsBack,
         })
     }
 

@@ -1,6 +1,6 @@
-//! Shedding on a registry of its own (the process-wide one is shared with the other tests'
-//! plugin objects, whose idle instances they count), and the allocator's full signal from a
-//! real pooling allocator.
+//! Shedding on a registry of its own and waiting in a room of its own (the process-wide ones
+//! are shared with the other tests' plugin objects, whose idle instances they count and whose
+//! stores wake their waiters), and the allocator's full signal from a real pooling allocator.
 
 #![allow(clippy::unwrap_used)]
 
@@ -129,34 +129,123 @@ fn an_instantiation_finding_the_allocator_full_drops_idle_instances_and_tries_ag
     registry.lock().unwrap().register(Arc::downgrade(&shed));
 
     let mut attempts = 0;
-    let store = block_on(with_room_in(&registry, || {
-        attempts += 1;
-        std::future::ready(slot.instantiate())
-    }))
+    let store = block_on(with_room_in(
+        &registry,
+        &Room::new(),
+        Duration::ZERO,
+        || {
+            attempts += 1;
+            std::future::ready(slot.instantiate())
+        },
+    ))
     .unwrap()
     .unwrap();
     assert_eq!(attempts, 2, "one failure, then room made");
     assert!(idle.0.lock().unwrap().is_empty());
 
-    // The slot is held by a store in use, not an idle one: the error says so.
-    let error = block_on(with_room_in(&registry, || {
-        std::future::ready(slot.instantiate())
-    }))
+    // The slot is held by a store in use, not an idle one, and no time is given to wait for
+    // it: the error says so.
+    let error = block_on(with_room_in(
+        &registry,
+        &Room::new(),
+        Duration::ZERO,
+        || std::future::ready(slot.instantiate()),
+    ))
     .unwrap()
     .unwrap_err();
     assert!(error.allocator_full());
-    assert!(format!("{error:#}").starts_with(NO_ROOM), "{error:#}");
+    assert!(
+        format!("{error:#}").starts_with(&no_room_message(Duration::ZERO)),
+        "{error:#}"
+    );
     drop(store);
+}
+
+#[test]
+fn an_instantiation_waits_for_a_slot_in_flight_to_come_back() {
+    let slot = OneSlot::new();
+    let registry = Mutex::new(Registry::new());
+    let room = Room::new();
+    let in_flight = slot.instantiate().unwrap();
+
+    let mut attempts = 0;
+    let store = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(in_flight);
+            room.may_be_free();
+        });
+        block_on(with_room_in(
+            &registry,
+            &room,
+            Duration::from_secs(30),
+            || {
+                attempts += 1;
+                std::future::ready(slot.instantiate())
+            },
+        ))
+    });
+    assert!(store.unwrap().is_ok());
+    assert!(attempts >= 2, "the slot was in flight at the first attempt");
+}
+
+#[test]
+fn a_wait_for_room_ends_after_the_time_given_and_names_the_setting() {
+    let slot = OneSlot::new();
+    let _in_flight = slot.instantiate().unwrap();
+    let wait = Duration::from_millis(150);
+    let started = std::time::Instant::now();
+    let error = block_on(with_room_in(
+        &Mutex::new(Registry::new()),
+        &Room::new(),
+        wait,
+        || std::future::ready(slot.instantiate()),
+    ))
+    .unwrap()
+    .unwrap_err();
+    assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+    let message = format!("{error:#}");
+    assert!(message.contains("within 150ms"), "{message}");
+    assert!(message.contains("\"instanceSlots\""), "{message}");
+    assert!(message.contains("maximum concurrent limit"), "{message}");
+}
+
+#[test]
+fn a_waiter_is_woken_by_a_slot_coming_back_after_it_registered_and_only_then() {
+    let room = Room::new();
+    let far = || Instant::now() + Duration::from_secs(30);
+    block_on(async {
+        // Nobody waiting: nothing is kept for a later waiter, which would wake for nothing.
+        room.may_be_free();
+        assert_eq!(Waiter::register(&room).wait(far()).await, WaitEnd::Unwoken);
+
+        // Registered before the slot came back: woken, though not yet waiting then.
+        let waiter = Waiter::register(&room);
+        room.may_be_free();
+        assert_eq!(waiter.wait(far()).await, WaitEnd::Woken);
+
+        assert_eq!(
+            Waiter::register(&room).wait(Instant::now()).await,
+            WaitEnd::Expired
+        );
+        assert_eq!(room.waiting.load(Ordering::SeqCst), 0);
+    })
+    .unwrap();
 }
 
 #[test]
 fn other_errors_are_not_tried_again() {
     let registry = Mutex::new(Registry::new());
     let mut attempts = 0;
-    let error = block_on(with_room_in(&registry, || {
-        attempts += 1;
-        std::future::ready(Err::<(), _>(wasmtime::Error::msg("a trap in init")))
-    }))
+    let error = block_on(with_room_in(
+        &registry,
+        &Room::new(),
+        Duration::ZERO,
+        || {
+            attempts += 1;
+            std::future::ready(Err::<(), _>(wasmtime::Error::msg("a trap in init")))
+        },
+    ))
     .unwrap()
     .unwrap_err();
     assert_eq!(
