@@ -217,17 +217,20 @@ fn a_waiter_is_woken_by_a_slot_coming_back_after_it_registered_and_only_then() {
     block_on(async {
         // Nobody waiting: nothing is kept for a later waiter, which would wake for nothing.
         room.may_be_free();
-        assert_eq!(Waiter::register(&room).wait(far()).await, WaitEnd::Unwoken);
+        let mut waiter = Waiter::register(&room);
+        assert_eq!(waiter.wait(far()).await, WaitEnd::Unwoken);
 
         // Registered before the slot came back: woken, though not yet waiting then.
-        let waiter = Waiter::register(&room);
+        room.may_be_free();
+        assert_eq!(waiter.wait(far()).await, WaitEnd::Woken);
+        // The wake-up was used up; the waiter is registered again for the next one.
+        assert_eq!(waiter.wait(far()).await, WaitEnd::Unwoken);
         room.may_be_free();
         assert_eq!(waiter.wait(far()).await, WaitEnd::Woken);
 
-        assert_eq!(
-            Waiter::register(&room).wait(Instant::now()).await,
-            WaitEnd::Expired
-        );
+        assert_eq!(waiter.wait(Instant::now()).await, WaitEnd::Expired);
+        assert_eq!(room.waiting.load(Ordering::SeqCst), 1);
+        drop(waiter);
         assert_eq!(room.waiting.load(Ordering::SeqCst), 0);
     })
     .unwrap();
