@@ -209,7 +209,7 @@ const MIN_MEMORY: usize = 1 << 20;
 /// The instance slots a configuration may ask for. Below 16, a component with many core
 /// instances (up to 50, `engine::pooling`) would not fit at all; above 10,000, the pool's
 /// reservation (two memories of 4 GiB and their guards per slot) nears the 128 TiB of address
-/// space a process has on x86-64 and aarch64.
+/// space a process has on x86-64.
 const INSTANCE_SLOTS: std::ops::RangeInclusive<u32> = 16..=10_000;
 
 /// The plugins of a gateway: the embedded standard plugins, then every `*.wasm` of the
