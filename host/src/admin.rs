@@ -99,8 +99,8 @@ impl Admin {
     }
 }
 
-/// The metrics in Prometheus' text format: the log's dropped records, and the plugins'
-/// counters (failures and the ones plugins add).
+/// The metrics in Prometheus' text format: the log's dropped records, the plugin instance
+/// pool's slots and waits, and the plugins' counters (failures and the ones plugins add).
 fn prometheus() -> Response {
     use std::fmt::Write as _;
     let mut body = String::new();
@@ -109,7 +109,7 @@ fn prometheus() -> Response {
         "# TYPE ferrogate_log_records_dropped_total counter\nferrogate_log_records_dropped_total {}",
         crate::telemetry::dropped_log_records()
     );
-    crate::plugin::shared::render_metrics(&mut body);
+    crate::plugin::render_metrics(&mut body);
     let mut response = text_response(http::StatusCode::OK, body);
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -294,6 +294,13 @@ impl Plugins {
     }
 }
 
+/// The plugin metrics in Prometheus' text format (0.0.4): the instance pool's slots and the
+/// waits for them, then the counters of plugin objects (the host's and what plugins add).
+pub fn render_metrics(out: &mut String) {
+    pool::render_metrics(out, engine::instance_slots());
+    shared::render_metrics(out);
+}
+
 /// "filter", "handler" or "decorator".
 pub fn describe_kind(kind: Kind) -> &'static str {
     match kind {

@@ -134,6 +134,48 @@ fn requests_past_the_instance_slots_wait_for_one_to_come_back() {
         "{:?}",
         started.elapsed()
     );
+
+    let metrics = metrics(&gateway);
+    assert!(
+        metrics.contains(&format!("\nferrogate_plugin_instance_slots {FEW_SLOTS}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nferrogate_plugin_instance_slot_waiting 0\n"),
+        "{metrics}"
+    );
+    // Not necessarily every request past the slots: one sent late finds an instance idle.
+    assert!(
+        metric(&metrics, "ferrogate_plugin_instance_slot_waits_total") > 0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "ferrogate_plugin_instance_slot_wait_expired_total"
+        ),
+        0.0
+    );
+    assert!(
+        metric(
+            &metrics,
+            "ferrogate_plugin_instance_slot_wait_seconds_total"
+        ) > 0.0
+    );
+}
+
+fn metrics(gateway: &Gateway) -> String {
+    let reply = get(gateway, "/openig/metrics/prometheus");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// The value of an unlabelled series.
+fn metric(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
 }
 
 #[test]
@@ -150,6 +192,14 @@ fn a_request_that_finds_no_slot_within_the_deadline_fails_with_what_to_raise() {
         "at most one request per slot was served: {served}"
     );
     assert!(failed >= FEW_SLOTS, "{failed}");
+    assert_eq!(
+        metric(
+            &metrics(&gateway),
+            "ferrogate_plugin_instance_slot_wait_expired_total"
+        ),
+        failed as f64,
+        "each failure is a wait that ran out"
+    );
     gateway.expect_log(
         &[
             "no plugin instance slot came free within 200ms",

@@ -27,6 +27,8 @@ const TICKER_IDLE: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub engine: Engine,
+    /// What it was sized by (the first configuration's).
+    pub sizing: Sizing,
     /// How instances get their memories: from the pool, or on demand with the cap enforced by
     /// each store's limiter.
     pub allocation: Allocation,
@@ -75,6 +77,13 @@ pub fn limit(store: &mut wasmtime::Store<StoreState>, limits: Option<StoreLimits
         store.data_mut().limits = limits;
         store.limiter(|state| &mut state.limits);
     }
+}
+
+/// The slots of the process-wide instance pool; `None` before the runtime is made or when
+/// instances are allocated on demand (no slot limit).
+pub fn instance_slots() -> Option<u32> {
+    let runtime = RUNTIME.get()?.as_ref().ok()?;
+    (runtime.allocation == Allocation::Pooling).then_some(runtime.sizing.instance_slots)
 }
 
 /// The limits of the process-wide runtime for a new store; `None` with the pool.
@@ -316,6 +325,7 @@ fn build(sizing: Sizing) -> wasmtime::Result<Runtime> {
     super::wasi_streams::define_sync(&mut immediate_linker)?;
     Ok(Runtime {
         engine,
+        sizing,
         allocation,
         linker,
         immediate_linker,

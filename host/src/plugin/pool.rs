@@ -15,7 +15,7 @@
 //! than failing a burst of requests that a moment later would have found room.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -121,6 +121,11 @@ struct Room {
     /// How many wait: while none do, a slot coming back costs one load.
     waiting: AtomicUsize,
     freed: Notify,
+    /// Instantiations that had to wait, those whose wait ran out, and the time all waited:
+    /// what tells an operator that `instanceSlots` is too small before requests fail.
+    waits: AtomicU64,
+    expired: AtomicU64,
+    waited_micros: AtomicU64,
 }
 
 impl Room {
@@ -128,6 +133,9 @@ impl Room {
         Room {
             waiting: AtomicUsize::new(0),
             freed: Notify::const_new(),
+            waits: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            waited_micros: AtomicU64::new(0),
         }
     }
 
@@ -170,6 +178,7 @@ impl Drop for SlotsBack {
 struct Waiter<'r> {
     room: &'r Room,
     notified: Pin<Box<tokio::sync::futures::Notified<'r>>>,
+    since: Instant,
 }
 
 /// How a wait for room ended.
@@ -185,15 +194,21 @@ enum WaitEnd {
 impl<'r> Waiter<'r> {
     fn register(room: &'r Room) -> Self {
         room.waiting.fetch_add(1, Ordering::SeqCst);
+        room.waits.fetch_add(1, Ordering::Relaxed);
         let mut notified = Box::pin(room.freed.notified());
         notified.as_mut().enable();
-        Waiter { room, notified }
+        Waiter {
+            room,
+            notified,
+            since: Instant::now(),
+        }
     }
 
     /// Waits, then registers again for the attempt that follows.
     async fn wait(&mut self, until: Instant) -> WaitEnd {
         let now = Instant::now();
         if now >= until {
+            self.room.expired.fetch_add(1, Ordering::Relaxed);
             return WaitEnd::Expired;
         }
         let woken = tokio::time::timeout_at(until.min(now + RECHECK), self.notified.as_mut())
@@ -212,6 +227,41 @@ impl<'r> Waiter<'r> {
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         self.room.waiting.fetch_sub(1, Ordering::SeqCst);
+        let waited = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.room.waited_micros.fetch_add(waited, Ordering::Relaxed);
+    }
+}
+
+/// The waits for instance slots in Prometheus' text format (0.0.4), and the slots there are
+/// (`None`: instances allocated on demand, with no slot limit).
+pub fn render_metrics(out: &mut String, slots: Option<u32>) {
+    ROOM.render(out, slots);
+}
+
+impl Room {
+    fn render(&self, out: &mut String, slots: Option<u32>) {
+        use std::fmt::Write as _;
+        if let Some(slots) = slots {
+            let _ = writeln!(
+                out,
+                "# TYPE ferrogate_plugin_instance_slots gauge\nferrogate_plugin_instance_slots {slots}"
+            );
+        }
+        let waiting = self.waiting.load(Ordering::Relaxed);
+        let waits = self.waits.load(Ordering::Relaxed);
+        let expired = self.expired.load(Ordering::Relaxed);
+        let waited = self.waited_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "# TYPE ferrogate_plugin_instance_slot_waiting gauge\n\
+             ferrogate_plugin_instance_slot_waiting {waiting}\n\
+             # TYPE ferrogate_plugin_instance_slot_waits_total counter\n\
+             ferrogate_plugin_instance_slot_waits_total {waits}\n\
+             # TYPE ferrogate_plugin_instance_slot_wait_expired_total counter\n\
+             ferrogate_plugin_instance_slot_wait_expired_total {expired}\n\
+             # TYPE ferrogate_plugin_instance_slot_wait_seconds_total counter\n\
+             ferrogate_plugin_instance_slot_wait_seconds_total {waited}"
+        );
     }
 }
 

@@ -187,6 +187,9 @@ fn an_instantiation_waits_for_a_slot_in_flight_to_come_back() {
     });
     assert!(store.unwrap().is_ok());
     assert!(attempts >= 2, "the slot was in flight at the first attempt");
+    assert_eq!(room.waits.load(Ordering::Relaxed), 1);
+    assert_eq!(room.expired.load(Ordering::Relaxed), 0);
+    assert!(room.waited_micros.load(Ordering::Relaxed) > 0);
 }
 
 #[test]
@@ -194,16 +197,20 @@ fn a_wait_for_room_ends_after_the_time_given_and_names_the_setting() {
     let slot = OneSlot::new();
     let _in_flight = slot.instantiate().unwrap();
     let wait = Duration::from_millis(150);
+    let room = Room::new();
     let started = std::time::Instant::now();
     let error = block_on(with_room_in(
         &Mutex::new(Registry::new()),
-        &Room::new(),
+        &room,
         wait,
         || std::future::ready(slot.instantiate()),
     ))
     .unwrap()
     .unwrap_err();
     assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+    assert_eq!(room.waits.load(Ordering::Relaxed), 1);
+    assert_eq!(room.expired.load(Ordering::Relaxed), 1);
+    assert!(room.waited_micros.load(Ordering::Relaxed) >= 150_000);
     let message = format!("{error:#}");
     assert!(message.contains("within 150ms"), "{message}");
     assert!(message.contains("\"instanceSlots\""), "{message}");
@@ -234,6 +241,38 @@ fn a_waiter_is_woken_by_a_slot_coming_back_after_it_registered_and_only_then() {
         assert_eq!(room.waiting.load(Ordering::SeqCst), 0);
     })
     .unwrap();
+}
+
+#[test]
+fn the_waits_are_rendered_for_prometheus() {
+    let room = Room::new();
+    room.waits.store(3, Ordering::Relaxed);
+    room.expired.store(1, Ordering::Relaxed);
+    room.waited_micros.store(1_250_000, Ordering::Relaxed);
+    let _waiter = Waiter::register(&room);
+    let mut out = String::new();
+    room.render(&mut out, Some(1000));
+    assert_eq!(
+        out,
+        "# TYPE ferrogate_plugin_instance_slots gauge\n\
+         ferrogate_plugin_instance_slots 1000\n\
+         # TYPE ferrogate_plugin_instance_slot_waiting gauge\n\
+         ferrogate_plugin_instance_slot_waiting 1\n\
+         # TYPE ferrogate_plugin_instance_slot_waits_total counter\n\
+         ferrogate_plugin_instance_slot_waits_total 4\n\
+         # TYPE ferrogate_plugin_instance_slot_wait_expired_total counter\n\
+         ferrogate_plugin_instance_slot_wait_expired_total 1\n\
+         # TYPE ferrogate_plugin_instance_slot_wait_seconds_total counter\n\
+         ferrogate_plugin_instance_slot_wait_seconds_total 1.25\n"
+    );
+
+    // Instances allocated on demand have no slots to report.
+    let mut out = String::new();
+    room.render(&mut out, None);
+    assert!(
+        out.starts_with("# TYPE ferrogate_plugin_instance_slot_waiting gauge\n"),
+        "{out}"
+    );
 }
 
 #[test]
