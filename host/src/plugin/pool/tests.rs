@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::Ordering;
+
 use super::super::block_on;
 use super::*;
 
