@@ -1,6 +1,6 @@
 //! HTTP/1.1 as the gateway speaks it, seen from raw sockets: keep-alive and pipelining,
-//! HTTP/1.0, `Expect: 100-continue`, chunked bodies, framings refused as smuggling attempts,
-//! unread request bodies, and upstream connections that close while pooled.
+//! HTTP/1.0, `Expect: 100-continue`, chunked bodies, heads and framings refused as smuggling
+//! attempts, unread request bodies, and upstream connections that close while pooled.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -201,8 +201,9 @@ fn expect_continue_is_answered_by_the_gateway_and_chunked_bodies_arrive_whole() 
 fn framings_that_could_smuggle_a_request_are_refused() {
     let upstream = Upstream::echo();
     let (_config, gateway) = proxied(&upstream);
-    // The head alone gives these away: 400. A broken chunked body is only found while the
-    // upstream request is being sent: 502. The connection closes either way.
+    // The head alone gives these away: 400 (501 for a coding the gateway would have to drop).
+    // A broken chunked body is only found while the upstream request is being sent: 502.
+    // The connection closes either way.
     for (request, status) in [
         (
             &b"POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..],
@@ -216,6 +217,20 @@ fn framings_that_could_smuggle_a_request_are_refused() {
             b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
             400,
         ),
+        (
+            b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        // Routed by one Host, read by the upstream with the other.
+        (
+            b"GET / HTTP/1.1\r\nHost: gw\r\nHost: admin.internal\r\n\r\n",
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
         (
             b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             502,

@@ -42,12 +42,25 @@ pub struct HeadFacts {
     content_length: Result<Option<u64>, FieldError>,
     /// Whether the last transfer coding is `chunked`; `None` without `Transfer-Encoding`.
     chunked_last: Result<Option<bool>, FieldError>,
+    /// The codings other than the final `chunked` that `Transfer-Encoding` lists, counted
+    /// in their kind: a request may carry none of them.
+    extra_codings: ExtraCodings,
     /// The tokens of `Connection` the rules act on.
     pub connection: ConnectionTokens,
     /// Whether the head has an `Expect` field.
     pub expect: bool,
     /// Whether the head has an `Upgrade` field.
     pub upgrade: bool,
+}
+
+/// Transfer codings beside a final `chunked`. A proxy that decodes `chunked` and frames the
+/// body anew would drop them, handing the upstream compressed bytes it was not told about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ExtraCodings {
+    /// `chunked` before the last coding (RFC 9112 7: applied at most once, and last).
+    chunked: bool,
+    /// Any other coding (`gzip`, `deflate`, `compress`, an unknown one).
+    other: bool,
 }
 
 /// What is wrong with a framing field, kept in a byte rather than as its message.
@@ -98,6 +111,7 @@ impl Default for HeadFacts {
         HeadFacts {
             content_length: Ok(None),
             chunked_last: Ok(None),
+            extra_codings: ExtraCodings::default(),
             connection: ConnectionTokens::default(),
             expect: false,
             upgrade: false,
@@ -146,15 +160,33 @@ impl HeadFacts {
         let Ok(last) = self.chunked_last else {
             return;
         };
-        self.chunked_last = match value.to_str() {
-            Ok(text) => Ok(text
-                .rsplit(',')
-                .map(str::trim)
-                .find(|coding| !coding.is_empty())
-                .map(|coding| coding.eq_ignore_ascii_case("chunked"))
-                .or(last)),
-            Err(_) => Err(FieldError::InvalidCoding),
+        let Ok(text) = value.to_str() else {
+            self.chunked_last = Err(FieldError::InvalidCoding);
+            return;
         };
+        let mut codings = text
+            .rsplit(',')
+            .map(str::trim)
+            .filter(|coding| !coding.is_empty());
+        let Some(final_coding) = codings.next() else {
+            return;
+        };
+        // The codings of an earlier field come before this one's.
+        if last.is_some() {
+            self.note_extra_coding(if last == Some(true) { "chunked" } else { "" });
+        }
+        for coding in codings {
+            self.note_extra_coding(coding);
+        }
+        self.chunked_last = Ok(Some(final_coding.eq_ignore_ascii_case("chunked")));
+    }
+
+    fn note_extra_coding(&mut self, coding: &str) {
+        if coding.eq_ignore_ascii_case("chunked") {
+            self.extra_codings.chunked = true;
+        } else {
+            self.extra_codings.other = true;
+        }
     }
 
     fn content_length(&self) -> Result<Option<u64>, HeadError> {
@@ -214,6 +246,8 @@ pub enum HeadError {
     Malformed(String),
     #[error("invalid message framing: {0}")]
     Framing(&'static str),
+    #[error("not implemented: {0}")]
+    NotImplemented(&'static str),
     #[error("HTTP version not supported")]
     Version,
 }
@@ -226,6 +260,7 @@ impl HeadError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
             HeadError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            HeadError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             HeadError::Malformed(_) | HeadError::Framing(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -336,7 +371,11 @@ pub fn parse_request(
             name: span(base, header.name.as_bytes()),
             value: span(base, header.value),
         };
-        if host.is_none() && header.name.eq_ignore_ascii_case("host") {
+        if header.name.eq_ignore_ascii_case("host") {
+            // Two would let the gateway route by one and the upstream read the other.
+            if host.is_some() {
+                return Err(HeadError::Malformed("more than one Host header".to_owned()));
+            }
             host = Some(field.value);
         }
         fields.push(field);
@@ -345,6 +384,20 @@ pub fn parse_request(
         .map_err(|_| HeadError::Malformed("invalid method".to_owned()))?;
     let target = span(base, request.path.unwrap_or("").as_bytes());
     let version = version(request.version)?;
+    match host {
+        // RFC 9112 3.2: a server must refuse an HTTP/1.1 request without Host.
+        None if version == Version::HTTP_11 => {
+            return Err(HeadError::Malformed(
+                "an HTTP/1.1 request must have a Host header".to_owned(),
+            ));
+        }
+        // A Host is `host[:port]`: userinfo would pass an authority's parse, and routes
+        // would see a host the client did not address.
+        Some(host) if buf[host.0 as usize..host.1 as usize].contains(&b'@') => {
+            return Err(HeadError::Malformed("invalid Host header".to_owned()));
+        }
+        _ => {}
+    }
     let head = buf.split_to(length).freeze();
     let target = head.slice(target.0 as usize..target.1 as usize);
     let uri = match (scheme, host) {
@@ -457,9 +510,22 @@ pub enum Framing {
 
 /// The framing of a request body (RFC 9112 6.3). A request with both `Transfer-Encoding` and
 /// `Content-Length`, or with a transfer coding other than a final `chunked`, is refused: a
-/// proxy that guessed would let requests be smuggled past it.
+/// proxy that guessed would let requests be smuggled past it. Codings before the final
+/// `chunked` are refused as not implemented (RFC 9112 6.1 asks for 501), as nginx does:
+/// passed on without them, the body would reach the upstream still encoded.
 pub fn request_framing(head: &RequestHead) -> Result<Framing, HeadError> {
-    match head.facts.chunked_last()? {
+    let chunked_last = head.facts.chunked_last()?;
+    if chunked_last == Some(true) {
+        if head.facts.extra_codings.chunked {
+            return Err(HeadError::Framing("chunked applied more than once"));
+        }
+        if head.facts.extra_codings.other {
+            return Err(HeadError::NotImplemented(
+                "a request body with a transfer coding other than chunked",
+            ));
+        }
+    }
+    match chunked_last {
         Some(_) if head.version == Version::HTTP_10 => Err(HeadError::Framing(
             "Transfer-Encoding in an HTTP/1.0 request",
         )),

@@ -64,7 +64,10 @@ fn with_a_scheme_an_origin_form_target_becomes_the_absolute_uri_the_client_addre
 #[test]
 fn a_partial_head_waits_and_an_oversized_one_is_refused() {
     assert!(request("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
-    let long = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n", "a".repeat(2000));
+    let long = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n",
+        "a".repeat(2000)
+    );
     assert_eq!(
         parse_request(&mut BytesMut::from(long.as_str()), 1024, None).unwrap_err(),
         HeadError::TooLarge(1024)
@@ -77,7 +80,8 @@ fn a_partial_head_waits_and_an_oversized_one_is_refused() {
     );
     assert!(parse_request(&mut BytesMut::from(whole.as_str()), whole.len(), None).is_ok());
     // A head within the limit is taken though the body read with it is past the limit.
-    let mut with_body = BytesMut::from("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n");
+    let mut with_body =
+        BytesMut::from("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n");
     with_body.extend_from_slice(&[b'a'; 2000]);
     assert!(parse_request(&mut with_body, 1024, None).unwrap().is_some());
     assert_eq!(with_body.len(), 2000, "the body stays in the buffer");
@@ -97,11 +101,11 @@ fn a_partial_head_waits_and_an_oversized_one_is_refused() {
     let many: String = (0..MAX_HEADERS + 1)
         .map(|i| format!("X-{i}: v\r\n"))
         .collect();
-    let error = request(&format!("GET / HTTP/1.1\r\n{many}\r\n")).unwrap_err();
+    let error = request(&format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n")).unwrap_err();
     assert_eq!(error, HeadError::TooManyHeaders);
     assert_eq!(error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_eq!(
-        request("GET / HTTP/1.1\r\nBad Name: v\r\n\r\n")
+        request("GET / HTTP/1.1\r\nHost: t\r\nBad Name: v\r\n\r\n")
             .unwrap_err()
             .status(),
         StatusCode::BAD_REQUEST
@@ -115,33 +119,39 @@ fn a_partial_head_waits_and_an_oversized_one_is_refused() {
 #[test]
 fn request_framing_refuses_what_would_let_requests_be_smuggled() {
     assert_eq!(
-        framing_of("GET / HTTP/1.1\r\n\r\n").unwrap(),
+        framing_of("GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap(),
         Framing::Empty
     );
     assert_eq!(
-        framing_of("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").unwrap(),
+        framing_of("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").unwrap(),
         Framing::Empty
     );
     assert_eq!(
-        framing_of("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n").unwrap(),
+        framing_of("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n").unwrap(),
         Framing::Length(12)
     );
     assert_eq!(
-        framing_of("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap(),
+        framing_of(
+            "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n"
+        )
+        .unwrap(),
         Framing::Length(5)
     );
     assert_eq!(
-        framing_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap(),
+        framing_of("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked \r\n\r\n").unwrap(),
         Framing::Chunked
     );
     for refused in [
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0x10\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
         "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        // chunked may be applied once only, whether in one field or two.
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
     ] {
         let error = framing_of(refused).unwrap_err();
         assert_eq!(
@@ -270,15 +280,15 @@ fn the_facts_noted_while_parsing_are_those_of_the_parsed_fields() {
     // to the finished map, whatever the order, case and repetition of the fields.
     let heads = [
         "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: x\r\nContent-Length: 6\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTRANSFER-ENCODING: Chunked, \r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n\r\n",
-        "GET / HTTP/1.1\r\nConnection: Upgrade, keep-alive\r\nUpgrade: websocket\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nTRANSFER-ENCODING: Chunked, \r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, keep-alive\r\nUpgrade: websocket\r\n\r\n",
         "GET / HTTP/1.0\r\nConnection: foo\r\nconnection: CLOSE\r\n\r\n",
-        "PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+        "PUT / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
     ];
     for text in heads {
         let head = request(text).unwrap().unwrap();
@@ -291,9 +301,9 @@ fn the_facts_noted_while_parsing_are_those_of_the_parsed_fields() {
     assert!(closing.connection.close && !closing.connection.keep_alive);
     assert!(request(heads[9]).unwrap().unwrap().facts.expect);
     assert_eq!(
-        framing_of(heads[4]).unwrap(),
-        Framing::Chunked,
-        "the last coding of the last field decides"
+        framing_of(heads[4]).unwrap_err(),
+        HeadError::NotImplemented("a request body with a transfer coding other than chunked"),
+        "a coding of an earlier field counts as one before the final chunked"
     );
     assert_eq!(framing_of(heads[5]).unwrap(), Framing::Chunked);
     let response = response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n");
@@ -682,7 +692,7 @@ async fn filled(bytes: &[u8], room: usize) -> Reader<tokio::io::DuplexStream> {
 #[tokio::test]
 async fn a_released_read_buffer_serves_the_next_read_on_the_thread() {
     let before = super::io::spare_count();
-    let mut first = filled(b"GET / HTTP/1.1\r\n\r\n", 4096).await;
+    let mut first = filled(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 4096).await;
     let head = first.buf.split().freeze();
     // Bytes of the head still in use: the buffer cannot be written again, and is not kept.
     first.release_if_empty(4096);
@@ -690,7 +700,7 @@ async fn a_released_read_buffer_serves_the_next_read_on_the_thread() {
     assert_eq!(first.buf.capacity(), 0, "an idle reader holds no buffer");
     drop(head);
 
-    let mut second = filled(b"GET / HTTP/1.1\r\n\r\n", 4096).await;
+    let mut second = filled(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 4096).await;
     let memory = second.buf.as_ptr();
     drop(second.buf.split().freeze());
     second.release_if_empty(4096);
@@ -718,4 +728,53 @@ async fn the_spare_read_buffers_are_bounded() {
         reader.release_if_empty(4096);
     }
     assert_eq!(super::io::spare_count(), super::io::SPARE_KEPT_AT_MOST);
+}
+
+#[test]
+fn a_request_body_with_a_coding_besides_chunked_is_not_implemented() {
+    // Decoding chunked and framing the body anew would drop the other coding: the upstream
+    // would get gzip bytes it was not told about.
+    for coded in [
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: x-custom , CHUNKED\r\n\r\n",
+    ] {
+        let error = framing_of(coded).unwrap_err();
+        assert_eq!(
+            error.status(),
+            StatusCode::NOT_IMPLEMENTED,
+            "{coded:?}: {error}"
+        );
+    }
+    // Responses keep their framing: the gateway cannot refuse what an upstream sent.
+    let coded = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+    assert_eq!(
+        response_framing(&Method::GET, &coded).unwrap(),
+        Framing::Chunked
+    );
+}
+
+#[test]
+fn an_http11_request_has_exactly_one_host_and_it_names_a_host() {
+    let refused = |text: &str| {
+        let error = request(text).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{text:?}: {error}");
+        error.to_string()
+    };
+    assert!(refused("GET / HTTP/1.1\r\nX-A: 1\r\n\r\n").contains("must have a Host header"));
+    // The gateway would route by one and an upstream could read the other.
+    assert!(
+        refused("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nHOST: b\r\n\r\n")
+            .contains("more than one Host header")
+    );
+    assert!(refused("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n").contains("invalid Host header"));
+    // An absolute-form target still needs Host (RFC 9112 3.2), though it overrides it.
+    refused("GET http://a/ HTTP/1.1\r\n\r\n");
+    // HTTP/1.0 predates Host.
+    assert!(request("GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+    assert!(
+        request("GET / HTTP/1.1\r\nhost: a:8080\r\n\r\n")
+            .unwrap()
+            .is_some()
+    );
 }
