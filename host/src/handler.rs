@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::exchange::Exchange;
-use crate::http::{Response, text_response};
+use crate::http::{ClientBodyError, Response, text_response};
 
 pub use chain::{Chain, ChainOfFilters};
 pub use client::{ClientHandler, ClientHandlerConfig, ClientMode};
@@ -117,6 +117,13 @@ pub enum HandlerError {
     Plugin { object: String },
     #[error("{0}")]
     BadRequest(String),
+    /// The client's request body failed ([`ClientBodyError`]): its status is 400, or 408 for
+    /// a client that stalled.
+    #[error("{reason}")]
+    ClientBody {
+        status: http::StatusCode,
+        reason: String,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -128,6 +135,7 @@ impl HandlerError {
             HandlerError::UpstreamTimeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
             HandlerError::Plugin { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
             HandlerError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
+            HandlerError::ClientBody { status, .. } => *status,
             HandlerError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +149,26 @@ impl HandlerError {
                 | HandlerError::UpstreamTimeout { .. }
                 | HandlerError::Plugin { .. }
         )
+    }
+
+    /// Reading the request body failed with `error`: the client's failure when the body
+    /// says so, else a bad request as before.
+    pub fn reading_request_body(error: &crate::http::CollectError) -> HandlerError {
+        if let crate::http::CollectError::Read(source) = error
+            && let Some(client) = ClientBodyError::find(source.as_ref())
+        {
+            return HandlerError::ClientBody {
+                status: client.status(),
+                reason: error.to_string(),
+            };
+        }
+        HandlerError::BadRequest(error.to_string())
+    }
+
+    /// Whether the client, not the gateway or an upstream, made the request fail: logged at
+    /// debug level only, since any client could otherwise add a record per request.
+    pub fn is_clients(&self) -> bool {
+        matches!(self, HandlerError::ClientBody { .. })
     }
 
     /// The short body sent to the client: the reason phrase, never internal detail.

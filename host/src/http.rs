@@ -116,6 +116,44 @@ impl http_body::Body for Prefixed {
     }
 }
 
+/// A request body that failed on the client's side: malformed framing, the client closing
+/// the connection midway or sending nothing for too long. Whoever reads the body passes it
+/// on inside its own error; the gateway then answers for the client's failure (400, or 408
+/// for a stall) rather than blaming the upstream or itself.
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body failed: {reason}")]
+pub struct ClientBodyError {
+    stalled: bool,
+    reason: BoxError,
+}
+
+impl ClientBodyError {
+    pub fn new(reason: BoxError, stalled: bool) -> Self {
+        ClientBodyError { stalled, reason }
+    }
+
+    pub fn status(&self) -> http::StatusCode {
+        if self.stalled {
+            http::StatusCode::REQUEST_TIMEOUT
+        } else {
+            http::StatusCode::BAD_REQUEST
+        }
+    }
+
+    /// The client's body failure among `error` and its sources, however deep a reader
+    /// wrapped it.
+    pub fn find<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e ClientBodyError> {
+        let mut next = Some(error);
+        while let Some(error) = next {
+            if let Some(found) = error.downcast_ref::<ClientBodyError>() {
+                return Some(found);
+            }
+            next = error.source();
+        }
+        None
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error("the body is larger than the {limit} bytes the gateway buffers")]

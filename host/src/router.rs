@@ -353,7 +353,7 @@ impl RouterShared {
                 }
                 Err(error @ CollectError::Read(_)) => {
                     tracing::debug!(router = %self.name, %error, "request body could not be read");
-                    return Err(HandlerError::BadRequest(error.to_string()));
+                    return Err(HandlerError::reading_request_body(&error));
                 }
             }
         }

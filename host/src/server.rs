@@ -30,7 +30,7 @@ use crate::config::ConnectorSettings;
 use crate::exchange::{ClientInfo, Exchange};
 use crate::gateway::Gateway;
 use crate::h1::Reader;
-use crate::http::{Body, BoxError, Response};
+use crate::http::{Body, BoxError, ClientBodyError, Response};
 
 /// The most header bytes an HTTP/2 client may send in one request.
 const MAX_HEADER_BYTES: usize = h1::MAX_HEAD_BYTES;
@@ -326,9 +326,12 @@ where
         // large; unboxed it was copied several times on its way into the task (a memmove
         // that was 4.5 % of the proxy's CPU on the h2c load test).
         Box::pin(async move {
+            // A stream the client reset or broke is the client's failure.
             let request = request.map(|body| {
-                body.map_err(|error| -> BoxError { Box::new(error) })
-                    .boxed()
+                body.map_err(|error| -> BoxError {
+                    Box::new(ClientBodyError::new(Box::new(error), false))
+                })
+                .boxed()
             });
             Ok::<_, Infallible>(shared.handle(request, client).await)
         })
@@ -376,7 +379,9 @@ impl Shared {
             match self.gateway.handle(&mut exchange).await {
                 Ok(response) => response,
                 Err(error) => {
-                    if !error.is_logged() {
+                    if error.is_clients() {
+                        tracing::debug!(transaction = %exchange.transaction_id, %error, status = error.status().as_u16(), "the client made the request fail");
+                    } else if !error.is_logged() {
                         tracing::warn!(transaction = %exchange.transaction_id, %error, status = error.status().as_u16(), "request failed");
                     }
                     error.into_response()

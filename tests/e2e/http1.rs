@@ -1,6 +1,7 @@
 //! HTTP/1.1 as the gateway speaks it, seen from raw sockets: keep-alive and pipelining,
 //! HTTP/1.0, `Expect: 100-continue`, chunked bodies, heads and framings refused as smuggling
-//! attempts, unread request bodies, and upstream connections that close while pooled.
+//! attempts, unread request bodies, bodies that stall or break on either side, and upstream
+//! connections that close while pooled.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -202,8 +203,8 @@ fn framings_that_could_smuggle_a_request_are_refused() {
     let upstream = Upstream::echo();
     let (_config, gateway) = proxied(&upstream);
     // The head alone gives these away: 400 (501 for a coding the gateway would have to drop).
-    // A broken chunked body is only found while the upstream request is being sent: 502.
-    // The connection closes either way.
+    // A broken chunked body is only found while the upstream request is being sent, and is
+    // the client's failure all the same: 400. The connection closes either way.
     for (request, status) in [
         (
             &b"POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..],
@@ -233,7 +234,11 @@ fn framings_that_could_smuggle_a_request_are_refused() {
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (
             b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            502,
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n3;ext\nabc\r\n0\r\n\r\n",
+            400,
         ),
     ] {
         let mut raw = Raw::connect(&gateway);
@@ -245,6 +250,122 @@ fn framings_that_could_smuggle_a_request_are_refused() {
     }
     // Nothing of those reached the upstream as a second request.
     assert_eq!(send(client().get(gateway.url("/after"))).status, 200);
+    // The client's malformed bodies are not reported as the upstream's failures.
+    let blamed: Vec<String> = gateway
+        .logs()
+        .into_iter()
+        .filter(|line| line.contains("upstream request failed"))
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:#?}");
+}
+
+fn proxied_with_so_timeout(base_uri: &str, so_timeout: &str) -> (ConfigDir, Gateway) {
+    serve(&[(
+        "proxy",
+        json!({"baseURI": base_uri, "handler": {
+            "type": "ReverseProxyHandler", "config": {"soTimeout": so_timeout}}}),
+    )])
+}
+
+/// soTimeout is the upstream's limit: a client uploading slower than it is not cut off,
+/// and a client going away midway is not reported as the upstream failing.
+#[test]
+fn an_upload_slower_than_so_timeout_arrives_whole() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = proxied_with_so_timeout(&upstream.base_uri(), "300 ms");
+    let mut raw = Raw::connect(&gateway);
+    raw.send(b"POST /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 8\r\n\r\n");
+    // 8 bytes over about 1.2 s, four times soTimeout.
+    for byte in b"slowly!!" {
+        std::thread::sleep(Duration::from_millis(150));
+        raw.send(&[*byte]);
+    }
+    let answer = raw.response().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let echo: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(echo["body"], "slowly!!");
+
+    // A client that goes away in the middle of its body.
+    let mut raw = Raw::connect(&gateway);
+    raw.send(b"POST /gone HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nabc");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(raw);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(send(client().get(gateway.url("/after"))).status, 200);
+    let blamed: Vec<String> = gateway
+        .logs()
+        .into_iter()
+        .filter(|line| line.contains("upstream") && line.contains("WARN"))
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:#?}");
+}
+
+/// A client that stops sending its body holds the request no longer than a silent client
+/// holds a connection (30 s, the head timeout), and gets the client's status, 408, not the
+/// upstream's 504, though soTimeout is far shorter.
+#[test]
+fn a_client_that_stalls_midway_through_its_body_gets_408_after_the_body_timeout() {
+    let upstream = Upstream::echo();
+    let (_config, gateway) = proxied_with_so_timeout(&upstream.base_uri(), "300 ms");
+    let stream = TcpStream::connect(gateway.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(45)))
+        .unwrap();
+    let mut raw = Raw {
+        reader: BufReader::new(stream),
+    };
+    let started = std::time::Instant::now();
+    raw.send(b"POST /stall HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nabc");
+    let answer = raw.response().unwrap();
+    let took = started.elapsed();
+    assert_eq!(answer.status, 408, "{}", answer.text());
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert!(
+        took >= Duration::from_secs(29) && took < Duration::from_secs(40),
+        "answered after {took:?}"
+    );
+}
+
+/// soTimeout, IG's socket timeout, bounds each wait for a response body's bytes: an upstream
+/// that stops midway does not hold the client for ever.
+#[test]
+fn an_upstream_that_stalls_midway_through_its_body_is_cut_off_after_so_timeout() {
+    let stalling = Server::spawn(None, Duration::ZERO, |mut stream| async move {
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            .await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    });
+    let (_config, gateway) = proxied_with_so_timeout(&stalling.url("http"), "500 ms");
+    let mut raw = Raw::connect(&gateway);
+    let started = std::time::Instant::now();
+    raw.send(b"GET /stalls HTTP/1.1\r\nHost: gw\r\n\r\n");
+    let status_line = raw.line();
+    assert!(status_line.contains(" 200 "), "{status_line}");
+    // The head and what came of the body, then the connection closes short of 100 bytes.
+    let mut rest = Vec::new();
+    let _ = raw.reader.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(
+        String::from_utf8_lossy(&rest).ends_with("partial"),
+        "{rest:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+    assert!(
+        gateway
+            .wait_for_log(
+                &["no byte of the body arrived for 0.5 s"],
+                Duration::from_secs(5)
+            )
+            .is_some(),
+        "{:#?}",
+        gateway.logs()
+    );
 }
 
 #[test]

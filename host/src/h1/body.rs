@@ -6,6 +6,7 @@ use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::{Body as _, Frame, SizeHint};
@@ -31,6 +32,9 @@ pub enum BodyError {
     Incomplete,
     #[error("reading the body failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The peer sent nothing for this long while the body's reader waited for it.
+    #[error("no byte of the body arrived for {} s", .0.as_secs_f64())]
+    Stalled(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +236,38 @@ pub struct IncomingBody<R: Transport, E: BodyEnd<R>> {
     decoder: Decoder,
     end: Option<E>,
     room: usize,
+    stall: Option<StallLimit>,
+}
+
+/// How long the body may leave its consumer waiting for bytes: counted from when a poll
+/// first finds nothing to give after the body last gave something, so that a consumer that
+/// was itself slow to come back (an upstream not reading) is not held against the peer.
+struct StallLimit {
+    limit: Duration,
+    /// Made at the first wait; most bodies arrive with their head and never wait.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether the body gave bytes since the timer was last set.
+    progressed: bool,
+}
+
+impl StallLimit {
+    /// Whether the wait that is starting or going on has lasted `limit`; registers the
+    /// timer's wake-up otherwise.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if self.progressed {
+                    timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + self.limit);
+                }
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep(self.limit))),
+        };
+        self.progressed = false;
+        timer.as_mut().poll(cx).is_ready()
+    }
 }
 
 impl<R: Transport + Sync, E: BodyEnd<R>> IncomingBody<R, E> {
@@ -241,11 +277,23 @@ impl<R: Transport + Sync, E: BodyEnd<R>> IncomingBody<R, E> {
             decoder: Decoder::new(framing),
             end: Some(end),
             room: FIRST_READ,
+            stall: None,
         };
         if body.decoder.is_done() {
             body.finish(Ending::Complete);
         }
         body
+    }
+
+    /// Fails the body when its peer leaves the consumer waiting `limit` for the next bytes
+    /// (`BodyError::Stalled`).
+    pub fn with_stall_limit(mut self, limit: Duration) -> Self {
+        self.stall = Some(StallLimit {
+            limit,
+            timer: None,
+            progressed: false,
+        });
+        self
     }
 
     fn finish(&mut self, ending: Ending) {
@@ -282,6 +330,8 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                 Ok(Step::Data(data)) => {
                     if this.decoder.is_done() {
                         this.finish(Ending::Complete);
+                    } else if let Some(stall) = &mut this.stall {
+                        stall.progressed = true;
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
@@ -293,7 +343,15 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                 Err(error) => return this.fail(error),
             }
             match reader.poll_fill(cx, this.room) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if let Some(stall) = &mut this.stall
+                        && stall.expired(cx)
+                    {
+                        let limit = stall.limit;
+                        return this.fail(BodyError::Stalled(limit));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(0)) => {
                     return match this.decoder.end_of_stream() {
                         Ok(()) => {
@@ -307,6 +365,9 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                 Poll::Ready(Ok(read)) => {
                     if read >= this.room {
                         this.room = LARGE_READ;
+                    }
+                    if let Some(stall) = &mut this.stall {
+                        stall.progressed = true;
                     }
                 }
                 Poll::Ready(Err(error)) => return this.fail(BodyError::Io(error)),

@@ -778,3 +778,92 @@ fn an_http11_request_has_exactly_one_host_and_it_names_a_host() {
             .is_some()
     );
 }
+
+/// A body on a duplex stream with `limit` between bytes, and the stream's writing end.
+fn stalling_body(
+    framing: Framing,
+    limit: std::time::Duration,
+) -> (
+    IncomingBody<tokio::io::DuplexStream, Record>,
+    tokio::io::DuplexStream,
+    Ended,
+) {
+    let (near, far) = tokio::io::duplex(1024);
+    let ended: Ended = Arc::default();
+    let body =
+        IncomingBody::new(Reader::new(far), framing, Record(ended.clone())).with_stall_limit(limit);
+    (body, near, ended)
+}
+
+async fn send_later(mut near: tokio::io::DuplexStream, after_ms: u64, bytes: &'static [u8]) {
+    tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+    tokio::io::AsyncWriteExt::write_all(&mut near, bytes)
+        .await
+        .unwrap();
+    // Kept open: the peer stays connected, it only stops sending.
+    std::mem::forget(near);
+}
+
+#[tokio::test]
+async fn a_body_whose_peer_stops_sending_fails_after_its_stall_limit() {
+    let limit = std::time::Duration::from_millis(150);
+    let (body, near, ended) = stalling_body(Framing::Length(10), limit);
+    tokio::spawn(send_later(near, 0, b"abc"));
+    let started = tokio::time::Instant::now();
+    let error = tokio::time::timeout(limit * 10, body.collect())
+        .await
+        .expect("the stalled body never failed")
+        .unwrap_err();
+    assert!(started.elapsed() >= limit);
+    let stalled = error.downcast_ref::<BodyError>().unwrap();
+    assert!(
+        matches!(stalled, BodyError::Stalled(after) if *after == limit),
+        "{stalled}"
+    );
+    assert_eq!(ended.lock().unwrap().clone().unwrap().1, "broken");
+}
+
+#[tokio::test]
+async fn the_stall_limit_counts_each_wait_not_the_whole_body() {
+    // Six bytes over about 600 ms, never more than 100 ms apart: slower in total than the
+    // limit, never stalled.
+    let limit = std::time::Duration::from_millis(250);
+    let (body, mut near, ended) = stalling_body(Framing::Length(6), limit);
+    tokio::spawn(async move {
+        for _ in 0..6 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::io::AsyncWriteExt::write_all(&mut near, b"x")
+                .await
+                .unwrap();
+        }
+        std::mem::forget(near);
+    });
+    let collected = body.collect().await.unwrap().to_bytes();
+    assert_eq!(&collected[..], b"xxxxxx");
+    assert_eq!(ended.lock().unwrap().clone().unwrap().1, "complete");
+}
+
+#[tokio::test]
+async fn a_consumer_slow_to_come_back_is_not_held_against_the_peer() {
+    // The first wait arms the timer; the consumer then takes the bytes and comes back only
+    // after the limit has passed (an upstream slow to read what it was sent). The wait that
+    // starts then is counted afresh.
+    let limit = std::time::Duration::from_millis(200);
+    let (mut body, mut near, _ended) = stalling_body(Framing::Length(6), limit);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::io::AsyncWriteExt::write_all(&mut near, b"abc")
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        tokio::io::AsyncWriteExt::write_all(&mut near, b"def")
+            .await
+            .unwrap();
+        std::mem::forget(near);
+    });
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&first[..], b"abc");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&second[..], b"def");
+}

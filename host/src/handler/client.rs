@@ -13,7 +13,7 @@ use super::{Handler, HandlerError, HandlerFuture};
 use crate::config::{ConfigError, Located, duration::IgDuration};
 use crate::exchange::Exchange;
 use crate::heap::{Declaration, HeapBuilder, HeapObject};
-use crate::http::{Response, upgrade};
+use crate::http::{ClientBodyError, Response, upgrade};
 use crate::proxy::client::{Failure, Http2, Retries, Settings};
 use crate::proxy::outgoing::{HOP_BY_HOP, names_in_connection};
 use crate::proxy::websocket::{WebSocketConfig, is_upgrade_request, splice};
@@ -335,6 +335,18 @@ impl Handler for ClientHandler {
                 }
                 Err(Failure::Failed(reason)) => {
                     return Err(failed(exchange, authority(), reason));
+                }
+                Err(Failure::Client(error)) => {
+                    let status = ClientBodyError::find(error.as_ref())
+                        .map_or(http::StatusCode::BAD_REQUEST, ClientBodyError::status);
+                    return Err(HandlerError::ClientBody {
+                        status,
+                        reason: format!(
+                            "the request to upstream {} stopped: {}",
+                            authority(),
+                            crate::proxy::client::describe(error.as_ref())
+                        ),
+                    });
                 }
             };
             if upgrade && response.status() == http::StatusCode::SWITCHING_PROTOCOLS {

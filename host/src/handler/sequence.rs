@@ -80,7 +80,7 @@ impl Handler for SequenceHandler {
                 exchange
                     .buffer_request_entity(DEFAULT_ENTITY_LIMIT)
                     .await
-                    .map_err(|error| HandlerError::BadRequest(error.to_string()))?;
+                    .map_err(|error| HandlerError::reading_request_body(&error))?;
             }
             let original = exchange.request.clone_without_body();
             let entity = exchange.request_entity.clone();

@@ -146,7 +146,7 @@ impl Handler for StaticResponseHandler {
                 // route conditions.
                 Ok(_) | Err(CollectError::TooLarge { .. }) => {}
                 Err(error @ CollectError::Read(_)) => {
-                    return Err(HandlerError::BadRequest(error.to_string()));
+                    return Err(HandlerError::reading_request_body(&error));
                 }
             }
             self.respond(exchange)

@@ -21,7 +21,7 @@ use super::h1::{H1Client, IdlePool, SendError};
 use super::outgoing::Outgoing;
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
-use crate::http::{Body, BoxError};
+use crate::http::{Body, BoxError, ClientBodyError};
 
 /// Beyond this many upstreams, those with no request in flight and no fresh idle connection
 /// are forgotten (and tracked again on use).
@@ -57,8 +57,14 @@ pub struct Settings {
 /// Why an upstream exchange failed.
 #[derive(Debug)]
 pub enum Failure {
-    Timeout { reason: String, after: Duration },
+    Timeout {
+        reason: String,
+        after: Duration,
+    },
     Failed(String),
+    /// The client's request body failed while it was being sent: a [`ClientBodyError`] is
+    /// among the error's sources.
+    Client(BoxError),
 }
 
 /// An upstream, as the client tells them apart.
@@ -389,6 +395,16 @@ impl UpstreamClient {
                         after: limit,
                     });
                 }
+                SendError::Unread => {
+                    let limit = self.settings.so_timeout.unwrap_or_default();
+                    return Err(Failure::Timeout {
+                        reason: format!(
+                            "{key} read none of the request for soTimeout {limit:?} while it was being sent"
+                        ),
+                        after: limit,
+                    });
+                }
+                SendError::Client(error) => return Err(Failure::Client(error)),
                 SendError::Stale(reason) | SendError::Failed(reason) => {
                     return Err(Failure::Failed(format!("{key}: {reason}")));
                 }
@@ -421,6 +437,9 @@ impl UpstreamClient {
                             })
                             .boxed()
                         }))
+                    }
+                    Err(error) if ClientBodyError::find(&error).is_some() => {
+                        Err(SendError::Client(Box::new(error)))
                     }
                     Err(error) => Err(match find_connect_error(&error) {
                         Some(connect) if error.is_connect() => SendError::Connect(connect.clone()),

@@ -2,10 +2,9 @@
 //! response read by the task that sends it (no task or channel per connection), the response
 //! body streamed off the connection, which goes back to the pool when the body ends.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::Poll;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,7 +16,7 @@ use super::connector::{ConnectError, Connector, Io};
 use super::outgoing::Outgoing;
 use crate::h1::{self, BodyEnd, Ending, Framing, IncomingBody, Reader};
 use crate::http::upgrade;
-use crate::http::{Body, BoxError};
+use crate::http::{Body, BoxError, ClientBodyError};
 
 /// The largest response head accepted from an upstream (applications send big cookies).
 const MAX_RESPONSE_HEAD: usize = 256 * 1024;
@@ -28,6 +27,10 @@ const HEAD_READ: usize = 8 * 1024;
 /// use (their client is being answered), and a kept-alive connection is taken again at once;
 /// with 8 KiB a connection reads several small responses before it needs another.
 const LEAST_HEAD_READ: usize = 2 * 1024;
+
+mod limits;
+
+use limits::{Watched, within, writing};
 
 type Conn = Reader<Io>;
 
@@ -44,6 +47,11 @@ pub enum SendError {
     Stale(String),
     /// No response head within soTimeout.
     Timeout,
+    /// The upstream left the request's bytes unread for soTimeout.
+    Unread,
+    /// The client's request body failed (a [`ClientBodyError`] among the error's sources):
+    /// the client's failure, not the upstream's.
+    Client(BoxError),
     Failed(String),
 }
 
@@ -206,7 +214,6 @@ impl H1Client {
             return Err(SendError::Failed(format!("{uri} names no server")));
         }
         let started = Instant::now();
-        let deadline = self.so_timeout.map(|limit| started + limit);
         let pooled = slot
             .as_ref()
             .and_then(|slot| slot.upstream().idle().take(started, self.idle_timeout));
@@ -220,7 +227,7 @@ impl H1Client {
                     .map_err(SendError::Connect)?
                     .into_parts();
                 let timer = Box::pin(tokio::time::sleep_until(
-                    deadline.unwrap_or(started + self.idle_timeout),
+                    started + self.so_timeout.unwrap_or(self.idle_timeout),
                 ));
                 (Reader::new(io), timer, Scratch::new(), proxied, false)
             }
@@ -230,7 +237,7 @@ impl H1Client {
             proxied,
             reused,
             started,
-            deadline,
+            so_timeout: self.so_timeout,
         };
         attempt.run(conn, timer, scratch, request, body, slot).await
     }
@@ -280,52 +287,6 @@ async fn read_head(
     }
 }
 
-/// Runs `work` until it completes or `deadline` passes, on the connection's own timer. The
-/// timer is re-armed only when it fires before the deadline (it was left at an earlier one).
-fn within<F: Future>(timer: &mut Timer, deadline: Option<Instant>, work: F) -> Within<'_, F> {
-    Within {
-        timer,
-        deadline,
-        work,
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`within`]'s future. A struct rather than an `async fn`: an async fn keeps its
-    /// arguments twice (as received and as the body's locals), and `work`, the request's
-    /// write or the response head's read, is most of the size of every future of a proxied
-    /// request above it.
-    struct Within<'t, F> {
-        timer: &'t mut Timer,
-        deadline: Option<Instant>,
-        #[pin]
-        work: F,
-    }
-}
-
-impl<F: Future> Future for Within<'_, F> {
-    type Output = Result<F::Output, SendError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(output) = this.work.poll(cx) {
-            return Poll::Ready(Ok(output));
-        }
-        let Some(deadline) = *this.deadline else {
-            return Poll::Pending;
-        };
-        loop {
-            if this.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            if Instant::now() >= deadline {
-                return Poll::Ready(Err(SendError::Timeout));
-            }
-            this.timer.as_mut().reset(deadline);
-        }
-    }
-}
-
 /// One request on one connection.
 struct Attempt {
     max_idle: usize,
@@ -334,7 +295,7 @@ struct Attempt {
     /// a stale connection, not the upstream's fault).
     reused: bool,
     started: Instant,
-    deadline: Option<Instant>,
+    so_timeout: Option<Duration>,
 }
 
 impl Attempt {
@@ -363,12 +324,28 @@ impl Attempt {
             request.fields(),
             framing,
         );
-        let sent = within(
+        let blocked = AtomicBool::new(false);
+        let (sent, waited) = writing(
             &mut timer,
-            self.deadline,
-            h1::write_message(&mut conn, &scratch.head, &mut body, framing),
+            self.so_timeout,
+            &blocked,
+            h1::write_message(
+                &mut Watched {
+                    conn: &mut conn,
+                    blocked: &blocked,
+                },
+                &scratch.head,
+                &mut body,
+                framing,
+            ),
         )
         .await?;
+        // soTimeout counts from when the request is sent; a request written at once saves
+        // reading the clock again.
+        let deadline = self.so_timeout.map(|limit| {
+            let sent_at = if waited { Instant::now() } else { self.started };
+            sent_at + limit
+        });
         match sent {
             Ok(()) => {}
             Err(h1::WriteError::Io(error)) => {
@@ -380,8 +357,11 @@ impl Attempt {
                 tracing::debug!(%error, "the upstream stopped reading the request body; reading its answer");
             }
             Err(h1::WriteError::Body(error)) => {
+                if ClientBodyError::find(error.as_ref()).is_some() {
+                    return Err(SendError::Client(error));
+                }
                 return Err(SendError::Failed(format!(
-                    "the request body could not be read from the client: {error}"
+                    "the request body failed: {error}"
                 )));
             }
             Err(error @ h1::WriteError::Length { .. }) => {
@@ -391,7 +371,7 @@ impl Attempt {
         drop(body);
         let response_head = match within(
             &mut timer,
-            self.deadline,
+            deadline,
             read_head(&mut conn, &mut scratch.names, request.method),
         )
         .await?
@@ -441,7 +421,13 @@ impl Attempt {
             end.end(conn, Ending::Complete);
             return Ok(response);
         }
-        *response.body_mut() = IncomingBody::new(conn, response_framing, end).boxed();
+        // soTimeout is IG's socket timeout: it bounds each wait for the body's bytes too, so
+        // that an upstream stalling midway does not hold the client's connection forever.
+        let mut incoming = IncomingBody::new(conn, response_framing, end);
+        if let Some(limit) = self.so_timeout {
+            incoming = incoming.with_stall_limit(limit);
+        }
+        *response.body_mut() = incoming.boxed();
         Ok(response)
     }
 }

@@ -21,7 +21,7 @@ use crate::h1::{
     RequestHead, Transport,
 };
 use crate::http::upgrade;
-use crate::http::{Body, Response};
+use crate::http::{Body, BoxError, ClientBodyError, Response};
 
 /// Bounds on what a client may send before the gateway refuses it, so that one client cannot
 /// exhaust memory with headers.
@@ -33,6 +33,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a read of the next head asks room for: most heads fit at once.
 const HEAD_READ: usize = 4 * 1024;
+
+/// How long a client may leave whoever reads its request body waiting for the next bytes
+/// (nginx's `client_body_timeout` is 60 s): the head timeout's limit again, so that a client
+/// that stops midway holds its connection and its request no longer than a silent one.
+pub const BODY_STALL_TIMEOUT: Duration = HEAD_TIMEOUT;
 
 /// How much of a request body nobody read the gateway reads past to keep the connection,
 /// and for how long, before it closes the connection instead.
@@ -49,6 +54,11 @@ impl<R: Transport> BodyEnd<R> for ReturnToConnection<R> {
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some((reader, ending));
         }
+    }
+
+    fn describe(&self, error: h1::BodyError) -> BoxError {
+        let stalled = matches!(error, h1::BodyError::Stalled(_));
+        Box::new(ClientBodyError::new(Box::new(error), stalled))
     }
 }
 
@@ -324,7 +334,8 @@ where
             (crate::http::empty_body(), Some(reader), None)
         } else {
             let slot: Returned<R> = Arc::new(Mutex::new(None));
-            let body = IncomingBody::new(reader, framing, ReturnToConnection(slot.clone()));
+            let body = IncomingBody::new(reader, framing, ReturnToConnection(slot.clone()))
+                .with_stall_limit(BODY_STALL_TIMEOUT);
             (body.boxed(), None, Some(slot))
         };
 
