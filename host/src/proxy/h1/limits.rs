@@ -12,8 +12,7 @@ use tokio::time::Instant;
 
 use super::{Conn, SendError, Timer};
 
-/// Runs `work` until it completes or `deadline` passes, on the connection's own timer. The
-/// timer is re-armed only when it fires before the deadline (it was left at an earlier one).
+/// Runs `work` until it completes or `deadline` passes, on the connection's own timer.
 pub(super) fn within<F: Future>(
     timer: &mut Timer,
     deadline: Option<Instant>,
@@ -47,18 +46,26 @@ impl<F: Future> Future for Within<'_, F> {
         if let Poll::Ready(output) = this.work.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let Some(deadline) = *this.deadline else {
-            return Poll::Pending;
-        };
-        loop {
-            if this.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+        match *this.deadline {
+            Some(deadline) if passed(this.timer, deadline, cx) => {
+                Poll::Ready(Err(SendError::Timeout))
             }
-            if Instant::now() >= deadline {
-                return Poll::Ready(Err(SendError::Timeout));
-            }
-            this.timer.as_mut().reset(deadline);
+            _ => Poll::Pending,
         }
+    }
+}
+
+/// Whether `deadline` has passed, else has `timer` wake the task then. The timer is re-armed
+/// only when it fires before the deadline (it was left at an earlier one).
+fn passed(timer: &mut Timer, deadline: Instant, cx: &mut std::task::Context<'_>) -> bool {
+    loop {
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if Instant::now() >= deadline {
+            return true;
+        }
+        timer.as_mut().reset(deadline);
     }
 }
 
@@ -122,14 +129,10 @@ impl<F: Future> Future for Writing<'_, F> {
                 now + limit
             }
         };
-        loop {
-            if this.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            if Instant::now() >= deadline {
-                return Poll::Ready(Err(SendError::Unread));
-            }
-            this.timer.as_mut().reset(deadline);
+        if passed(this.timer, deadline, cx) {
+            Poll::Ready(Err(SendError::Unread))
+        } else {
+            Poll::Pending
         }
     }
 }
