@@ -5,6 +5,7 @@
 
 pub mod header_edits;
 pub mod header_lookup;
+pub mod stall;
 pub mod upgrade;
 pub mod uri;
 

@@ -30,6 +30,7 @@ use crate::config::ConnectorSettings;
 use crate::exchange::{ClientInfo, Exchange};
 use crate::gateway::Gateway;
 use crate::h1::Reader;
+use crate::http::stall::StallLimited;
 use crate::http::{Body, BoxError, ClientBodyError, Response};
 
 /// The most header bytes an HTTP/2 client may send in one request.
@@ -326,12 +327,13 @@ where
         // large; unboxed it was copied several times on its way into the task (a memmove
         // that was 4.5 % of the proxy's CPU on the h2c load test).
         Box::pin(async move {
-            // A stream the client reset or broke is the client's failure.
+            // A stream the client reset, broke or left without data for as long as an
+            // HTTP/1.1 body may be is the client's failure.
             let request = request.map(|body| {
-                body.map_err(|error| -> BoxError {
+                let body = body.map_err(|error| -> BoxError {
                     Box::new(ClientBodyError::new(Box::new(error), false))
-                })
-                .boxed()
+                });
+                StallLimited::new(body, h1::BODY_STALL_TIMEOUT, h1::client_body_stalled).boxed()
             });
             Ok::<_, Infallible>(shared.handle(request, client).await)
         })

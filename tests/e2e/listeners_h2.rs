@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use http_body_util::{BodyExt, Empty};
 use hyper::Version;
@@ -72,5 +73,61 @@ fn concurrent_streams_of_every_size_each_get_their_own_response() {
                 assert_eq!(echo["uri"], path, "{path} got another stream's answer");
             }
         }
+    });
+}
+
+/// An HTTP/2 client that stops sending its request body midway gets 408 after the body
+/// timeout, as an HTTP/1.1 one does, rather than holding its stream (and the upstream
+/// connection its request is being sent on) for ever: soTimeout, the upstream's limit, does
+/// not count waits for the client.
+#[test]
+fn a_stream_whose_body_stalls_gets_408_after_the_body_timeout() {
+    let upstream = http_server(None);
+    let config = ConfigDir::new();
+    config.write_route(
+        "all.json",
+        &json!({"baseURI": upstream.url("http"), "handler": {
+            "type": "ReverseProxyHandler", "config": {"soTimeout": "300 ms"}}}),
+    );
+    let gateway = Gateway::start(config.path());
+    let address = gateway.address;
+
+    runtime().block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        let (frames, receiver) = tokio::sync::mpsc::channel::<Bytes>(1);
+        let body = http_body_util::StreamBody::new(
+            futures_util::stream::unfold(receiver, |mut receiver| async move {
+                let bytes = receiver.recv().await?;
+                Some((
+                    Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(bytes)),
+                    receiver,
+                ))
+            })
+            .boxed(),
+        );
+        let request = hyper::Request::post(format!("http://{address}/upload"))
+            .version(Version::HTTP_2)
+            .header("content-length", "100")
+            .body(body)
+            .unwrap();
+        frames.send(Bytes::from_static(b"abc")).await.unwrap();
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(Duration::from_secs(45), sender.send_request(request))
+            .await
+            .expect("no answer within 45 s")
+            .expect("HTTP/2 request");
+        let took = started.elapsed();
+        assert_eq!(response.status(), 408);
+        assert!(
+            took >= Duration::from_secs(29) && took < Duration::from_secs(40),
+            "answered after {took:?}"
+        );
+        // The sender stays open to the end: the client stalled, it did not go away.
+        drop(frames);
     });
 }

@@ -1,5 +1,6 @@
 //! Upstream failures: down (502), slow (504), reset mid-response (aborted, gateway keeps
-//! serving), retries until the upstream comes up, and the per-upstream connection limit.
+//! serving), an HTTP/2 upstream stalling mid-response (aborted after soTimeout), retries
+//! until the upstream comes up, and the per-upstream connection limit.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -273,4 +274,75 @@ fn a_failed_request_is_one_record_naming_the_upstream_the_reason_and_the_transac
         panic!("one record at the edge expected: {records:#?}");
     };
     assert_eq!(at_the_edge["status"], 400, "{at_the_edge}");
+}
+
+/// soTimeout bounds each wait for an HTTP/2 upstream's response body too: an h2c upstream
+/// that sends its head and part of its body, then nothing, is cut off after soTimeout and
+/// named in the log, as an HTTP/1.1 one is (tests/e2e/http1.rs).
+#[test]
+fn an_http2_upstream_that_stalls_midway_through_its_body_is_cut_off_after_so_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let upstream = std::thread::spawn(move || {
+        crate::listeners_client::runtime().block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let (tcp, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(|_request| async {
+                // "partial", then a body that never ends nor gives more.
+                let parts = futures_util::StreamExt::chain(
+                    futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+                        hyper::body::Frame::data(bytes::Bytes::from_static(b"partial")),
+                    )]),
+                    futures_util::stream::pending(),
+                );
+                let body = http_body_util::StreamBody::new(futures_util::StreamExt::boxed(parts));
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(body))
+            });
+            let served =
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+            let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+        });
+    });
+    let config = ConfigDir::new();
+    config.write_route(
+        "h2c.json",
+        &json!({"baseURI": format!("http://{address}"), "handler": {
+            "type": "ReverseProxyHandler",
+            "config": {"http2PriorKnowledge": true, "soTimeout": "500 ms"}}}),
+    );
+    let gateway = Gateway::start(config.path());
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(gateway.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .unwrap();
+    stream
+        .write_all(b"GET /stalls HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("partial"), "{answer}");
+    assert!(
+        !answer.ends_with("0\r\n\r\n"),
+        "the response looks complete: {answer:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+    let record = gateway.wait_for_log(
+        &[
+            &format!("upstream http://{address} response body failed"),
+            "no byte of the body arrived for 0.5 s",
+        ],
+        Duration::from_secs(5),
+    );
+    assert!(record.is_some(), "{:#?}", gateway.logs());
+    drop(gateway);
+    upstream.join().unwrap();
 }

@@ -14,6 +14,7 @@ use tokio::io::AsyncWrite;
 
 use super::head::Framing;
 use super::io::{Reader, Transport, write_all_vectored};
+use crate::http::stall::StallLimit;
 use crate::http::{Body, BoxError};
 
 /// The longest chunk-size line (size and extensions) accepted.
@@ -239,37 +240,6 @@ pub struct IncomingBody<R: Transport, E: BodyEnd<R>> {
     stall: Option<StallLimit>,
 }
 
-/// How long the body may leave its consumer waiting for bytes: counted from when a poll
-/// first finds nothing to give after the body last gave something, so that a consumer that
-/// was itself slow to come back (an upstream not reading) is not held against the peer.
-struct StallLimit {
-    limit: Duration,
-    /// Made at the first wait; most bodies arrive with their head and never wait.
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Whether the body gave bytes since the timer was last set.
-    progressed: bool,
-}
-
-impl StallLimit {
-    /// Whether the wait that is starting or going on has lasted `limit`; registers the
-    /// timer's wake-up otherwise.
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if self.progressed {
-                    timer
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + self.limit);
-                }
-                timer
-            }
-            None => self.timer.insert(Box::pin(tokio::time::sleep(self.limit))),
-        };
-        self.progressed = false;
-        timer.as_mut().poll(cx).is_ready()
-    }
-}
-
 impl<R: Transport + Sync, E: BodyEnd<R>> IncomingBody<R, E> {
     pub fn new(reader: Reader<R>, framing: Framing, end: E) -> Self {
         let mut body = IncomingBody {
@@ -288,11 +258,7 @@ impl<R: Transport + Sync, E: BodyEnd<R>> IncomingBody<R, E> {
     /// Fails the body when its peer leaves the consumer waiting `limit` for the next bytes
     /// (`BodyError::Stalled`).
     pub fn with_stall_limit(mut self, limit: Duration) -> Self {
-        self.stall = Some(StallLimit {
-            limit,
-            timer: None,
-            progressed: false,
-        });
+        self.stall = Some(StallLimit::new(limit));
         self
     }
 
@@ -331,7 +297,7 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                     if this.decoder.is_done() {
                         this.finish(Ending::Complete);
                     } else if let Some(stall) = &mut this.stall {
-                        stall.progressed = true;
+                        stall.progressed();
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
@@ -347,7 +313,7 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                     if let Some(stall) = &mut this.stall
                         && stall.expired(cx)
                     {
-                        let limit = stall.limit;
+                        let limit = stall.limit();
                         return this.fail(BodyError::Stalled(limit));
                     }
                     return Poll::Pending;
@@ -367,7 +333,7 @@ impl<R: Transport + Sync, E: BodyEnd<R>> http_body::Body for IncomingBody<R, E> 
                         this.room = LARGE_READ;
                     }
                     if let Some(stall) = &mut this.stall {
-                        stall.progressed = true;
+                        stall.progressed();
                     }
                 }
                 Poll::Ready(Err(error)) => return this.fail(BodyError::Io(error)),

@@ -21,6 +21,7 @@ use super::h1::{H1Client, IdlePool, SendError};
 use super::outgoing::Outgoing;
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
+use crate::http::stall::StallLimited;
 use crate::http::{Body, BoxError, ClientBodyError};
 
 /// Beyond this many upstreams, those with no request in flight and no fresh idle connection
@@ -429,14 +430,31 @@ impl UpstreamClient {
                 match client.request(owned).await {
                     Ok(response) => {
                         let held = slot.take();
-                        Ok(response.map(move |body| {
+                        let body = response.map(move |body| {
                             body.map_err(move |error| -> BoxError {
                                 // The slot is freed when the body ends or is dropped.
                                 let _ = &held;
                                 Box::new(error)
                             })
-                            .boxed()
-                        }))
+                        });
+                        // soTimeout bounds each wait for the body's bytes, as on HTTP/1.1.
+                        Ok(match self.settings.so_timeout {
+                            Some(limit) => {
+                                // Named only if it stalls: a clone of the URI shares its bytes.
+                                let target = request.uri.clone();
+                                body.map(|body| {
+                                    StallLimited::new(body, limit, move |limit: Duration| {
+                                        BoxError::from(format!(
+                                            "upstream {} response body failed: {}",
+                                            UpstreamKey(&target),
+                                            crate::h1::BodyError::Stalled(limit)
+                                        ))
+                                    })
+                                    .boxed()
+                                })
+                            }
+                            None => body.map(BodyExt::boxed),
+                        })
                     }
                     Err(error) if ClientBodyError::find(&error).is_some() => {
                         Err(SendError::Client(Box::new(error)))

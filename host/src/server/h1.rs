@@ -36,7 +36,8 @@ const HEAD_READ: usize = 4 * 1024;
 
 /// How long a client may leave whoever reads its request body waiting for the next bytes
 /// (nginx's `client_body_timeout` is 60 s): the head timeout's limit again, so that a client
-/// that stops midway holds its connection and its request no longer than a silent one.
+/// that stops midway holds its connection and its request no longer than a silent one. The
+/// HTTP/2 front holds its streams' bodies to it too.
 pub const BODY_STALL_TIMEOUT: Duration = HEAD_TIMEOUT;
 
 /// How much of a request body nobody read the gateway reads past to keep the connection,
@@ -60,6 +61,14 @@ impl<R: Transport> BodyEnd<R> for ReturnToConnection<R> {
         let stalled = matches!(error, h1::BodyError::Stalled(_));
         Box::new(ClientBodyError::new(Box::new(error), stalled))
     }
+}
+
+/// The error of a client's request body that stalled for `limit`, on either protocol.
+pub fn client_body_stalled(limit: Duration) -> BoxError {
+    Box::new(ClientBodyError::new(
+        Box::new(h1::BodyError::Stalled(limit)),
+        true,
+    ))
 }
 
 #[expect(
