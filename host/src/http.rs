@@ -144,15 +144,22 @@ impl ClientBodyError {
     /// The client's body failure among `error` and its sources, however deep a reader
     /// wrapped it.
     pub fn find<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e ClientBodyError> {
-        let mut next = Some(error);
-        while let Some(error) = next {
-            if let Some(found) = error.downcast_ref::<ClientBodyError>() {
-                return Some(found);
-            }
-            next = error.source();
-        }
-        None
+        find_source(error)
     }
+}
+
+/// The first error of type `T` among `error` and its sources.
+pub fn find_source<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -171,9 +171,11 @@ impl HeadFacts {
         let Some(final_coding) = codings.next() else {
             return;
         };
-        // The codings of an earlier field come before this one's.
-        if last.is_some() {
-            self.note_extra_coding(if last == Some(true) { "chunked" } else { "" });
+        // The final coding of an earlier field comes before this one's.
+        match last {
+            Some(true) => self.extra_codings.chunked = true,
+            Some(false) => self.extra_codings.other = true,
+            None => {}
         }
         for coding in codings {
             self.note_extra_coding(coding);

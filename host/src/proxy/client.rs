@@ -22,7 +22,7 @@ use super::outgoing::Outgoing;
 use super::tls::ClientTlsOptions;
 use super::{ProxyOptions, ProxyServer};
 use crate::http::stall::StallLimited;
-use crate::http::{Body, BoxError, ClientBodyError};
+use crate::http::{Body, BoxError, ClientBodyError, find_source};
 
 /// Beyond this many upstreams, those with no request in flight and no fresh idle connection
 /// are forgotten (and tracked again on use).
@@ -459,7 +459,7 @@ impl UpstreamClient {
                     Err(error) if ClientBodyError::find(&error).is_some() => {
                         Err(SendError::Client(Box::new(error)))
                     }
-                    Err(error) => Err(match find_connect_error(&error) {
+                    Err(error) => Err(match find_source::<ConnectError>(&error) {
                         Some(connect) if error.is_connect() => SendError::Connect(connect.clone()),
                         Some(connect) => SendError::Failed(connect.message.clone()),
                         None => SendError::Failed(describe(&error)),
@@ -482,19 +482,6 @@ impl std::fmt::Display for UpstreamKey<'_> {
             self.0.authority().map_or("", |a| a.as_str())
         )
     }
-}
-
-fn find_connect_error<'e>(
-    error: &'e (dyn std::error::Error + 'static),
-) -> Option<&'e ConnectError> {
-    let mut source: Option<&'e (dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if let Some(connect) = cause.downcast_ref::<ConnectError>() {
-            return Some(connect);
-        }
-        source = cause.source();
-    }
-    None
 }
 
 /// An error and its causes on one line.
